@@ -1,0 +1,142 @@
+"""The check API that built-in and third-party checks share.
+
+A check is a small class with a permanent `code`, a `name`, the `criterion` it gives evidence
+for, a default `severity` and an `Options` model. Record checks implement `check(example)`;
+dataset checks implement `observe(example)` and `finish()` and see every example once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Iterable, Iterator, Mapping
+
+from pydantic import BaseModel, ConfigDict
+
+from tunelint.models import Criterion, Example, Finding, Location, Severity
+
+
+class CheckOptions(BaseModel):
+    """Base for per-check options: unknown keys rejected, values frozen."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+@dataclass(frozen=True)
+class CheckContext:
+    """What a check may know about the run besides its options."""
+
+    splits: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    settings: Any = None
+
+    def has_split(self, split: str) -> bool:
+        return bool(self.splits.get(split))
+
+
+def fingerprint(code: str, path: str, record_hash: str, pointer: str = "", key: str = "") -> str:
+    """Content identity of a finding: survives reordering and appends (no line number in it)."""
+    h = hashlib.sha256(f"{code}\x1f{path}\x1f{record_hash}\x1f{pointer}\x1f{key}".encode("utf-8", "surrogatepass"))
+    return h.hexdigest()[:20]
+
+
+class Check:
+    """Base of every check. Subclass `RecordCheck` or `DatasetCheck`, not this."""
+
+    code: ClassVar[str]
+    name: ClassVar[str]
+    criterion: ClassVar[Criterion]
+    severity: ClassVar[Severity] = Severity.WARNING
+    summary: ClassVar[str] = ""
+    # Which splits the check looks at: record checks lint what will be trained on or tested.
+    splits: ClassVar[tuple[str, ...]] = ("train", "test")
+    preview: ClassVar[bool] = False
+    Options: ClassVar[type[CheckOptions]] = CheckOptions
+
+    def __init__(self, options: CheckOptions | None = None, context: CheckContext | None = None,
+                 severity: Severity | None = None) -> None:
+        self.options = options if options is not None else self.Options()
+        self.context = context if context is not None else CheckContext()
+        self.level = severity or type(self).severity
+        self.metrics: dict[str, Any] = {}
+        self._not_assessed: str | None = None
+
+    # -- assessment --------------------------------------------------------------------------
+    def not_assessed_reason(self) -> str | None:
+        """Why this check could not assess its criterion on this run (None: it did)."""
+        return self._not_assessed
+
+    def mark_not_assessed(self, reason: str) -> None:
+        self._not_assessed = reason
+
+    # -- building findings --------------------------------------------------------------------
+    def finding(
+        self,
+        example: Example,
+        message: str,
+        *,
+        pointer: str | None = None,
+        related: Iterable[Location] = (),
+        evidence: Mapping[str, Any] | None = None,
+        severity: Severity | None = None,
+        key: str = "",
+    ) -> Finding:
+        loc = Location(example.split, example.path, example.line, example.index, pointer)
+        return Finding(
+            code=self.code,
+            check=self.name,
+            criterion=self.criterion,
+            severity=severity or self.level,
+            message=message,
+            location=loc,
+            related=tuple(related),
+            evidence=dict(evidence or {}),
+            fingerprint=fingerprint(self.code, example.path, example.record_hash, pointer or "", key),
+        )
+
+    def dataset_finding(
+        self,
+        split: str,
+        path: str,
+        message: str,
+        *,
+        key: str = "",
+        related: Iterable[Location] = (),
+        evidence: Mapping[str, Any] | None = None,
+        severity: Severity | None = None,
+    ) -> Finding:
+        return Finding(
+            code=self.code,
+            check=self.name,
+            criterion=self.criterion,
+            severity=severity or self.level,
+            message=message,
+            location=Location(split, path),
+            related=tuple(related),
+            evidence=dict(evidence or {}),
+            fingerprint=fingerprint(self.code, path, "", "", key),
+        )
+
+    @classmethod
+    def doc(cls) -> str:
+        return (cls.__doc__ or "").strip()
+
+
+class RecordCheck(Check):
+    """Looks at one example at a time."""
+
+    def check(self, example: Example) -> Iterator[Finding]:
+        """Findings for one example."""
+        return iter(())
+
+
+class DatasetCheck(Check):
+    """Sees every example of every split once, then reports."""
+
+    splits: ClassVar[tuple[str, ...]] = ("train", "test", "reference")
+
+    def observe(self, example: Example) -> None:
+        """Take note of one example."""
+
+    def finish(self) -> Iterator[Finding]:
+        """Findings after every example was observed."""
+        return iter(())

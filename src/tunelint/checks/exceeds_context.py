@@ -1,0 +1,97 @@
+"""exceeds-context (L001): examples longer than the target model's context window."""
+
+from __future__ import annotations
+
+from typing import Iterator
+
+from pydantic import Field
+
+from tunelint.checks.base import CheckOptions, RecordCheck
+from tunelint.models import Criterion, Example, Finding, Role, Severity
+from tunelint.tokens import CharEstimate
+
+# Per-message framing tokens that chat templates add (role markers, separators).
+_PER_TURN_OVERHEAD = 4
+
+
+class ExceedsContext(RecordCheck):
+    """An example longer than the model's context window: it gets truncated in training.
+
+    What it does:
+        Counts each example's tokens (the configured tokenizer, or a clearly labelled estimate
+        of characters / 4 when none is set) including a few tokens of chat framing per turn, and
+        reports examples over `max-tokens`. It says whether the cut lands in the final assistant
+        answer or removes it entirely — then the example keeps zero trainable tokens.
+
+    Why it matters for a fine-tune:
+        Trainers truncate silently at the sequence length. A cut answer teaches the model to stop
+        mid-sentence; a cut that removes every assistant token trains on nothing ("loss 0.0").
+
+    Example:
+        {"messages": [{"role": "user", "content": "Summarise: <40 pages of log>"}, {"role": "assistant", "content": "The outage began at 09:12."}]}
+
+    Use instead:
+        Shorten the input (the relevant part of the log), split the example, or raise the
+        sequence length to what the target model supports.
+
+    Options:
+        max-tokens: the context length to check against (default 4096).
+        chars-per-token: the estimate's ratio when no tokenizer is configured (default 4).
+    """
+
+    code = "L001"
+    name = "exceeds-context"
+    criterion = Criterion.COMPLETE
+    severity = Severity.WARNING
+    summary = "example longer than the target model's context (truncated in training)"
+
+    class Options(CheckOptions):
+        max_tokens: int = Field(4096, gt=0)
+        chars_per_token: float = Field(4.0, gt=0)
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.counter = CharEstimate(self.options.chars_per_token)
+        self.metrics = {"tokenizer": self.counter.name, "max_tokens": self.options.max_tokens, "over": 0}
+
+    def check(self, example: Example) -> Iterator[Finding]:
+        limit = self.options.max_tokens
+        total = 0
+        trainable_before_cut = 0
+        trainable_total = 0
+        for turn in example.turns:
+            n = self.counter.count(turn.content) + _PER_TURN_OVERHEAD
+            for call in turn.tool_calls:
+                n += self.counter.count(call.name) + self.counter.count(call.arguments)
+            if turn.role is Role.ASSISTANT and turn.weight != 0:
+                trainable_total += n
+                trainable_before_cut += max(0, min(n, limit - total))
+            total += n
+        if total <= limit:
+            return
+        self.metrics["over"] += 1
+        if trainable_total and trainable_before_cut == 0:
+            tail = "truncation removes every assistant token: the example trains on nothing"
+            severity = Severity.ERROR
+        elif trainable_before_cut < trainable_total:
+            kept = trainable_before_cut / trainable_total
+            tail = f"truncation cuts the assistant output ({kept:.0%} of its tokens survive)"
+            severity = None
+        else:
+            tail = "the assistant output survives, but the end of the example is cut"
+            severity = None
+        turn = example.final_assistant or (example.turns[-1] if example.turns else None)
+        yield self.finding(
+            example,
+            f"example is {total:,} tokens ({self.counter.name}), over the {limit:,}-token context; {tail}",
+            pointer=turn.pointer if turn else None,
+            severity=severity,
+            evidence={
+                "tokens": total,
+                "max_tokens": limit,
+                "tokenizer": self.counter.name,
+                "exact": self.counter.exact,
+                "trainable_tokens": trainable_total,
+                "trainable_tokens_kept": trainable_before_cut,
+            },
+        )

@@ -1,0 +1,153 @@
+"""Configuration: file options → resolved, frozen settings.
+
+Found as `tunelint.toml` or `[tool.tunelint]` in `pyproject.toml`, the closest to the working
+directory winning; `extend = "other.toml"` inherits from another file. Per-check options live in
+`[tool.tunelint.checks.<check-name>]` and are validated by that check's Options model.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any, Literal, Mapping
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+CONFIG_NAMES = ("tunelint.toml", "pyproject.toml")
+FailOn = Literal["error", "warning", "info", "never"]
+
+
+class ConfigError(Exception):
+    """Bad configuration: the message names the file and the key."""
+
+
+class Settings(BaseModel):
+    """Everything a run needs besides the input files. Frozen; CLI flags are merged in by `replace`."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    select: tuple[str, ...] | None = None
+    extend_select: tuple[str, ...] = ()
+    ignore: tuple[str, ...] = ()
+    per_file_ignores: Mapping[str, tuple[str, ...]] = Field(default_factory=dict)
+    fail_on: FailOn = "error"
+    fields: Mapping[str, str] | None = None
+    input_format: str | None = None
+    plugins: tuple[str, ...] = ()
+    checks: Mapping[str, Mapping[str, Any]] = Field(default_factory=dict)
+    deployment: Mapping[str, Any] | None = None
+    show_pii: bool = False
+    base_dir: Path = Field(default_factory=Path.cwd)
+    config_path: Path | None = None
+
+    @field_validator("fields")
+    @classmethod
+    def _roles(cls, v: Mapping[str, str] | None) -> Mapping[str, str] | None:
+        if v is not None:
+            for key, role in v.items():
+                if role not in ("system", "user", "assistant"):
+                    raise ValueError(f"field '{key}' maps to '{role}'; roles are system, user, assistant")
+        return v
+
+    def replace(self, **changes: Any) -> "Settings":
+        data = self.model_dump()
+        data.update({k: v for k, v in changes.items() if v is not None})
+        return Settings(**data)
+
+
+def _kebab_to_snake(data: Mapping[str, Any]) -> dict[str, Any]:
+    return {k.replace("-", "_"): v for k, v in data.items()}
+
+
+def find_config(start: Path) -> Path | None:
+    """The closest tunelint.toml, or pyproject.toml with a [tool.tunelint] table, at or above `start`."""
+    for folder in [start, *start.parents]:
+        for name in CONFIG_NAMES:
+            candidate = folder / name
+            if not candidate.is_file():
+                continue
+            if name == "pyproject.toml":
+                try:
+                    if "tunelint" not in tomllib.loads(candidate.read_text("utf-8")).get("tool", {}):
+                        continue
+                except (tomllib.TOMLDecodeError, UnicodeDecodeError, OSError):
+                    continue
+            return candidate
+    return None
+
+
+def _read_table(path: Path) -> dict[str, Any]:
+    try:
+        data = tomllib.loads(path.read_text("utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: config file not found") from None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+    if path.name == "pyproject.toml":
+        return dict(data.get("tool", {}).get("tunelint", {}))
+    # tunelint.toml may hold the options at top level or under [tool.tunelint].
+    return dict(data.get("tool", {}).get("tunelint", data))
+
+
+def load_raw(path: Path, _seen: tuple[Path, ...] = ()) -> dict[str, Any]:
+    path = path.resolve()
+    if path in _seen:
+        raise ConfigError(f"{path}: 'extend' loops back to itself")
+    table = _read_table(path)
+    parent = table.pop("extend", None)
+    if parent is None:
+        return table
+    base = load_raw((path.parent / parent), (*_seen, path))
+    checks = {**base.get("checks", {}), **table.get("checks", {})}
+    merged = {**base, **table}
+    if checks:
+        merged["checks"] = checks
+    return merged
+
+
+def load_settings(config: Path | None = None, start: Path | None = None) -> Settings:
+    """Settings from an explicit config file, or the closest one found from `start`."""
+    path = config if config is not None else find_config(start or Path.cwd())
+    if path is None:
+        return Settings()
+    raw = _kebab_to_snake(load_raw(path))
+    if "checks" in raw:
+        if not isinstance(raw["checks"], dict):
+            raise ConfigError(f"{path}: 'checks' must be a table of per-check tables")
+        raw["checks"] = {name: dict(v) if isinstance(v, dict) else v for name, v in raw["checks"].items()}
+    if "deployment" in raw and isinstance(raw["deployment"], dict):
+        raw["deployment"] = {**raw["deployment"], "_base_dir": str(path.parent)}
+    try:
+        return Settings(**raw, base_dir=path.parent, config_path=path)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        where = ".".join(str(p) for p in err["loc"])
+        if err["type"] == "extra_forbidden":
+            raise ConfigError(f"{path}: unknown option '{where.replace('_', '-')}'") from None
+        raise ConfigError(f"{path}: option '{where.replace('_', '-')}': {err['msg']}") from None
+
+
+STARTER = '''# tunelint configuration (https://github.com/tunelint/tunelint) — every key is optional.
+[tool.tunelint]
+# Which checks run: names ("near-duplicate"), codes ("D002"), code prefixes ("D") or criteria.
+# select = ["F", "D", "K", "P"]
+# ignore = ["system-prompt-variants"]
+# Fail the gate (exit 1) on findings of at least this severity: error, warning, info or never.
+fail-on = "error"
+# Map a flat JSON shape onto roles when it is no known format:
+# fields = { question = "user", answer = "assistant" }
+# Your own checks: a .py file (relative to this file) or an installed module.
+# plugins = ["checks/banned_phrases.py"]
+# Files matched by a glob skip some checks:
+# per-file-ignores = { "data/legacy/*.jsonl" = ["D002"] }
+
+# Per-check options and severity, validated by the check:
+# [tool.tunelint.checks.exceeds-context]
+# max-tokens = 4096
+# severity = "error"
+'''

@@ -1,0 +1,161 @@
+"""The loader: any supported file → a stream of normalised `Example`s and `Rejected` records.
+
+Counts reconcile: every record read is either an example or rejected (`DatasetInfo`).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Iterator, Mapping
+
+import xxhash
+
+from tunelint.loader.formats.base import Format, RecordError
+from tunelint.loader.formats.fields import FieldMapping
+from tunelint.loader.reader import InputError, RawRecord, ReadStats, read_records
+from tunelint.models import DatasetInfo, Example, Role, Turn
+
+__all__ = ["InputError", "Rejected", "FileNote", "Loader", "available_formats"]
+
+_DETECT_SAMPLE = 200
+
+
+@dataclass(frozen=True, slots=True)
+class Rejected:
+    """A record that produced no example: `check` is invalid-json or schema-violation."""
+
+    split: str
+    path: str
+    index: int
+    line: int | None
+    check: str
+    message: str
+    record_hash: str
+    pointer: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class FileNote:
+    """Something about the file as a whole (empty, truncated archive, unknown format)."""
+
+    split: str
+    path: str
+    check: str
+    message: str
+
+
+def available_formats() -> dict[str, Format]:
+    from tunelint.registry import load_formats
+
+    return load_formats()
+
+
+@dataclass
+class Loader:
+    """Reads one file of one split. Iterate it, then read `info`."""
+
+    path: str
+    split: str
+    formats: Mapping[str, Format]
+    input_format: str | None = None
+    fields: Mapping[str, str] | None = None
+    info: DatasetInfo | None = field(default=None, init=False)
+
+    def __iter__(self) -> Iterator[Example | Rejected | FileNote]:
+        stats = ReadStats()
+        records = read_records(self.path, stats)
+        text_lines = self.path.endswith(".txt")
+        head: list[RawRecord] = []
+        for rec in records:
+            head.append(rec)
+            if len(head) >= _DETECT_SAMPLE:
+                break
+        fmt = self._choose_format(head) if not text_lines else None
+        fmt_name = "text-lines" if text_lines else (fmt.name if fmt else "unknown")
+        n_examples = n_rejected = 0
+
+        def all_records() -> Iterator[RawRecord]:
+            yield from head
+            yield from records
+
+        unknown_keys: Counter[str] = Counter()
+        for rec in all_records():
+            record_hash = xxhash.xxh3_64_hexdigest(rec.raw)
+            if text_lines:
+                text = rec.raw.decode("utf-8", "replace")
+                n_examples += 1
+                yield Example(self.split, self.path, rec.index, rec.line, fmt_name, (Turn(Role.USER, text, ""),), record_hash)
+                continue
+            if rec.error is not None:
+                n_rejected += 1
+                yield Rejected(self.split, self.path, rec.index, rec.line, "invalid-json", f"line does not parse as JSON: {rec.error}" if rec.line else f"record does not parse as JSON: {rec.error}", record_hash)
+                continue
+            if fmt is None:
+                n_rejected += 1
+                if isinstance(rec.value, dict):
+                    unknown_keys.update(rec.value.keys())
+                continue
+            try:
+                norm = fmt.normalise(rec.value)
+            except RecordError as exc:
+                n_rejected += 1
+                yield Rejected(self.split, self.path, rec.index, rec.line, "schema-violation", f"record does not fit {fmt.name}: {exc.message}", record_hash, exc.pointer)
+                continue
+            n_examples += 1
+            yield Example(
+                split=self.split,
+                path=self.path,
+                index=rec.index,
+                line=rec.line,
+                format=fmt.name,
+                turns=tuple(norm.turns),
+                record_hash=record_hash,
+                tools=tuple(norm.tools),
+                rejected=tuple(norm.rejected),
+                problems=tuple(norm.problems),
+            )
+        for note in stats.notes:
+            yield FileNote(self.split, self.path, "invalid-json", note)
+        if n_examples + n_rejected == 0:
+            yield FileNote(self.split, self.path, "schema-violation", "file holds no records")
+        elif fmt is None and not text_lines:
+            keys = ", ".join(k for k, _ in unknown_keys.most_common(6)) or "none"
+            yield FileNote(
+                self.split,
+                self.path,
+                "schema-violation",
+                f"{n_rejected} records fit no known format (keys seen: {keys}); "
+                "map them with --fields KEY=ROLE,... or name one with --input-format",
+            )
+        self.info = DatasetInfo(
+            split=self.split,
+            path=self.path,
+            format=fmt_name,
+            lines=n_examples + n_rejected,
+            examples=n_examples,
+            rejected=n_rejected,
+            formats={"container": stats.container, "compressed": stats.compressed, "blank_lines": stats.blank_lines},
+        )
+
+    def _choose_format(self, head: list[RawRecord]) -> Format | None:
+        if self.fields:
+            return FieldMapping(self.fields)
+        if self.input_format:
+            return self.formats[self.input_format]
+        votes: Counter[str] = Counter()
+        for rec in head:
+            if rec.error is not None:
+                continue
+            best, best_score = None, 0
+            for name, fmt in self.formats.items():
+                score = fmt.detect(rec.value)
+                if score > best_score:
+                    best, best_score = name, score
+            if best is not None:
+                votes[best] += 1
+        if not votes:
+            return None
+        # Ties break by name so detection is deterministic.
+        name = min(votes, key=lambda k: (-votes[k], k))
+        return self.formats[name]

@@ -1,0 +1,142 @@
+"""The scorecard: one row per criterion of good training examples, from the findings.
+
+A criterion that no enabled check could assess is `not-assessed` with what would let it be
+assessed; never a silent pass.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from typing import Any, Iterable, Mapping, Sequence
+
+from tunelint.models import Criterion, Finding, Severity
+
+# What to give the linter so a criterion can be assessed when nothing covers it.
+ASSESS_HINT = {
+    Criterion.REPRESENTATIVE: "give --deployment SPEC.toml or --reference PROD_SAMPLE",
+    Criterion.CORRECT: "enable the content checks or give --deployment with an output schema or labels",
+    Criterion.CONSISTENT: "enable the consistency checks (conflicting-outputs, label-variants, ...)",
+    Criterion.DIVERSE: "enable the duplication checks (exact-duplicate, near-duplicate)",
+    Criterion.COMPLETE: "enable the structure checks (F family)",
+    Criterion.BALANCED: "enable label-imbalance / refusal-rate",
+    Criterion.PRIVACY_REVIEWED: "enable the pii and secret checks",
+    Criterion.HELD_OUT: "give --test TEST with a held-out split",
+    Criterion.FIT_FOR_FINE_TUNING: "enable volatile-facts / calculations",
+}
+
+ADVICE = {
+    Criterion.REPRESENTATIVE: "Train on inputs shaped like production: the deployed system prompt, the real template, the real mix of requests.",
+    Criterion.CORRECT: "Every output is what you want learned; a fine-tune copies mistakes as faithfully as good answers.",
+    Criterion.CONSISTENT: "Similar inputs should get similar outputs unless there is a clear reason; disagreement teaches noise.",
+    Criterion.DIVERSE: "Cover normal cases, edge cases and awkward phrasing rather than the same example many times.",
+    Criterion.COMPLETE: "Each example must hold everything needed to produce its answer, and fit in the context window.",
+    Criterion.BALANCED: "Check the distribution is deliberate: a model learns how often to refuse or pick a label from the data.",
+    Criterion.PRIVACY_REVIEWED: "Handle personal data and credentials deliberately: mask, remove, or record a reviewed waiver.",
+    Criterion.HELD_OUT: "A fine-tune that beats a weak prompt is not automatically worth shipping — compare on a clean, independent test set.",
+    Criterion.FIT_FOR_FINE_TUNING: "Fine-tune behaviour, not facts that change or arithmetic: use retrieval for facts and tools for numbers.",
+}
+
+_PENALTY = {Severity.ERROR: 1.0, Severity.WARNING: 0.5, Severity.INFO: 0.1}
+_DATASET_PENALTY = {Severity.ERROR: 30, Severity.WARNING: 12, Severity.INFO: 3}
+
+
+@dataclass(frozen=True)
+class CriterionResult:
+    criterion: Criterion
+    status: str  # pass | warn | fail | not-assessed
+    score: int | None
+    summary: str
+    metrics: Mapping[str, Any] = field(default_factory=dict)
+    checks: tuple[str, ...] = ()
+    advice: str = ""
+    top_findings: tuple[str, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "criterion": self.criterion.value,
+            "status": self.status,
+            "score": self.score,
+            "summary": self.summary,
+            "metrics": dict(self.metrics),
+            "checks": list(self.checks),
+            "advice": self.advice,
+        }
+
+
+@dataclass(frozen=True)
+class Scorecard:
+    passed: bool
+    criteria: tuple[CriterionResult, ...]
+    fail_on: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"passed": self.passed, "fail_on": self.fail_on, "criteria": [c.to_dict() for c in self.criteria]}
+
+
+def gate_passes(findings: Iterable[Finding], fail_on: str) -> bool:
+    if fail_on == "never":
+        return True
+    threshold = Severity(fail_on).rank
+    return all(f.severity.rank < threshold for f in findings)
+
+
+def build_scorecard(
+    findings: Sequence[Finding],
+    assessed: Mapping[Criterion, list[str]],
+    not_assessed: Mapping[Criterion, list[str]],
+    examples: int,
+    fail_on: str,
+    extra_metrics: Mapping[Criterion, Mapping[str, Any]] | None = None,
+) -> Scorecard:
+    """`assessed`: check names that assessed each criterion; `not_assessed`: reasons of the others."""
+    by_criterion: dict[Criterion, list[Finding]] = defaultdict(list)
+    for f in findings:
+        by_criterion[f.criterion].append(f)
+    rows = []
+    for criterion in Criterion:
+        checks = tuple(assessed.get(criterion, ()))
+        fs = by_criterion.get(criterion, [])
+        metrics: dict[str, Any] = dict((extra_metrics or {}).get(criterion, {}))
+        if not checks:
+            reasons = sorted(set(not_assessed.get(criterion, ())))
+            summary = "; ".join(reasons) if reasons else "no enabled check covers this criterion"
+            rows.append(CriterionResult(criterion, "not-assessed", None, f"{summary} — {ASSESS_HINT[criterion]}",
+                                        metrics, (), ADVICE[criterion]))
+            continue
+        counts = Counter(f.check for f in fs)
+        severities = Counter(f.severity for f in fs)
+        affected: dict[Severity, set[tuple[str, str, int]]] = defaultdict(set)
+        dataset_penalty = 0.0
+        for f in fs:
+            if f.location.index is None:
+                dataset_penalty += _DATASET_PENALTY[f.severity]
+            else:
+                affected[f.severity].add((f.location.split, f.location.path, f.location.index))
+        # An example counts once, at its worst severity.
+        seen: set[tuple[str, str, int]] = set()
+        penalty = 0.0
+        for sev in (Severity.ERROR, Severity.WARNING, Severity.INFO):
+            fresh = affected[sev] - seen
+            seen |= fresh
+            if examples:
+                penalty += 100.0 * _PENALTY[sev] * len(fresh) / examples
+        # A few bad examples in a large set still cost something visible.
+        if seen:
+            penalty = max(penalty, 1.0)
+        score = max(0, min(100, round(100 - penalty * 2 - dataset_penalty)))
+        status = "fail" if severities[Severity.ERROR] else "warn" if severities[Severity.WARNING] else "pass"
+        metrics.update({
+            "findings": len(fs),
+            "examples_affected": len(seen),
+            "share_affected": round(len(seen) / examples, 4) if examples else 0.0,
+            "by_check": dict(sorted(counts.items())),
+        })
+        if fs:
+            top = ", ".join(f"{n} {name}" for name, n in counts.most_common(3))
+            summary = f"{len(fs)} finding{'s' if len(fs) != 1 else ''} ({top}); {len(seen)} of {examples} examples affected"
+        else:
+            summary = f"no findings from {len(checks)} check{'s' if len(checks) != 1 else ''}"
+        tops = tuple(f.message for f in sorted(fs, key=lambda f: (-f.severity.rank, f.sort_key()))[:3])
+        rows.append(CriterionResult(criterion, status, score, summary, metrics, checks, ADVICE[criterion], tops))
+    return Scorecard(passed=gate_passes(findings, fail_on), criteria=tuple(rows), fail_on=fail_on)
