@@ -69,7 +69,7 @@ def read_messages(messages: Any, base: str, out: Normalised, roles: dict[str, Ro
         if "content" not in msg and not calls:
             out.problems.append(Problem(f"message {i} ({role_name}) has no 'content'", mptr))
         text, attachments, is_null = content_parts(msg.get("content"), cptr, out, f"message {i} content")
-        if is_null and not calls and "content" in msg:
+        if msg.get("content", "") is None and not calls:
             out.problems.append(Problem(f"message {i} ({role_name}) content is null", cptr))
         weight = msg.get("weight")
         if weight is not None and (weight not in (0, 1) or isinstance(weight, bool)):
