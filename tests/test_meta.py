@@ -53,3 +53,16 @@ def test_formats_and_reporters_register():
     assert {"openai-chat", "openai-completion", "alpaca", "sharegpt", "preference-trl", "preference-openai",
             "preference-hh", "gemini", "anthropic"} <= set(load_formats())
     assert {"text", "json"} <= set(load_reporters())
+
+
+def test_check_docs_are_current():
+    import importlib.util
+    from pathlib import Path
+
+    docs = Path(__file__).resolve().parents[1] / "docs"
+    spec = importlib.util.spec_from_file_location("gen_docs", docs / "generate.py")
+    gen = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(gen)
+    for name, text in gen.pages().items():
+        page = docs / "checks" / name
+        assert page.is_file() and page.read_text("utf-8") == text, f"docs/checks/{name} is stale: run python docs/generate.py"
