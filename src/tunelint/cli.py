@@ -166,3 +166,21 @@ def list_formats() -> None:
     """List the input formats tunelint detects."""
     for name, fmt in load_formats().items():
         click.echo(f"{name:<18}  {fmt.description}")
+
+
+def run() -> None:
+    """Console entry point: Ctrl-C ends cleanly with exit 130 and no traceback."""
+    try:
+        main(standalone_mode=False)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except (KeyboardInterrupt, click.Abort):
+        click.echo("tunelint: interrupted", err=True)
+        sys.exit(130)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
+
+
+if __name__ == "__main__":
+    run()

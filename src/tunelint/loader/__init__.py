@@ -19,6 +19,7 @@ from tunelint.models import DatasetInfo, Example, Role, Turn
 __all__ = ["InputError", "Rejected", "FileNote", "Loader", "available_formats"]
 
 _DETECT_SAMPLE = 200
+INTERNAL_ERROR = "tunelint hit an internal error"
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,6 +102,11 @@ class Loader:
             except RecordError as exc:
                 n_rejected += 1
                 yield Rejected(self.split, self.path, rec.index, rec.line, "schema-violation", f"record does not fit {fmt.name}: {exc.message}", record_hash, exc.pointer)
+                continue
+            except Exception as exc:  # a reader bug must cost one record, not the run
+                n_rejected += 1
+                yield Rejected(self.split, self.path, rec.index, rec.line, "schema-violation",
+                               f"{INTERNAL_ERROR} reading this record as {fmt.name} ({type(exc).__name__}: {exc})", record_hash)
                 continue
             n_examples += 1
             yield Example(

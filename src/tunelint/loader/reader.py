@@ -85,6 +85,11 @@ def read_records(path: str, stats: ReadStats | None = None) -> Iterator[RawRecor
         if head.startswith(BOM):
             head = head[len(BOM):]
         first = head.lstrip()[:1]
+        # The extension settles what content alone cannot: a JSONL file whose records are lists.
+        suffixes = [x.lower() for x in Path(path).suffixes if x.lower() != ".gz"]
+        jsonl_named = bool(suffixes) and suffixes[-1] in (".jsonl", ".ndjson")
+        if jsonl_named:
+            first = b""
         if first == b"[":
             stats.container = "json-array"
             yield from _read_json_array(head + b"".join(chunks))
