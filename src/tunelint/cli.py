@@ -62,8 +62,9 @@ def main() -> None:
 @click.option("--fields", help="Map a flat JSON shape onto roles: KEY=ROLE,... (roles: system, user, assistant).")
 @click.option("--input-format", help="Skip format detection: openai-chat, alpaca, sharegpt, ...")
 @click.option("--no-progress", is_flag=True, help="No progress display on stderr.")
+@click.option("--jobs", type=click.IntRange(min=1), help="Worker processes for large files (default: one per core).")
 @click.option("--color/--no-color", default=None, help="Colour in the text report (default: when stdout is a terminal).")
-def check(train, test, reference, config, fmt, output, select, ignore, fail_on, exit_zero, fields, input_format, no_progress, color):
+def check(train, test, reference, config, fmt, output, select, ignore, fail_on, exit_zero, fields, input_format, no_progress, jobs, color):
     """Lint TRAIN (one or more files; '-' reads stdin) and print a report."""
     reporters = load_reporters()
     if fmt not in reporters:
@@ -77,6 +78,7 @@ def check(train, test, reference, config, fmt, output, select, ignore, fail_on, 
         "fields": mapping,
         "input_format": input_format,
         "select": _split_list(select) or None,
+        "jobs": jobs,
     }
     settings = _settings(config, **overrides)
     if ignore:
