@@ -163,7 +163,8 @@ def _window_hashes(
 def _seed_constants(seed: int, count: int) -> list[int]:
     """`count` 64-bit constants drawn deterministically from `seed`."""
     rng = np.random.default_rng(seed)
-    return [int(v) for v in rng.integers(0, 1 << 63, size=count, dtype=np.int64) * 2 + 1]
+    # Doubled in Python ints: in int64 the product wraps negative and uint64 rejects it.
+    return [int(v) * 2 + 1 for v in rng.integers(0, 1 << 63, size=count, dtype=np.int64)]
 
 
 # --------------------------------------------------------------------------- ragged rows
