@@ -130,7 +130,11 @@ class RecordCheck(Check):
 
 
 class DatasetCheck(Check):
-    """Sees every example of every split once, then reports."""
+    """Sees every example of every split once, then reports.
+
+    The engine feeds the held-out splits first (test, then reference, then train), so a
+    cross-split check can index the small split and stream the training file against it.
+    """
 
     splits: ClassVar[tuple[str, ...]] = ("train", "test", "reference")
 
