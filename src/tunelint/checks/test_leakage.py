@@ -184,7 +184,7 @@ class TestLeakage(DatasetCheck):
         self._test_prefix: dict[int, list[int]] = defaultdict(list)
         self._sig_parts: list[np.ndarray] = []
         self._shingle_parts: list[similarity.Ragged] = []
-        self._gram_parts: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+        self._gram_parts: list[tuple[similarity.Ragged, np.ndarray, np.ndarray]] = []
         self._frozen = False
         # Train side.
         self._n_train = 0
@@ -250,12 +250,7 @@ class TestLeakage(DatasetCheck):
         self._shingle_parts.append(shingles)
         self._sig_parts.append(signatures)
         grams = similarity.ngram_rows(tokens, self.options.ngram_size)
-        per_row = grams.lengths()
-        self._gram_parts.append((
-            grams.values,
-            np.repeat(np.asarray(turn_owner, dtype=np.int64), per_row),
-            np.repeat(np.asarray(turn_no, dtype=np.int64), per_row),
-        ))
+        self._gram_parts.append((grams, np.asarray(turn_owner, dtype=np.int64), np.asarray(turn_no, dtype=np.int64)))
 
     def _near_text(self, turns: list[Turn]) -> str:
         text = "\n".join(t.content for t in turns)
@@ -283,26 +278,26 @@ class TestLeakage(DatasetCheck):
             order = np.argsort(keys, kind="stable")
             self._band_index.append((keys[order], order))
         self._test_empty = empty
-        # N-grams: distinct hashes, in how many test examples each occurs, and which test turns hold it.
-        if self._gram_parts:
-            values = np.concatenate([p[0] for p in self._gram_parts])
-            owners = np.concatenate([p[1] for p in self._gram_parts])
-            turns = np.concatenate([p[2] for p in self._gram_parts])
-        else:
-            values = np.empty(0, np.uint64)
-            owners = turns = np.empty(0, np.int64)
+        # N-grams. Each test turn is a row of n-gram occurrences in text order; an occurrence is
+        # stored as the index of its distinct hash (int32), and `_occurrences` lists, per distinct
+        # hash, where it occurs. Positions stay implicit (place in the row), which is what lets
+        # runs and template coverage be measured in the test text without keeping it.
+        rows = similarity.Ragged.concatenate([p[0] for p in self._gram_parts])
+        self._row_owner = np.concatenate([p[1] for p in self._gram_parts]) if self._gram_parts else np.empty(0, np.int64)
+        self._row_turn = np.concatenate([p[2] for p in self._gram_parts]) if self._gram_parts else np.empty(0, np.int64)
         self._gram_parts = []
-        order = np.lexsort((turns, owners, values))
-        values, owners, turns = values[order], owners[order], turns[order]
-        keep = np.ones(len(values), bool)
-        keep[1:] = (values[1:] != values[:-1]) | (owners[1:] != owners[:-1]) | (turns[1:] != turns[:-1])
-        values, owners, turns = values[keep], owners[keep], turns[keep]
-        self._grams, starts = np.unique(values, return_index=True)
-        self._gram_start = np.append(starts, len(values)).astype(np.int64)
-        self._gram_owner, self._gram_turn = owners, turns
-        first_of_owner = np.ones(len(values), bool)
-        first_of_owner[1:] = (values[1:] != values[:-1]) | (owners[1:] != owners[:-1])
-        self._test_df = np.add.reduceat(first_of_owner.astype(np.int64), starts) if len(starts) else np.zeros(0, np.int64)
+        self._row_offsets = rows.offsets
+        self._grams, inverse = np.unique(rows.values, return_inverse=True)
+        self._occ_gram = inverse.astype(np.int32)
+        order = np.argsort(self._occ_gram, kind="stable")
+        self._occurrences = order.astype(np.int64)
+        counts = np.bincount(self._occ_gram, minlength=len(self._grams))
+        self._gram_start = np.zeros(len(self._grams) + 1, dtype=np.int64)
+        np.cumsum(counts, out=self._gram_start[1:])
+        # In how many test examples each n-gram occurs.
+        owner_of_occ = np.repeat(self._row_owner, rows.lengths())
+        pairs = np.unique(self._occ_gram.astype(np.int64) * max(1, n_test) + owner_of_occ)
+        self._test_df = np.bincount(pairs // max(1, n_test), minlength=len(self._grams)).astype(np.int64)
         self._train_df = np.zeros(len(self._grams), dtype=np.int64)
         self._stored = np.zeros(len(self._grams), dtype=np.int64)
         bits = 1 << max(16, min(33, math.ceil(math.log2(max(1, len(self._grams)) * 16))))
@@ -487,39 +482,59 @@ class TestLeakage(DatasetCheck):
         self._hit_parts = []
         keep = ~template[gram]
         gram, train, tno, pos = gram[keep], train[keep], tno[keep], pos[keep]
-        # Each hit reaches every test turn that holds its n-gram.
+        # Each hit reaches every place in the test split that holds its n-gram.
         counts = self._gram_start[gram + 1] - self._gram_start[gram]
-        entry = _ranges(self._gram_start[gram], counts)
-        test = self._gram_owner[entry]
-        test_turn = self._gram_turn[entry]
-        train, tno, pos = np.repeat(train, counts), np.repeat(tno, counts), np.repeat(pos, counts)
-        if not len(test):
+        occ = self._occurrences[_ranges(self._gram_start[gram], counts)]
+        if not len(occ):
             return
-        order = np.lexsort((pos, tno, train, test_turn, test))
-        test, test_turn, train, tno, pos = test[order], test_turn[order], train[order], tno[order], pos[order]
-        same_group = np.r_[False, (test[1:] == test[:-1]) & (test_turn[1:] == test_turn[:-1])
-                           & (train[1:] == train[:-1]) & (tno[1:] == tno[:-1])]
-        continues = same_group & np.r_[False, pos[1:] == pos[:-1] + 1]
+        train, tno, pos = np.repeat(train, counts), np.repeat(tno, counts), np.repeat(pos, counts)
+        row = np.searchsorted(self._row_offsets, occ, side="right") - 1
+        test_pos = occ - self._row_offsets[row]
+        # A run: consecutive n-grams in both texts, same test turn and same training turn.
+        order = np.lexsort((test_pos, tno, train, row))
+        row, train, tno, pos, test_pos = row[order], train[order], tno[order], pos[order], test_pos[order]
+        continues = np.r_[False, (row[1:] == row[:-1]) & (train[1:] == train[:-1]) & (tno[1:] == tno[:-1])
+                          & (test_pos[1:] == test_pos[:-1] + 1) & (pos[1:] == pos[:-1] + 1)]
         run_start = np.flatnonzero(~continues)
-        run_len = np.diff(np.r_[run_start, len(pos)])
-        best: dict[tuple[int, int], tuple[int, int]] = {}
+        run_end = np.r_[run_start[1:], len(row)] - 1
         n = self.options.ngram_size
         share = self.options.output_run_share
-        for start, length in zip(run_start.tolist(), run_len.tolist()):
-            test_id, turn = int(test[start]), int(test_turn[start])
+        covered: dict[int, np.ndarray] = {}
+        best: dict[tuple[int, int], tuple[int, int]] = {}
+        for start, end in zip(run_start.tolist(), run_end.tolist()):
+            r = int(row[start])
+            if r not in covered:
+                covered[r] = self._template_words(r, template)
+            # Words of the shared span that template n-grams do not cover: a run that is
+            # template text plus a word or two of content is not a leak.
+            first_word, last_word = int(test_pos[start]), int(test_pos[end]) + n
+            words = int(np.count_nonzero(~covered[r][first_word:last_word]))
+            if words < n:
+                continue
+            test_id, turn = int(self._row_owner[r]), int(self._row_turn[r])
             meta = self._tests[test_id]
             # Answers reuse stock phrasing ("to find the total number of ..."); a run in the
             # test's answer leaks it only when it covers much of that answer.
-            if turn >= meta.input_turns and length + n - 1 < share * meta.words[turn]:
+            if turn >= meta.input_turns and words < share * meta.words[turn]:
                 continue
             key = (test_id, int(train[start]))
-            if key not in best or length > best[key][1]:
-                best[key] = (start, length)
-        for (test_id, gid), (start, length) in best.items():
+            if key not in best or words > best[key][1]:
+                best[key] = (start, words)
+        for (test_id, gid), (start, words) in best.items():
             self._matches[test_id].append(_Match(
-                gid, "ngram", run_words=length + n - 1, test_turn=int(test_turn[start]),
+                gid, "ngram", run_words=words, test_turn=int(self._row_turn[row[start]]),
                 excerpt=self._excerpts.get((gid, int(tno[start]), int(pos[start])), ""),
             ))
+
+    def _template_words(self, row: int, template: np.ndarray) -> np.ndarray:
+        """Per word of a test turn, whether a template n-gram covers it."""
+        grams = self._occ_gram[self._row_offsets[row]:self._row_offsets[row + 1]]
+        n = self.options.ngram_size
+        starts = np.zeros(len(grams) + n, dtype=np.int64)
+        flagged = template[grams].astype(np.int64)
+        starts[:len(grams)] += flagged
+        starts[n:n + len(grams)] -= flagged
+        return np.cumsum(starts)[:len(grams) + n - 1] > 0
 
     def _report(self, test_id: int, matches: list[_Match]) -> Finding:
         meta = self._tests[test_id]
