@@ -80,7 +80,8 @@ STOPWORDS: Mapping[str, frozenset[str]] = {
         " than too very just also about into over after before again then once been being had has were am"
         " these those each few both up down out off under between through during please want get make take"
         " give tell know like use using need try keep one two new way many much well".split()),
-    "es": frozenset("el la de que y en los del se las por un una para con no es al lo como más pero sus le ya o este".split()),
+    "es": frozenset("el la de que y en los del se las por un una para con no es al lo como más pero sus le ya o este"
+                    " mi mis tu cómo qué dónde cuándo está están puedo".split()),
     "fr": frozenset("le la les de des et est un une du en que qui dans pour pas sur au avec ce il elle sont vous nous".split()),
     "de": frozenset("der die das und ist nicht ein eine zu den von mit sich des auf für im dem auch es wie ich sie".split()),
     "it": frozenset("il di che e la per un una non sono del della in gli le con mi si è ma come ho questo alla".split()),
@@ -103,26 +104,45 @@ _SCRIPTS: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("el", re.compile(r"[\u0370-\u03ff]")),
 )
 _CYRILLIC = re.compile(r"[\u0400-\u04ff]")
+_NON_LATIN = re.compile(r"[\u0370-\u06ff\u0900-\u097f\u0e00-\u0e7f\u1100-\u11ff\u3040-\u30ff\u4e00-\u9fff\uac00-\ud7af]")
 _LETTER = re.compile(r"[^\W\d_]")
+_ASCII_WORD = re.compile(r"[a-z]+")
+# Which languages list each stopword: one dict lookup per word instead of one per language.
+_STOPWORD_LANGUAGES: Mapping[str, tuple[str, ...]] = {
+    word: tuple(code for code, words in STOPWORDS.items() if word in words and code != "ru")
+    for word in _ALL_STOPWORDS
+}
+# A sentence or two decides the language; reading further only costs time.
+_GUESS_CHARS = 400
 
 
 def guess_language(text: str) -> str:
     """An ISO 639-1 guess, or "und" when the text is too short or unclear. Non-Latin scripts
     decide by their letters; Latin-script text by which language's stopwords it uses most."""
-    letters = _LETTER.findall(text[:2000])
-    if len(letters) < 3:
+    head = text[:_GUESS_CHARS]
+    if head.isascii():
+        words = _ASCII_WORD.findall(head.lower())
+    else:
+        letters = len(_LETTER.findall(head))
+        if letters < 3:
+            return "und"
+        if _NON_LATIN.search(head):
+            for code, pattern in _SCRIPTS:
+                if len(pattern.findall(head)) >= 0.3 * letters:
+                    return code
+            if len(_CYRILLIC.findall(head)) >= 0.3 * letters:
+                words = similarity.tokenize(head)
+                return "ru" if any(w in STOPWORDS["ru"] for w in words) else "und"
+        words = similarity.tokenize(head)
+    votes: Counter[str] = Counter()
+    for word in words:
+        codes = _STOPWORD_LANGUAGES.get(word)
+        if codes:
+            votes.update(codes)
+    ranked = votes.most_common(2)
+    if not ranked or (len(ranked) == 2 and ranked[1][1] == ranked[0][1]):
         return "und"
-    for code, pattern in _SCRIPTS:
-        if len(pattern.findall(text[:2000])) >= 0.3 * len(letters):
-            return code
-    words = similarity.tokenize(text[:2000])
-    if len(_CYRILLIC.findall(text[:2000])) >= 0.3 * len(letters):
-        return "ru" if sum(w in STOPWORDS["ru"] for w in words) else "und"
-    votes = Counter({code: sum(w in stop for w in words) for code, stop in STOPWORDS.items() if code != "ru"})
-    (best, top), *rest = votes.most_common() or [("und", 0)]
-    if top == 0 or (rest and rest[0][1] == top):
-        return "und"
-    return best
+    return ranked[0][0]
 
 
 def content_words(text: str) -> list[str]:

@@ -119,3 +119,85 @@ def test_alpaca_eval_when_training_holds_the_task_instructions_only(tmp_path):
     assert scores["recall"] >= 0.75
     kinds = Counter(f.evidence["kind"] for f in report.findings)
     assert kinds["ngram"] >= 90 and kinds["near"] >= 40
+
+
+T0 = DATA / "classification" / "t0_train_50k"
+GSM8K_FIELDS = {"question": "user", "answer": "assistant"}
+
+
+def _by_dimension(report, check):
+    return {f.evidence["dimension"]: f for f in report.findings if f.check == check}
+
+
+def test_split_shift_quiet_on_gsm8k_random_split():
+    report = lint(GSM8K / "train.jsonl", test=GSM8K / "test.jsonl",
+                  settings=Settings(select=("split-shift",), fields=GSM8K_FIELDS))
+    assert report.findings == ()
+    metrics = next(c for c in report.scorecard.criteria if c.criterion.value == "held-out").metrics["split-shift"]
+    assert metrics["classification_like"] is False
+    assert metrics["input_length_ks"] < 0.05 and metrics["output_length_ks"] < 0.05
+
+
+def test_split_shift_names_label_and_length_shift_between_two_tasks():
+    # AG News topics as train, IMDB sentiment as test: other labels, much longer inputs.
+    report = lint(T0 / "ag_news_classify.jsonl", test=T0 / "imdb_Movie_Expressed_Sentiment.jsonl",
+                  settings=Settings(select=("split-shift",)))
+    found = _by_dimension(report, "split-shift")
+    assert set(found) == {"labels", "input_length", "output_length"}
+    labels = found["labels"].evidence
+    assert labels["total_variation"] == 1.0
+    assert labels["only_in_test"] == ["negative<|endoftext|>"]
+    assert found["input_length"].evidence["median_tokens_test"] > 3 * found["input_length"].evidence["median_tokens_train"]
+    assert all(f.location.split == "test" and f.location.line is None for f in report.findings)
+
+
+def test_split_shift_on_alpaca_train_vs_alpaca_eval():
+    report = lint(DATA / "instruct/fastchat/alpaca_data_cleaned_1000.json", test=ALPACA_EVAL,
+                  settings=Settings(select=("split-shift",)))
+    found = _by_dimension(report, "split-shift")
+    # Measured: eval prompts are longer (KS 0.27), answers shorter (0.33), fewer lists (0.19).
+    assert set(found) == {"input_length", "output_length", "output_format"}
+    assert found["output_format"].evidence["train"]["list"] > 2 * found["output_format"].evidence["test"]["list"]
+
+
+def test_reference_drift_quiet_when_production_looks_like_training():
+    report = lint(GSM8K / "train.jsonl", reference=GSM8K / "test.jsonl",
+                  settings=Settings(select=("reference-drift",), fields=GSM8K_FIELDS))
+    assert report.findings == ()
+    row = next(c for c in report.scorecard.criteria if c.criterion.value == "representative")
+    assert row.status == "pass"
+
+
+def test_reference_drift_on_plain_text_production_lines(tmp_path):
+    # Vicuna's questions as production lines against Alpaca training data.
+    lines = [json.loads(line)["turns"][0] for line in (DATA / "leakage/fastchat/vicuna_bench_question.jsonl").open()]
+    production = tmp_path / "production.txt"
+    production.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    report = lint(DATA / "instruct/fastchat/alpaca_data_cleaned_1000.json", reference=production,
+                  settings=Settings(select=("reference-drift",)))
+    found = _by_dimension(report, "reference-drift")
+    assert set(found) == {"length", "vocabulary", "topic_coverage"}
+    terms = [t["term"] for t in found["vocabulary"].evidence["terms"]]
+    # Vicuna's fermi and math questions end with the same instruction about explaining the reasoning.
+    assert {"explanation", "reader", "reasoning"} <= set(terms)
+    assert found["length"].evidence["median_tokens_reference"] > found["length"].evidence["median_tokens_train"]
+    assert all(r.split == "reference" and r.line for r in found["topic_coverage"].related)
+
+
+def test_reference_drift_not_assessed_without_reference():
+    report = lint(GSM8K / "train.jsonl", settings=Settings(select=("reference-drift",), fields=GSM8K_FIELDS))
+    row = next(c for c in report.scorecard.criteria if c.criterion.value == "representative")
+    assert row.status == "not-assessed"
+    assert "no production sample" in row.summary
+
+
+def test_held_out_row_fails_without_a_test_split():
+    report = lint(GSM8K / "train.jsonl",
+                  settings=Settings(select=("test-leakage", "split-shift"), fields=GSM8K_FIELDS))
+    row = next(c for c in report.scorecard.criteria if c.criterion.value == "held-out")
+    assert row.status == "fail"
+    assert row.summary.startswith("no test split")
+    assert "generalises" in row.summary
+    assert not report.passed
+    (finding,) = report.findings
+    assert (finding.check, finding.location.split, finding.location.line) == ("test-leakage", "train", None)

@@ -96,6 +96,8 @@ class ReferenceDrift(DatasetCheck):
         self._reference_path = ""
 
     def observe(self, example: Example) -> None:
+        if not self.context.has_split("reference"):
+            return  # nothing to compare with: not assessed, and no work on a large training file
         text = _user_text(example)
         split = "train" if example.split == "train" else "reference"
 
@@ -117,8 +119,11 @@ class ReferenceDrift(DatasetCheck):
         self._pending = []
         owner = np.repeat(np.arange(len(rows)), rows.lengths())
         # Each input counts once per word.
-        pairs = np.unique(np.stack((rows.values, owner.astype(np.uint64)), axis=1), axis=0)
-        words, counts = np.unique(pairs[:, 0], return_counts=True)
+        order = np.lexsort((rows.values, owner))
+        values, owner = rows.values[order], owner[order]
+        first = np.ones(len(values), dtype=bool)
+        first[1:] = (values[1:] != values[:-1]) | (owner[1:] != owner[:-1])
+        words, counts = np.unique(values[first], return_counts=True)
         merged = np.concatenate((self._vocab, words))
         merged_counts = np.concatenate((self._vocab_df, counts))
         self._vocab, index = np.unique(merged, return_inverse=True)
