@@ -95,6 +95,23 @@ class ReferenceDrift(DatasetCheck):
         self._reference: list[tuple[Location, list[str]]] = []
         self._reference_path = ""
 
+    mergeable = True
+
+    def merge(self, other: "ReferenceDrift") -> None:  # type: ignore[override]
+        super().merge(other)
+        other._flush()
+        self._flush()
+        for split in self._lengths:
+            self._lengths[split].extend(other._lengths[split])
+            self._languages[split].update(other._languages[split])
+        self._n_train += other._n_train
+        merged = np.concatenate((self._vocab, other._vocab))
+        merged_df = np.concatenate((self._vocab_df, other._vocab_df))
+        self._vocab, index = np.unique(merged, return_inverse=True)
+        self._vocab_df = np.bincount(index, weights=merged_df, minlength=len(self._vocab)).astype(np.int64)
+        self._reference.extend(other._reference)
+        self._reference_path = self._reference_path or other._reference_path
+
     def observe(self, example: Example) -> None:
         if not self.context.has_split("reference"):
             return  # nothing to compare with: not assessed, and no work on a large training file

@@ -83,10 +83,26 @@ class SplitShift(DatasetCheck):
         max_labels: int = Field(30, ge=2)
         min_examples: int = Field(30, ge=1)
 
+    mergeable = True
+
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self._sides = {"train": _Side(), "test": _Side()}
         self._counter = CharEstimate()
+
+    def merge(self, other: "SplitShift") -> None:  # type: ignore[override]
+        super().merge(other)
+        for split, side in self._sides.items():
+            theirs = other._sides[split]
+            side.n += theirs.n
+            side.input_tokens.extend(theirs.input_tokens)
+            side.output_tokens.extend(theirs.output_tokens)
+            side.short += theirs.short
+            side.shapes.update(theirs.shapes)
+            for label, count in theirs.labels.items():
+                if label in side.labels or len(side.labels) < _MAX_TRACKED:
+                    side.labels[label] += count
+            side.paths.extend(p for p in theirs.paths if p not in side.paths)
 
     def observe(self, example: Example) -> None:
         side = self._sides[example.split]

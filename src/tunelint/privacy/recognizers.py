@@ -8,21 +8,20 @@ from __future__ import annotations
 
 import re
 from functools import lru_cache
+from typing import Sequence
 
 import tldextract
-from presidio_analyzer import EntityRecognizer, Pattern, RecognizerResult
-from presidio_analyzer.nlp_engine import NlpArtifacts
+from presidio_analyzer import EntityRecognizer, Pattern
 from presidio_analyzer.predefined_recognizers import (
     CreditCardRecognizer,
     CryptoRecognizer,
     EmailRecognizer,
     IbanRecognizer,
     IpRecognizer,
-    PhoneRecognizer,
     UsSsnRecognizer,
 )
 
-from tunelint.privacy.prefilter import PHONE_DIGIT_RUN
+from tunelint.privacy.phone import ChatPhoneRecognizer
 
 
 @lru_cache(maxsize=1)
@@ -51,7 +50,7 @@ _CARD_RANGES: tuple[tuple[str, str, frozenset[int]], ...] = (
     ("300", "305", frozenset(range(14, 20))),  # Diners Club
     ("3095", "3095", frozenset(range(14, 20))),
     ("36", "36", frozenset(range(14, 20))),
-    ("38", "39", frozenset(range(16, 20))),
+    ("38", "39", frozenset(range(14, 20))),
     ("3528", "3589", frozenset(range(16, 20))),  # JCB
     ("2131", "2131", frozenset({15})),  # JCB, legacy ranges
     ("1800", "1800", frozenset({15})),
@@ -116,67 +115,27 @@ class CaseInsensitiveIbanRecognizer(IbanRecognizer):
 
 
 class StrictSsnRecognizer(UsSsnRecognizer):
-    """Presidio's SSN rules plus the 900-999 area, which the SSA never issues (ITINs live there)."""
+    """Presidio's SSN rules plus the 900-999 area, which the SSA never issues (ITINs live there).
+
+    Only Presidio's 3-2-4 pattern: its bare nine-digit and 5-4 patterns score 0.05, which
+    context words could lift only with an NLP model, and they match every nine-digit id.
+    """
+
+    def __init__(self) -> None:
+        super().__init__(patterns=[p for p in self.PATTERNS if p.name == "SSN5 (medium)"])
 
     def invalidate_result(self, pattern_text: str) -> bool:
         digits = "".join(c for c in pattern_text if c.isdigit())
         return digits[:1] == "9" or bool(super().invalidate_result(pattern_text))
 
 
-# Words that, shortly before a bare or two-block number, say it is a phone number.
-_PHONE_CONTEXT = re.compile(
-    r"\b(?:phone|tel|telephone|mobile|cell|cellphone|call|calling|fax|sms|whatsapp|dial|"
-    r"hotline|reach|ring|text me)\b",
-    re.IGNORECASE,
-)
-_PHONE_CONTEXT_WINDOW = 40
-_DIGIT_BLOCKS = re.compile(r"\d+")
-
-
-def looks_like_phone(text: str, start: int, end: int) -> bool:
-    """Whether a python-phonenumbers match reads as a phone number rather than another number.
-
-    phonenumbers validates digits against numbering plans, so any 8-10 digit order number,
-    timestamp or decimal can pass; the shape decides here: at least seven digits, not part of
-    a price or decimal, and either written like a phone number (+country code, (area) code,
-    three or more blocks) or introduced by a phone word.
-    """
-    value = text[start:end]
-    if PHONE_DIGIT_RUN.search(value) is None:
-        return False
-    before = text[max(0, start - 2) : start]
-    after = text[end : end + 2]
-    if before[-1:] in ("#", "$", "€", "£", "¥") or re.search(r"\d[.,]$", before):
-        return False
-    if re.match(r"[.,]\d", after):
-        return False
-    blocks = _DIGIT_BLOCKS.findall(value)
-    separators = set(re.sub(r"[\d\s]", "", value))
-    if separators == {"."} and len(blocks) == 2:  # a decimal such as 12345678.90
-        return False
-    if value.startswith("+") or before[-1:] == "+" or "(" in value:
-        return True
-    if len(blocks) >= 3:
-        return True
-    window = text[max(0, start - _PHONE_CONTEXT_WINDOW) : start]
-    return _PHONE_CONTEXT.search(window) is not None
-
-
-class ChatPhoneRecognizer(PhoneRecognizer):
-    """Presidio's phone recognizer (python-phonenumbers), keeping only phone-shaped matches."""
-
-    def analyze(
-        self, text: str, entities: list[str], nlp_artifacts: NlpArtifacts | None = None
-    ) -> list[RecognizerResult]:
-        results = super().analyze(text, entities, nlp_artifacts)
-        return [r for r in results if looks_like_phone(text, r.start, r.end)]
-
-
-def pattern_recognizers() -> dict[str, EntityRecognizer]:
+def pattern_recognizers(
+    phone_regions: Sequence[str] = ChatPhoneRecognizer.DEFAULT_SUPPORTED_REGIONS,
+) -> dict[str, EntityRecognizer]:
     """One fresh recognizer per pattern entity this package supports, keyed by entity."""
     return {
         "EMAIL_ADDRESS": OfflineEmailRecognizer(),
-        "PHONE_NUMBER": ChatPhoneRecognizer(),
+        "PHONE_NUMBER": ChatPhoneRecognizer(supported_regions=phone_regions),
         "CREDIT_CARD": CardRecognizer(),
         "IBAN_CODE": CaseInsensitiveIbanRecognizer(),
         "US_SSN": StrictSsnRecognizer(),
