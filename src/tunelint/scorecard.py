@@ -2,8 +2,8 @@
 
 A criterion that no enabled check could assess is `not-assessed` with what would let it be
 assessed; never a silent pass. A check that finds the criterion's precondition missing (no test
-split for held-out) reports a dataset-level error finding instead, so the row fails and its
-summary leads with that finding's message.
+split for held-out) reports a dataset-level finding with `criterion_status: fail` in its
+evidence instead, so the row fails and its summary leads with that finding's message.
 """
 
 from __future__ import annotations
@@ -128,6 +128,9 @@ def build_scorecard(
             penalty = max(penalty, 1.0)
         score = max(0, min(100, round(100 - penalty * 2 - dataset_penalty)))
         status = "fail" if severities[Severity.ERROR] else "warn" if severities[Severity.WARNING] else "pass"
+        # A finding may say the criterion fails as a whole (its precondition is missing).
+        if any(f.evidence.get("criterion_status") == "fail" for f in fs):
+            status = "fail"
         metrics.update({
             "findings": len(fs),
             "examples_affected": len(seen),
