@@ -116,7 +116,7 @@ def parse(raw: Mapping[str, Any], default_base: Path | None = None) -> Deploymen
     """Validate a raw deployment table and read the files it names."""
     data = {k.replace("-", "_"): v for k, v in raw.items()}
     base_dir = Path(data.pop(BASE_DIR_KEY, None) or default_base or Path.cwd())
-    source = str(data.pop(SOURCE_KEY, None) or "[deployment] settings")
+    source = str(data.pop(SOURCE_KEY, None) or "the deployment settings")
     try:
         spec = DeploymentSpecModel(**data)
     except ValidationError as exc:

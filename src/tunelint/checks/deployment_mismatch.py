@@ -63,7 +63,7 @@ class DeploymentMismatch(RecordCheck):
         if self.spec is None:
             self.mark_not_assessed("no deployment spec: give --deployment SPEC.toml or a [deployment] table")
         elif self.spec.system_prompt is None and self.spec.user_pattern is None:
-            self.mark_not_assessed(f"the deployment spec {self.spec.source} has no system_prompt or user_template")
+            self.mark_not_assessed(f"no system_prompt or user_template in {self.spec.source}")
 
     def check(self, example: Example) -> Iterator[Finding]:
         spec = self.spec

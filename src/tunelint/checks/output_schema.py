@@ -70,7 +70,7 @@ class OutputSchemaViolation(RecordCheck):
             return None
         if spec is None:
             return "no deployment spec (output_schema, labels, tools) and no tool calls in the data"
-        return f"the deployment spec {spec.source} has no output_schema, labels or tools"
+        return f"no output_schema, labels or tools in {spec.source}"
 
     def check(self, example: Example) -> Iterator[Finding]:
         spec = self.spec
