@@ -19,7 +19,7 @@ import hashlib
 import math
 import os
 import tempfile
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -49,20 +49,20 @@ class CharEstimate:
 @dataclass(frozen=True)
 class HFTokenizer:
     """A local Hugging Face tokenizer.json, special tokens left out (the per-turn framing is
-    counted separately)."""
+    counted separately). Holds only the path: the loaded tokenizer lives in a per-process
+    cache, so the counter travels cheaply to worker processes."""
 
     path: str
-    backend: Any = field(repr=False, compare=False)
     exact: bool = True
 
     @property
     def name(self) -> str:
-        return f"tokenizer.json ({Path(self.path).name} in {Path(self.path).parent.name or '.'})"
+        return f"tokenizer.json ({self.path})"
 
     def count(self, text: str) -> int:
         if not text:
             return 0
-        return len(self.backend.encode(text, add_special_tokens=False).ids)
+        return len(_hf_backend(self.path).encode(text, add_special_tokens=False).ids)
 
 
 @dataclass(frozen=True)
@@ -70,7 +70,6 @@ class Tiktoken:
     """A tiktoken encoding, special-token text counted as ordinary text."""
 
     encoding: str
-    backend: Any = field(repr=False, compare=False)
     data_from: str = "tiktoken cache"
     exact: bool = True
 
@@ -81,7 +80,7 @@ class Tiktoken:
     def count(self, text: str) -> int:
         if not text:
             return 0
-        return len(self.backend.encode_ordinary(text))
+        return len(_tiktoken_backend(self.encoding)[0].encode_ordinary(text))
 
 
 @dataclass(frozen=True)
@@ -117,8 +116,13 @@ class _Unavailable(Exception):
     pass
 
 
-@functools.lru_cache(maxsize=8)
 def _hf(path: str) -> HFTokenizer:
+    _hf_backend(path)
+    return HFTokenizer(path)
+
+
+@functools.lru_cache(maxsize=8)
+def _hf_backend(path: str) -> Any:
     if not Path(path).is_file():
         raise TokenizerError(f"tokenizer file {path} not found")
     try:
@@ -129,7 +133,7 @@ def _hf(path: str) -> HFTokenizer:
         backend = Tokenizer.from_file(path)
     except Exception as exc:  # the Rust side raises a bare Exception for malformed files
         raise TokenizerError(f"{path} is not a tokenizer.json the tokenizers package can read: {exc}") from None
-    return HFTokenizer(path, backend)
+    return backend
 
 
 # The tiktoken cache key is the SHA-1 of the encoding file's URL (tiktoken.load.read_file_cached).
@@ -146,8 +150,12 @@ def _tiktoken_cache_file(encoding: str) -> Path | None:
     return path if path.is_file() else None
 
 
-@functools.lru_cache(maxsize=8)
 def _tiktoken(encoding: str) -> Tiktoken:
+    return Tiktoken(encoding, data_from=_tiktoken_backend(encoding)[1])
+
+
+@functools.lru_cache(maxsize=8)
+def _tiktoken_backend(encoding: str) -> tuple[Any, str]:
     try:
         import tiktoken
     except ImportError:
@@ -156,7 +164,7 @@ def _tiktoken(encoding: str) -> Tiktoken:
         raise TokenizerError(f"tiktoken has no encoding '{encoding}' (it has: {', '.join(tiktoken.list_encoding_names())})")
     # tiktoken downloads an encoding it has not cached; only ask it for one already cached.
     if _tiktoken_cache_file(encoding) is not None:
-        return Tiktoken(encoding, tiktoken.get_encoding(encoding))
+        return tiktoken.get_encoding(encoding), "tiktoken cache"
     # bpe-openai ships the cl100k_base and o200k_base rank files with the pattern and special
     # tokens tiktoken's own constructors use: build the same tiktoken Encoding from them.
     try:
@@ -176,4 +184,4 @@ def _tiktoken(encoding: str) -> Tiktoken:
         mergeable_ranks=params["mergeable_ranks"],
         special_tokens=params["special_tokens"],
     )
-    return Tiktoken(encoding, backend, data_from="bpe-openai")
+    return backend, "bpe-openai"

@@ -59,7 +59,6 @@ class DeploymentMismatch(RecordCheck):
         super().__init__(*args, **kwargs)
         self.spec = deployment_spec.from_settings(self.context.settings)
         self._prompt_cache: dict[str, tuple[float, int, bool]] = {}
-        self.metrics = {"examples": 0, "system_prompt_missing": 0, "system_prompt_different": 0, "template_mismatch": 0}
         if self.spec is None:
             self.mark_not_assessed("no deployment spec: give --deployment SPEC.toml or a [deployment] table")
         elif self.spec.system_prompt is None and self.spec.user_pattern is None:
@@ -69,7 +68,7 @@ class DeploymentMismatch(RecordCheck):
         spec = self.spec
         if spec is None or (spec.system_prompt is None and spec.user_pattern is None):
             return
-        self.metrics["examples"] += 1
+        self.counts["examples"] += 1
         if spec.system_prompt is not None:
             yield from self._system(example, spec.system_prompt)
         if spec.user_pattern is not None:
@@ -81,7 +80,7 @@ class DeploymentMismatch(RecordCheck):
         if not systems:
             if not deployed.strip():
                 return
-            self.metrics["system_prompt_missing"] += 1
+            self.counts["system_prompt_missing"] += 1
             first = example.turns[0].pointer if example.turns else None
             yield self.finding(
                 example,
@@ -95,7 +94,7 @@ class DeploymentMismatch(RecordCheck):
         if turn.content == deployed:
             return
         similarity, at, whitespace_only = self._compare(turn.content, deployed)
-        self.metrics["system_prompt_different"] += 1
+        self.counts["system_prompt_different"] += 1
         if whitespace_only:
             message = "system prompt differs from the deployed one only in whitespace (the tokens still differ)"
             severity = Severity.INFO
@@ -147,7 +146,7 @@ class DeploymentMismatch(RecordCheck):
                 missing = _first_missing(spec.user_template, turn.content)
                 message = f"user turn {n} does not fit the user template: {missing}"
                 evidence = {"template": spec.user_template}
-            self.metrics["template_mismatch"] += 1
+            self.counts["template_mismatch"] += 1
             yield self.finding(example, message, pointer=turn.pointer, key=f"template:{n}", evidence=evidence)
 
 

@@ -83,8 +83,6 @@ class ExceedsContext(RecordCheck):
             "exact": self.counter.exact,
             "max_tokens": self.limit,
             "limit_from": self.limit_from,
-            "over": 0,
-            "zero_trainable": 0,
         }
         if resolved.note:
             self.metrics["tokenizer_note"] = resolved.note
@@ -104,11 +102,11 @@ class ExceedsContext(RecordCheck):
             total += n
         if total <= limit:
             return
-        self.metrics["over"] += 1
+        self.counts["over"] += 1
         if trainable_total and trainable_before_cut == 0:
             tail = "truncation removes every assistant token: the example trains on nothing"
             severity = Severity.ERROR
-            self.metrics["zero_trainable"] += 1
+            self.counts["zero_trainable"] += 1
         elif trainable_before_cut < trainable_total:
             kept = trainable_before_cut / trainable_total
             tail = f"truncation cuts the assistant output ({kept:.0%} of its tokens survive)"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from typing import Any, Iterator, Mapping
@@ -55,18 +56,13 @@ class OutputSchemaViolation(RecordCheck):
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.spec = deployment_spec.from_settings(self.context.settings)
-        self._validators: dict[int, Any] = {}
-        self._tool_calls_seen = 0
-        self.metrics = {"outputs_checked": 0, "output_violations": 0, "tool_calls_checked": 0, "tool_call_violations": 0}
-        self.output_validator = None
-        if self.spec is not None and self.spec.output_schema is not None:
-            self.output_validator = _validator(self.spec.output_schema)
+        self.output_schema = self.spec.output_schema if self.spec is not None else None
 
     def not_assessed_reason(self) -> str | None:
         spec = self.spec
         if spec is not None and (spec.output_schema is not None or spec.labels is not None or spec.tools is not None):
             return None
-        if self._tool_calls_seen:
+        if self.counts["tool_calls"]:
             return None
         if spec is None:
             return "no deployment spec (output_schema, labels, tools) and no tool calls in the data"
@@ -75,15 +71,15 @@ class OutputSchemaViolation(RecordCheck):
     def check(self, example: Example) -> Iterator[Finding]:
         spec = self.spec
         outputs = [t for t in example.turns if t.role is Role.ASSISTANT and not t.tool_calls and not t.content_is_null]
-        if outputs and spec is not None and (self.output_validator is not None or spec.labels is not None):
+        if outputs and spec is not None and (self.output_schema is not None or spec.labels is not None):
             for turn in outputs if self.options.all_outputs else outputs[-1:]:
-                self.metrics["outputs_checked"] += 1
+                self.counts["outputs_checked"] += 1
                 found = list(self._output(example, turn))
-                self.metrics["output_violations"] += bool(found)
+                self.counts["output_violations"] += bool(found)
                 yield from found
         calls = [c for t in example.turns for c in t.tool_calls]
         if calls:
-            self._tool_calls_seen += len(calls)
+            self.counts["tool_calls"] += len(calls)
             yield from self._tool_calls(example, calls)
 
     # -- final output -------------------------------------------------------------------------
@@ -93,7 +89,7 @@ class OutputSchemaViolation(RecordCheck):
         text = turn.content
         value: Any = None
         parsed = False
-        if self.output_validator is not None or spec.label_key is not None:
+        if self.output_schema is not None or spec.label_key is not None:
             fenced = _FENCED.match(text)
             try:
                 value = json.loads(text)
@@ -105,8 +101,8 @@ class OutputSchemaViolation(RecordCheck):
                     message = f"final output is not JSON ({_json_error(exc)}); the output schema expects JSON"
                 yield self.finding(example, message, pointer=turn.pointer, key="not-json", evidence={"rule": "json"})
                 return
-        if parsed and self.output_validator is not None:
-            errors = sorted(self.output_validator.iter_errors(value), key=lambda e: list(e.absolute_path))
+        if parsed and self.output_schema is not None:
+            errors = sorted(_validator(self.output_schema).iter_errors(value), key=lambda e: list(e.absolute_path))
             if errors:
                 described = [_describe(e) for e in errors]
                 listed = "; ".join(d["text"] for d in described[:_MAX_LISTED])
@@ -167,11 +163,11 @@ class OutputSchemaViolation(RecordCheck):
             if not tools:
                 return
         for n, call in enumerate(calls, 1):
-            self.metrics["tool_calls_checked"] += 1
+            self.counts["tool_calls_checked"] += 1
             tool = tools.get(call.name)
             if tool is None:
                 known = ", ".join(sorted(tools)[:8]) or "none"
-                self.metrics["tool_call_violations"] += 1
+                self.counts["tool_call_violations"] += 1
                 yield self.finding(
                     example,
                     f"tool call {n} names '{call.name}', which {origin} does not define (known: {known})",
@@ -183,7 +179,7 @@ class OutputSchemaViolation(RecordCheck):
             try:
                 arguments = json.loads(call.arguments) if call.arguments.strip() else {}
             except ValueError as exc:
-                self.metrics["tool_call_violations"] += 1
+                self.counts["tool_call_violations"] += 1
                 yield self.finding(
                     example,
                     f"arguments of tool call {n} ('{call.name}') are not JSON ({_json_error(exc)})",
@@ -194,15 +190,12 @@ class OutputSchemaViolation(RecordCheck):
                 continue
             if tool.parameters is None:
                 continue
-            validator = self._validators.get(id(tool.parameters))
-            if validator is None:
-                validator = self._validators[id(tool.parameters)] = _validator(tool.parameters)
-            errors = sorted(validator.iter_errors(arguments), key=lambda e: list(e.absolute_path))
+            errors = sorted(_validator(tool.parameters).iter_errors(arguments), key=lambda e: list(e.absolute_path))
             if errors:
                 described = [_describe(e) for e in errors]
                 listed = "; ".join(d["text"] for d in described[:_MAX_LISTED])
                 more = f" (and {len(described) - _MAX_LISTED} more)" if len(described) > _MAX_LISTED else ""
-                self.metrics["tool_call_violations"] += 1
+                self.counts["tool_call_violations"] += 1
                 yield self.finding(
                     example,
                     f"arguments of tool call {n} ('{call.name}') fail its parameter schema: {listed}{more}",
@@ -213,8 +206,16 @@ class OutputSchemaViolation(RecordCheck):
 
 
 def _validator(schema: Mapping[str, Any]) -> Any:
+    """A compiled validator per schema, cached per process (checks travel between processes,
+    so they hold schemas, not validators)."""
+    return _compiled(json.dumps(schema, sort_keys=True))
+
+
+@functools.lru_cache(maxsize=256)
+def _compiled(schema_json: str) -> Any:
     from jsonschema import validators
 
+    schema = json.loads(schema_json)
     cls = validators.validator_for(schema)
     return cls(schema, format_checker=cls.FORMAT_CHECKER)
 

@@ -51,6 +51,7 @@ class ProviderFormat(DatasetCheck):
     severity = Severity.ERROR
     summary = "record breaks the target platform's format rules (roles, alternation, limits)"
     splits = ("train", "test")
+    mergeable = True
 
     class Options(CheckOptions):
         target: str | None = None
@@ -78,7 +79,7 @@ class ProviderFormat(DatasetCheck):
         except TokenizerError as exc:
             raise ConfigError(f"{spec.where('tokenizer') if spec else self.name}: {exc}") from None
         self.counter = resolved.counter
-        self.metrics = {"target": self.profile.name, "tokenizer": self.counter.name, "violations": 0, "records_with_violations": 0}
+        self.metrics = {"target": self.profile.name, "tokenizer": self.counter.name}
 
     def observe(self, example: Example) -> None:
         profile = self.profile
@@ -90,8 +91,8 @@ class ProviderFormat(DatasetCheck):
         before = len(self.found)
         self.found.extend(self._violations(example, profile))
         if len(self.found) > before:
-            self.metrics["violations"] += len(self.found) - before
-            self.metrics["records_with_violations"] += 1
+            self.counts["violations"] += len(self.found) - before
+            self.counts["records_with_violations"] += 1
 
     def _violations(self, example: Example, profile: ProviderProfile) -> Iterator[Finding]:
         title = profile.title
@@ -167,6 +168,12 @@ class ProviderFormat(DatasetCheck):
                     key="max-tokens",
                     evidence={"rule": "max-tokens", "target": profile.name, "tokens": tokens, "max_tokens": self.limit},
                 )
+
+    def merge(self, other: "ProviderFormat") -> None:  # type: ignore[override]
+        super().merge(other)
+        self.found.extend(other.found)
+        self.train_examples += other.train_examples
+        self.train_path = self.train_path or other.train_path
 
     def finish(self) -> Iterator[Finding]:
         profile = self.profile

@@ -51,6 +51,7 @@ class _ShareCheck(DatasetCheck):
     """Counts training examples with a property and reports when their share is high."""
 
     splits = ("train",)
+    mergeable = True
 
     class Options(CheckOptions):
         min_share: float = Field(0.1, ge=0, le=1)
@@ -83,6 +84,15 @@ class _ShareCheck(DatasetCheck):
 
     def detect(self, example: Example) -> list[tuple[str, str]]:
         raise NotImplementedError
+
+    def merge(self, other: "_ShareCheck") -> None:  # type: ignore[override]
+        super().merge(other)
+        self.total += other.total
+        self.affected += other.affected
+        for kind, n in other.by_kind.items():
+            self.by_kind[kind] = self.by_kind.get(kind, 0) + n
+        self.shown = (self.shown + other.shown)[: self.options.examples_shown]
+        self.path = self.path or other.path
 
     def extra_evidence(self) -> dict:
         return {}
@@ -254,6 +264,12 @@ class Calculations(_ShareCheck):
             if answer and len(output) < 400:
                 hits.append(("arithmetic-answer", answer[0]))
         return hits
+
+    def merge(self, other: "Calculations") -> None:  # type: ignore[override]
+        super().merge(other)
+        self.checked += other.checked
+        self.wrong_count += other.wrong_count
+        self.wrong = (self.wrong + other.wrong)[: self.options.examples_shown]
 
     def extra_evidence(self) -> dict:
         return {
