@@ -354,6 +354,10 @@ _REFERENCE = re.compile(
 )
 _VISUAL = {"image", "picture", "photo", "photograph", "screenshot", "diagram", "drawing", "painting", "video", "audio", "audio clip", "attachment", "pdf"}
 _LINKABLE = {"article", "page", "website", "webpage", "web page", "blog post", "post", "video", "paper", "news", "document", "report", "text"}
+_FILE_STUB = re.compile(
+    r"^\s*[<\[(]\s*(?:picture|image|photo|file|video|audio|attachment|document|pdf|screenshot)s?(?:\s+(?:attached|here|provided|omitted))?\s*[>\])]\s*$",
+    re.IGNORECASE,
+)
 _LINK_NOUN = re.compile(r"\b(?:article|web ?page|website|blog post|news story|news|video|paper)s?\b", re.IGNORECASE)
 _URL_ONLY = re.compile(r"^\s*(?:<)?(?:https?://|www\.)\S+(?:>)?\s*$", re.IGNORECASE)
 _STUB_MATERIAL = re.compile(
@@ -429,6 +433,10 @@ class MissingContext(RecordCheck):
                 return (f"refers to {phrase!r} but the example holds only a link, not its content", {"reference": phrase, "kind": "link"})
         # "Given a news article, write a headline" followed by nothing but a URL.
         paragraphs = [p for p in re.split(r"\n\s*\n", text.strip()) if p.strip()]
+        if not attachments:
+            for p in paragraphs[1:]:
+                if _FILE_STUB.match(p):
+                    return (f"holds a stand-in for a file, not the file: {p.strip()[:40]!r}", {"reference": p.strip()[:40], "kind": "stub"})
         if len(paragraphs) >= 2 and _URL_ONLY.match(paragraphs[-1]):
             m = _LINK_NOUN.search("\n".join(paragraphs[:-1]))
             if m is not None:
@@ -509,7 +517,7 @@ class TruncatedOutput(RecordCheck):
         if len(fences) % 2 == 1:
             return "code-fence", "it opens a code fence that never closes"
         stripped = text.strip()
-        if stripped[:1] in _OPENERS and stripped[-1:] != _OPENERS[stripped[0]]:
+        if stripped[:1] in _OPENERS:
             try:
                 json.loads(stripped)
             except ValueError:

@@ -114,7 +114,7 @@ class OutputSchemaViolation(RecordCheck):
                     key="schema",
                     evidence={"errors": [{k: v for k, v in d.items() if k != "text"} for d in described[:20]]},
                 )
-        if spec.labels is not None:
+        if spec.labels is not None and turn.content.strip():  # empty outputs are empty-content's
             yield from self._label(example, turn, value if parsed else None)
 
     def _label(self, example: Example, turn: Turn, value: Any) -> Iterator[Finding]:
@@ -171,7 +171,7 @@ class OutputSchemaViolation(RecordCheck):
                 yield self.finding(
                     example,
                     f"tool call {n} names '{call.name}', which {origin} does not define (known: {known})",
-                    pointer=call.pointer,
+                    pointer=_name_pointer(call.pointer),
                     key=f"unknown-tool:{n}",
                     evidence={"rule": "unknown-tool", "tool": call.name},
                 )
@@ -218,6 +218,12 @@ def _compiled(schema_json: str) -> Any:
     schema = json.loads(schema_json)
     cls = validators.validator_for(schema)
     return cls(schema, format_checker=cls.FORMAT_CHECKER)
+
+
+def _name_pointer(arguments_pointer: str) -> str:
+    """The pointer to a call's function name, next to its arguments."""
+    head, _, last = arguments_pointer.rpartition("/")
+    return f"{head}/name" if last == "arguments" else arguments_pointer
 
 
 def _parses(text: str) -> bool:

@@ -14,7 +14,7 @@ from typing import Iterator
 
 from pydantic import Field
 
-from tunelint.checks.base import CheckOptions, DatasetCheck
+from tunelint.checks.base import CheckOptions, DatasetCheck, fingerprint
 from tunelint.models import Criterion, Example, Finding, Location, Severity
 
 _MONTH = r"(?:Jan(?:uary)?|Feb(?:ruary)?|Mar(?:ch)?|Apr(?:il)?|May|June?|July?|Aug(?:ust)?|Sep(?:t(?:ember)?)?|Oct(?:ober)?|Nov(?:ember)?|Dec(?:ember)?)"
@@ -66,7 +66,7 @@ class _ShareCheck(DatasetCheck):
         self.total = 0
         self.affected = 0
         self.by_kind: dict[str, int] = {}
-        self.shown: list[tuple[Location, str]] = []
+        self.shown: list[tuple[Location, str, str]] = []
         self.path: str | None = None
 
     def observe(self, example: Example) -> None:
@@ -80,7 +80,9 @@ class _ShareCheck(DatasetCheck):
         for kind in {k for k, _ in hits}:
             self.by_kind[kind] = self.by_kind.get(kind, 0) + 1
         if len(self.shown) < self.options.examples_shown:
-            self.shown.append((example.location, hits[0][1]))
+            turn = example.final_assistant
+            loc = Location(example.split, example.path, example.line, example.index, turn.pointer if turn else None)
+            self.shown.append((loc, hits[0][1], example.record_hash))
 
     def detect(self, example: Example) -> list[tuple[str, str]]:
         raise NotImplementedError
@@ -103,26 +105,35 @@ class _ShareCheck(DatasetCheck):
         if not self.total:
             self.mark_not_assessed("no training examples")
             return
-        if share < self.options.min_share or self.affected < self.options.min_examples:
+        if not self.affected:
             return
-        kinds = ", ".join(f"{k} {v}" for k, v in sorted(self.by_kind.items(), key=lambda kv: -kv[1]))
-        shown = "; ".join(f"line {loc.line if loc.line is not None else loc.index}: {snippet!r}" for loc, snippet in self.shown[:3])
-        assert self.path is not None
-        yield self.dataset_finding(
-            "train",
-            self.path,
-            f"{self.affected:,} of {self.total:,} training outputs ({share:.0%}) {self.what} ({kinds}); "
-            f"{self.advice}. For example {shown}",
-            key=self.name,
-            related=[loc for loc, _ in self.shown],
+        # Below the threshold the examples are still listed, at info: a few are worth a look,
+        # a large share is a problem with the dataset.
+        high = share >= self.options.min_share and self.affected >= self.options.min_examples
+        kinds = ", ".join(f"{k} {v}" for k, v in sorted(self.by_kind.items(), key=lambda kv: (-kv[1], kv[0])))
+        shown = "; ".join(f"line {loc.line if loc.line is not None else loc.index}: {snippet!r}" for loc, snippet, _ in self.shown[:3])
+        first, rest = self.shown[0][0], [loc for loc, _, _ in self.shown[1:]]
+        yield Finding(
+            code=self.code,
+            check=self.name,
+            criterion=self.criterion,
+            severity=self.level if high else Severity.INFO,
+            message=(
+                f"{self.affected:,} of {self.total:,} training outputs ({share:.1%}) {self.what} ({kinds}); "
+                f"{self.advice}. For example {shown}."
+            ),
+            location=first,
+            related=tuple(rest),
             evidence={
                 "share": round(share, 4),
                 "affected": self.affected,
                 "examples": self.total,
                 "by_kind": dict(sorted(self.by_kind.items())),
-                "shown": [{"line": loc.line, "index": loc.index, "match": snippet} for loc, snippet in self.shown],
+                "shown": [{"line": loc.line, "index": loc.index, "match": snippet} for loc, snippet, _ in self.shown],
                 **self.extra_evidence(),
             },
+            # Identity is the dataset's, not the first example's: the finding stays one finding.
+            fingerprint=fingerprint(self.code, first.path, "", "", self.name),
         )
 
 
@@ -138,8 +149,8 @@ class VolatileFacts(_ShareCheck):
         Counts training outputs that state a price ("$29 per month"), a stock level ("only 3
         left"), a software version ("version 4.2", "Python 3.12"), or a dated or current-state
         fact ("as of March 2024", "currently 12 branches") that the example's input does not
-        already contain. Reports the share of such outputs, by kind, with examples, when it
-        reaches `min-share`.
+        already contain. Reports the share of such outputs, by kind, naming the first affected
+        example and listing more: a warning when the share reaches `min-share`, info below it.
 
     Why it matters for a fine-tune:
         Fine-tuning bakes these values into the weights. When the price or version changes the
@@ -153,8 +164,8 @@ class VolatileFacts(_ShareCheck):
         {"messages": [{"role": "system", "content": "Current prices: Pro $29/month."}, {"role": "user", "content": "How much is the Pro plan?"}, {"role": "assistant", "content": "The Pro plan costs $29 per month."}]}
 
     Options:
-        min-share: share of training outputs at which the dataset is reported (default 0.1).
-        min-examples: fewest affected outputs that are reported (default 3).
+        min-share: share of training outputs at which the finding is a warning (default 0.1).
+        min-examples: fewest affected outputs for a warning (default 3).
         examples-shown: how many affected examples the finding lists (default 5).
     """
 
@@ -199,7 +210,8 @@ class Calculations(_ShareCheck):
         Counts training outputs that carry worked arithmetic ("3 × 4.5 = 13.5", "<<48/2=24>>")
         or answer an arithmetic input ("17*23=") with a number the input does not contain.
         Simple binary equations are re-computed, and wrong results are counted and shown.
-        Reports the share of such outputs, with examples, when it reaches `min-share`.
+        Reports the share of such outputs, naming the first affected example and listing
+        more: a warning when the share reaches `min-share`, info below it.
 
     Why it matters for a fine-tune:
         Language models compute unreliably token by token, and a fine-tune on sums teaches
@@ -213,8 +225,8 @@ class Calculations(_ShareCheck):
         {"messages": [{"role": "user", "content": "17*23="}, {"role": "assistant", "tool_calls": [{"id": "c1", "type": "function", "function": {"name": "calculate", "arguments": "{\\"expression\\": \\"17*23\\"}"}}]}, {"role": "tool", "tool_call_id": "c1", "content": "391"}, {"role": "assistant", "content": "391"}]}
 
     Options:
-        min-share: share of training outputs at which the dataset is reported (default 0.1).
-        min-examples: fewest affected outputs that are reported (default 3).
+        min-share: share of training outputs at which the finding is a warning (default 0.1).
+        min-examples: fewest affected outputs for a warning (default 3).
         examples-shown: how many affected examples the finding lists (default 5).
     """
 
