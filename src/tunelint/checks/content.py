@@ -312,11 +312,14 @@ class DegenerateRepetition(RecordCheck):
         if len(text) < 20:
             return None
         words = text.split()
-        # Cheap gate: text without a repeated phrase keeps most of its words distinct or is short.
-        if len(words) >= 8 and len(set(words)) / len(words) > 0.6 and "\n" not in text:
-            return None
+        # Cheap gate for the (slow) back-to-back regex: a phrase of k words repeated r times
+        # repeats each of its word pairs r - 1 times at least, and a phrase without spaces
+        # shows up as one long word.
+        k = max(2, self.options.min_repeats) - 1
+        pairs = Counter(zip(words, words[1:]))
+        gate = (pairs and max(pairs.values()) >= k) or any(len(w) >= 20 and w.isalpha() for w in words)
         best = None
-        for m in self._run.finditer(text):
+        for m in (self._run.finditer(text) if gate else ()):
             unit = m.group(1)
             if not any(c.isalpha() for c in unit) or len(unit.strip()) < 3:
                 continue

@@ -17,34 +17,48 @@ from pydantic import Field
 from tunelint.checks.base import CheckOptions, DatasetCheck, fingerprint
 from tunelint.models import Criterion, Example, Finding, Location, Severity
 
-_MONTH = r"(?:Jan(?:uary)?|Feb(?:ruary)?|Mar(?:ch)?|Apr(?:il)?|May|June?|July?|Aug(?:ust)?|Sep(?:t(?:ember)?)?|Oct(?:ober)?|Nov(?:ember)?|Dec(?:ember)?)"
-_VOLATILE: tuple[tuple[str, re.Pattern[str]], ...] = (
-    ("price", re.compile(
-        r"(?:[$€£¥₹]\s?\d[\d,]*(?:\.\d+)?(?:\s?(?:k|m|bn|million|billion))?"
-        r"|\b\d[\d,]*(?:\.\d+)?\s?(?:USD|EUR|GBP|JPY|INR|dollars|euros|pounds)\b)"
-        r"(?:\s*(?:per|a|/)\s*(?:month|year|mo|yr|user|seat|night|unit|share|barrel|gallon|kg))?",
-        re.IGNORECASE,
+_MONTH = r"(?:jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|sep(?:t(?:ember)?)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)"
+_PRODUCTS = ("python", "node", "java", "ios", "android", "windows", "macos", "ubuntu", "chrome", "firefox",
+             "kubernetes", "react", "django", "php", "ruby", "go", "rust", "gpt")
+# Each kind: substrings one of which a match contains (a cheap test that skips most texts),
+# and the pattern, matched against the lower-cased text (case-insensitive regexes are slow).
+_VOLATILE: tuple[tuple[str, tuple[str, ...], re.Pattern[str]], ...] = (
+    ("price", ("$", "€", "£", "¥", "₹"), re.compile(
+        r"[$€£¥₹]\s?\d[\d,]*(?:\.\d+)?(?:\s?(?:k|m|bn|million|billion))?"
+        r"(?:\s*(?:per|a|/)\s*(?:month|year|mo|yr|user|seat|night|unit|share|barrel|gallon|kg))?"
     )),
-    ("stock-level", re.compile(
+    ("price", ("usd", "eur", "gbp", "jpy", "inr", "dollar", "euro", "pound"), re.compile(
+        r"\b\d[\d,]*(?:\.\d+)?\s?(?:usd|eur|gbp|jpy|inr|dollars|euros|pounds)\b"
+        r"(?:\s*(?:per|a|/)\s*(?:month|year|mo|yr|user|seat|night|unit|share|barrel|gallon|kg))?"
+    )),
+    ("stock-level", ("stock", "left", "remaining", "available"), re.compile(
         r"\b(?:(?:back |currently )?(?:in|out of) stock|stock levels?|only \d+ (?:left|remaining)"
-        r"|\d+ (?:items?|units?|pieces?|seats?|rooms?) (?:left|remaining|available|in stock))\b",
-        re.IGNORECASE,
+        r"|\d+ (?:items?|units?|pieces?|seats?|rooms?) (?:left|remaining|available|in stock))\b"
     )),
-    ("version", re.compile(
-        r"(?<![\d.])v?\d+\.\d+\.\d+(?![\d.])"
-        r"|\b(?:version|release|v)\s?\d+(?:\.\d+)*\b"
-        r"|\b(?:Python|Node(?:\.js)?|Java|iOS|Android|Windows|macOS|Ubuntu|Chrome|Firefox|Kubernetes|React|Django|PHP|Ruby|Go|Rust|GPT)[- ]\d+(?:\.\d+)*\b",
-        re.IGNORECASE,
-    )),
-    ("dated-fact", re.compile(
+    ("version", (".",), re.compile(r"(?<![\d.])\d+\.\d+\.\d+(?![\d.])")),
+    ("version", ("version", "release"), re.compile(r"\b(?:version|release)\s?\d+(?:\.\d+)*\b")),
+    ("version", _PRODUCTS, re.compile(rf"\b(?:{'|'.join(_PRODUCTS)}|node\.js)[- ]\d+(?:\.\d+)*\b")),
+    ("dated-fact", ("-",), re.compile(r"\b20\d\d-\d\d-\d\d\b")),
+    ("dated-fact", ("19", "20"), re.compile(
         rf"\b(?:as of|since|until|through|effective|starting|from)\s+(?:{_MONTH}\s+(?:\d{{1,2}},?\s+)?)?(?:19|20)\d\d\b"
         rf"|\b{_MONTH}\s+\d{{1,2}}(?:st|nd|rd|th)?,?\s+20\d\d\b"
         rf"|\b\d{{1,2}}\s+{_MONTH}\s+20\d\d\b"
-        rf"|\b20\d\d-\d\d-\d\d\b"
-        rf"|\b(?:currently|at the moment|at present|right now|as of today|the latest|most recent|this (?:year|month|quarter))\b[^.\n]{{0,60}}\d",
-        re.IGNORECASE,
+    )),
+    ("dated-fact", ("currently", "at the moment", "at present", "right now", "as of today", "latest", "most recent", "this "), re.compile(
+        r"\b(?:currently|at the moment|at present|right now|as of today|the latest|most recent|this (?:year|month|quarter))\b[^.\n]{0,60}\d"
     )),
 )
+
+
+def _volatile_matches(text: str) -> list[tuple[str, str]]:
+    lower = text.lower()
+    # Lower-casing keeps offsets for nearly all text; where it does not, show the lower-cased match.
+    same = len(lower) == len(text)
+    out = []
+    for kind, needles, pattern in _VOLATILE:
+        if any(n in lower for n in needles):
+            out.extend((kind, text[m.start():m.end()] if same else m.group()) for m in pattern.finditer(lower))
+    return out
 
 
 class _ShareCheck(DatasetCheck):
@@ -181,13 +195,13 @@ class VolatileFacts(_ShareCheck):
         output = example.output_text
         if not output or not any(ch.isdigit() for ch in output) and "stock" not in output.lower():
             return []
-        found = [(kind, m.group()) for kind, pattern in _VOLATILE for m in pattern.finditer(output)]
+        found = _volatile_matches(output)
         if not found:
             return []
         source = example.input_text
         # When the input itself gives values of a kind (a word problem's prices, a changelog's
         # versions), the output's values of that kind are derived from it, not recalled.
-        given = {kind for kind, pattern in _VOLATILE if pattern.search(source)}
+        given = {kind for kind, _ in _volatile_matches(source)}
         return _fresh([(k, m) for k, m in found if k not in given], source)
 
 
