@@ -23,7 +23,7 @@ def test_counts_reconcile_on_a_partly_broken_file(tmp_path):
     good = json.dumps({"prompt": "p", "completion": "c"})
     p = tmp_path / "t.jsonl"
     p.write_text("\n".join([good, "{oops", good, '{"prompt": 1}']) + "\n")
-    report = lint(p)
+    report = lint(p, settings=Settings(ignore=("test-leakage",)))
     ds = report.datasets[0]
     assert (ds.lines, ds.examples, ds.rejected) == (4, 2, 2)
     assert sorted((f.check, f.location.line) for f in report.findings) == [("invalid-json", 2), ("schema-violation", 4)]
@@ -40,6 +40,6 @@ def test_criteria_without_checks_are_not_assessed_with_a_hint():
 def test_per_file_ignores(tmp_path):
     p = tmp_path / "legacy.jsonl"
     p.write_text(json.dumps({"messages": [{"role": "system", "content": "s"}, {"role": "assistant", "content": "a"}]}) + "\n")
-    report = lint(p, settings=Settings(per_file_ignores={"*legacy*.jsonl": ("F005",)}))
+    report = lint(p, settings=Settings(per_file_ignores={"*legacy*.jsonl": ("F005",)}, ignore=("test-leakage",)))
     assert report.findings == () and [f.check for f in report.suppressed] == ["missing-user-turn"]
     assert report.passed
