@@ -10,6 +10,7 @@ import click
 
 from tunelint import __version__
 from tunelint.config import STARTER, ConfigError, Settings, load_settings
+from tunelint.deployment import read_spec_file
 from tunelint.engine import lint
 from tunelint.loader.formats.fields import parse_fields
 from tunelint.loader.reader import InputError
@@ -52,6 +53,8 @@ def main() -> None:
 @click.argument("train", nargs=-1, required=True)
 @click.option("--test", "test", multiple=True, help="A held-out test split (repeatable).")
 @click.option("--reference", multiple=True, help="A sample of real production inputs (repeatable).")
+@click.option("--deployment", type=click.Path(dir_okay=False), help="Deployment spec (TOML): system prompt, user template, output schema, tools, limits.")
+@click.option("--target", help="Provider profile whose format rules apply: openai, vertex, bedrock, together, mistral, trl.")
 @click.option("--config", type=click.Path(dir_okay=False), help="Config file (default: closest tunelint.toml or pyproject.toml).")
 @click.option("--format", "fmt", default="text", show_default=True, help="Output format: text, json, ...")
 @click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write the report here (atomically) instead of stdout.")
@@ -64,7 +67,7 @@ def main() -> None:
 @click.option("--no-progress", is_flag=True, help="No progress display on stderr.")
 @click.option("--jobs", type=click.IntRange(min=1), help="Worker processes for large files (default: one per core).")
 @click.option("--color/--no-color", default=None, help="Colour in the text report (default: when stdout is a terminal).")
-def check(train, test, reference, config, fmt, output, select, ignore, fail_on, exit_zero, fields, input_format, no_progress, jobs, color):
+def check(train, test, reference, deployment, target, config, fmt, output, select, ignore, fail_on, exit_zero, fields, input_format, no_progress, jobs, color):
     """Lint TRAIN (one or more files; '-' reads stdin) and print a report."""
     reporters = load_reporters()
     if fmt not in reporters:
@@ -83,6 +86,12 @@ def check(train, test, reference, config, fmt, output, select, ignore, fail_on, 
     settings = _settings(config, **overrides)
     if ignore:
         settings = settings.replace(ignore=tuple(settings.ignore) + _split_list(ignore))
+    if deployment or target:
+        try:
+            spec = read_spec_file(deployment) if deployment else dict(settings.deployment or {})
+        except ConfigError as exc:
+            raise UsageFailure(str(exc)) from None
+        settings = settings.replace(deployment={**spec, **({"target": target} if target else {})})
     progress = None
     show_progress = not no_progress and sys.stderr.isatty()
     status = None

@@ -124,7 +124,7 @@ def load_settings(config: Path | None = None, start: Path | None = None) -> Sett
             raise ConfigError(f"{path}: 'checks' must be a table of per-check tables")
         raw["checks"] = {name: dict(v) if isinstance(v, dict) else v for name, v in raw["checks"].items()}
     if "deployment" in raw and isinstance(raw["deployment"], dict):
-        raw["deployment"] = {**raw["deployment"], "_base_dir": str(path.parent)}
+        raw["deployment"] = {**raw["deployment"], "_base_dir": str(path.parent), "_source": str(path)}
     try:
         return Settings(**raw, base_dir=path.parent, config_path=path)
     except ValidationError as exc:

@@ -44,12 +44,13 @@ def test_case(spec, case, tmp_path):
     extra = {**spec.get("settings", {}), **case.get("settings", {})}
     settings = Settings(select=(check,), checks={check: options} if options else {}, base_dir=tmp_path, **extra)
     report = lint(train, test=test, reference=reference, settings=settings)
+    # repr as the sort key: dataset-level findings have no line (None), which ints cannot sort with.
     found = sorted(
-        (f.check, f.location.split, f.location.line, f.location.pointer)
-        for f in report.findings
+        ((f.check, f.location.split, f.location.line, f.location.pointer) for f in report.findings),
+        key=repr,
     )
     expected = sorted(
-        (e.get("check", check), e.get("split", "train"), e.get("line"), e.get("pointer"))
-        for e in case["expect"]
+        ((e.get("check", check), e.get("split", "train"), e.get("line"), e.get("pointer")) for e in case["expect"]),
+        key=repr,
     )
     assert found == expected, "\n".join(f"{f.location.line}: {f.message}" for f in report.findings)

@@ -6,9 +6,11 @@ from typing import Iterator
 
 from pydantic import Field
 
+from tunelint import deployment as deployment_spec
 from tunelint.checks.base import CheckOptions, RecordCheck
+from tunelint.config import ConfigError
 from tunelint.models import Criterion, Example, Finding, Role, Severity
-from tunelint.tokens import CharEstimate
+from tunelint.tokens import TokenizerError, resolve
 
 # Per-message framing tokens that chat templates add (role markers, separators).
 _PER_TURN_OVERHEAD = 4
@@ -18,10 +20,14 @@ class ExceedsContext(RecordCheck):
     """An example longer than the model's context window: it gets truncated in training.
 
     What it does:
-        Counts each example's tokens (the configured tokenizer, or a clearly labelled estimate
-        of characters / 4 when none is set) including a few tokens of chat framing per turn, and
-        reports examples over `max-tokens`. It says whether the cut lands in the final assistant
-        answer or removes it entirely — then the example keeps zero trainable tokens.
+        Counts each example's tokens including a few tokens of chat framing per turn, and
+        reports examples over the limit: the deployment spec's `max_seq_len`, or `max-tokens`.
+        The tokenizer is the spec's (or this check's) `tokenizer`: a local Hugging Face
+        tokenizer.json (needs the `tokenizers` extra), `tiktoken:<encoding>` (needs the
+        `tiktoken` extra and the encoding's files on this machine), or `estimate` — characters /
+        4, labelled as an estimate. Nothing is downloaded; when the asked-for tokenizer cannot
+        run, the estimate runs and the scorecard metrics say why. Each finding says whether the
+        cut lands in an assistant answer or removes every trainable token.
 
     Why it matters for a fine-tune:
         Trainers truncate silently at the sequence length. A cut answer teaches the model to stop
@@ -35,7 +41,10 @@ class ExceedsContext(RecordCheck):
         sequence length to what the target model supports.
 
     Options:
-        max-tokens: the context length to check against (default 4096).
+        max-tokens: the context length to check against (default 4096; the deployment spec's
+            max_seq_len replaces the default, an explicit value here wins over both).
+        tokenizer: path to a tokenizer.json, "tiktoken:<encoding>" or "estimate" (default: the
+            deployment spec's tokenizer, else the estimate).
         chars-per-token: the estimate's ratio when no tokenizer is configured (default 4).
     """
 
@@ -47,15 +56,39 @@ class ExceedsContext(RecordCheck):
 
     class Options(CheckOptions):
         max_tokens: int = Field(4096, gt=0)
+        tokenizer: str | None = None
         chars_per_token: float = Field(4.0, gt=0)
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
-        self.counter = CharEstimate(self.options.chars_per_token)
-        self.metrics = {"tokenizer": self.counter.name, "max_tokens": self.options.max_tokens}
+        spec = deployment_spec.from_settings(self.context.settings)
+        explicit = self.options.model_fields_set
+        self.limit = self.options.max_tokens
+        self.limit_from = "max-tokens option" if "max_tokens" in explicit else "default"
+        if spec is not None and spec.max_seq_len is not None and "max_tokens" not in explicit:
+            self.limit, self.limit_from = spec.max_seq_len, f"max_seq_len in {spec.source}"
+        tokenizer, where = self.options.tokenizer, f"check '{self.name}': option 'tokenizer'"
+        if tokenizer is not None and tokenizer != "estimate" and not tokenizer.startswith("tiktoken:"):
+            base = getattr(self.context.settings, "base_dir", None)
+            tokenizer = str((base / tokenizer) if base is not None else tokenizer)
+        if tokenizer is None and spec is not None:
+            tokenizer, where = spec.tokenizer, spec.where("tokenizer")
+        try:
+            resolved = resolve(tokenizer, self.options.chars_per_token)
+        except TokenizerError as exc:
+            raise ConfigError(f"{where}: {exc}") from None
+        self.counter = resolved.counter
+        self.metrics = {
+            "tokenizer": self.counter.name,
+            "exact": self.counter.exact,
+            "max_tokens": self.limit,
+            "limit_from": self.limit_from,
+        }
+        if resolved.note:
+            self.metrics["tokenizer_note"] = resolved.note
 
     def check(self, example: Example) -> Iterator[Finding]:
-        limit = self.options.max_tokens
+        limit = self.limit
         total = 0
         trainable_before_cut = 0
         trainable_total = 0
@@ -73,6 +106,7 @@ class ExceedsContext(RecordCheck):
         if trainable_total and trainable_before_cut == 0:
             tail = "truncation removes every assistant token: the example trains on nothing"
             severity = Severity.ERROR
+            self.counts["zero_trainable"] += 1
         elif trainable_before_cut < trainable_total:
             kept = trainable_before_cut / trainable_total
             tail = f"truncation cuts the assistant output ({kept:.0%} of its tokens survive)"

@@ -1,0 +1,583 @@
+"""Content heuristics (C family): outputs that are wrong in ways a schema cannot see.
+
+Each check reads the assistant text (or, for missing-context, the user text) of one example and
+looks for one recognisable defect; the patterns come from defects catalogued in real instruction
+data (AlpacaDataCleaned's list) and were tuned to stay quiet on clean data.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections import Counter
+from typing import Iterator
+
+from tunelint.checks.base import CheckOptions, RecordCheck
+from tunelint.models import Criterion, Example, Finding, Role, Severity, Turn
+
+
+def _assistant_turns(example: Example) -> list[tuple[int, Turn]]:
+    out = []
+    n = 0
+    for turn in example.turns:
+        if turn.role is Role.ASSISTANT:
+            n += 1
+            if turn.content and not turn.content_is_null:
+                out.append((n, turn))
+    return out
+
+
+_FENCE_BLOCK = re.compile(r"```.*?(?:```|\Z)", re.DOTALL)
+
+
+def _prose(text: str) -> str:
+    """The text with fenced code blocks removed: patterns about prose skip code."""
+    return _FENCE_BLOCK.sub(" ", text) if "```" in text else text
+
+
+# ------------------------------------------------------------------------------ placeholder
+
+# The whole output is one of these (case-insensitive, surrounding punctuation and brackets ignored).
+_PLACEHOLDER_WHOLE = {
+    "n/a", "n.a.", "na", "no output", "nooutput", "no input", "noinput", "no answer", "no response",
+    "todo", "tbd", "tba", "to do", "placeholder", "insert answer here", "answer here", "output here",
+    "your answer here", "null", "nan", "undefined", "...", "…", "-", "--", "?", "xxx", "output", "response",
+    "answer", "<output>", "empty",
+}
+_PLACEHOLDER_STRIP = " \t\r\n<>[](){}\"'`*_."
+_UNFILLED = re.compile(r"\{\{\s*[A-Za-z_][\w.]*\s*\}\}|\$\{[A-Za-z_]\w*\}|<<\s*[A-Za-z_]\w*\s*>>")
+_LOREM = re.compile(r"\blorem ipsum\b", re.IGNORECASE)
+_INSERT = re.compile(r"[\[<]\s*(?:insert|add|put|enter)\s+(?:your\s+|the\s+)?(?:answer|output|response|text|content)\b[^\]>]{0,30}[\]>]", re.IGNORECASE)
+
+
+class PlaceholderOutput(RecordCheck):
+    """An output that is a placeholder rather than an answer.
+
+    What it does:
+        Reports assistant turns whose whole text is a placeholder ("N/A", "<No Output>",
+        "<noinput>", "TODO", "...", "null"), that contain an unfilled template variable
+        (`{{name}}`, `${name}`) outside code, a "[insert answer here]" marker, or lorem ipsum.
+
+    Why it matters for a fine-tune:
+        The model learns to answer with the placeholder. Data generators and annotation tools
+        leave these behind when a task could not be done (AlpacaDataCleaned found "<No Output>"
+        and "N/A" outputs in the original Alpaca data).
+
+    Example:
+        {"instruction": "Create a logo that represents courage.", "input": "", "output": "<No Output>"}
+
+    Use instead:
+        Drop the example, or write the answer a model can give: {"instruction": "Create a logo that represents courage.", "input": "", "output": "I can't draw images, but here is a logo concept: a lion's head inside a shield..."}
+    """
+
+    code = "C001"
+    name = "placeholder-output"
+    criterion = Criterion.CORRECT
+    severity = Severity.ERROR
+    summary = '"N/A", "<No Output>", "<noinput>", "TODO", unfilled {{var}}, lorem ipsum'
+
+    def check(self, example: Example) -> Iterator[Finding]:
+        for n, turn in _assistant_turns(example):
+            text = turn.content
+            whole = text.strip(_PLACEHOLDER_STRIP).lower()
+            if len(text) <= 40 and text.strip() and (whole in _PLACEHOLDER_WHOLE or not whole):
+                yield self.finding(
+                    example,
+                    f"assistant turn {n} is a placeholder: {text.strip()!r}",
+                    pointer=turn.pointer,
+                    key=f"whole:{n}",
+                    evidence={"kind": "whole", "text": text.strip()},
+                )
+                continue
+            prose = _prose(text)
+            for kind, pattern in (("unfilled-variable", _UNFILLED), ("insert-marker", _INSERT), ("lorem-ipsum", _LOREM)):
+                m = pattern.search(prose)
+                if m is not None:
+                    yield self.finding(
+                        example,
+                        f"assistant turn {n} contains a placeholder ({kind.replace('-', ' ')}): {m.group()!r}",
+                        pointer=turn.pointer,
+                        key=f"{kind}:{n}",
+                        evidence={"kind": kind, "text": m.group()},
+                    )
+                    break
+
+
+# ------------------------------------------------------------------------------ refusal
+
+_AI_DISCLAIMER = re.compile(
+    r"\bas an? (?:ai|artificial intelligence)(?: (?:language )?model| assistant| chatbot| system)?\b"
+    r"|\bas a (?:large )?language model\b"
+    r"|\bI(?:'m| am) (?:just |only |merely )an? (?:ai|artificial intelligence|language model|computer program)(?: (?:language )?model| assistant)?\b"
+    r"|\b(?:developed|created|trained) by openai\b"
+    r"|\bmy (?:knowledge|training data) (?:cutoff|cut-off)\b"
+    r"|\bI (?:do not|don't) have (?:access to|the ability to browse) (?:the internet|real-time)",
+    re.IGNORECASE,
+)
+_CANNED_REFUSAL = re.compile(
+    r"^\s*(?:I'm sorry|I am sorry|Sorry|I apologi[sz]e|Unfortunately)?[,.!]?\s*(?:but\s+)?"
+    r"I(?:'m| am)? (?:cannot|can't|can not|won't|will not|am unable to|'m unable to|unable to|am not able to|'m not able to)"
+    r" (?:help|assist|comply|fulfil|fulfill|provide|do|answer|complete|generate|create|perform|engage)\b",
+    re.IGNORECASE,
+)
+
+
+class RefusalBoilerplate(RecordCheck):
+    """Boilerplate from another assistant: "As an AI language model…", canned refusals.
+
+    What it does:
+        Reports assistant turns that carry an AI self-disclaimer ("As an AI language model",
+        "I'm just an AI", "developed by OpenAI", "my knowledge cutoff") and turns that open
+        with a canned refusal ("I'm sorry, but I can't help with that") when refusals are not
+        expected. Set `refusals-expected` when refusing is a behaviour you train on purpose; the
+        self-disclaimers are reported either way.
+
+    Why it matters for a fine-tune:
+        Data generated with another model carries that model's persona and refusals. A
+        fine-tune learns them: it starts calling itself a language model, refuses what the
+        product should do, and names the wrong vendor.
+
+    Example:
+        {"messages": [{"role": "user", "content": "Which plan suits a team of five?"}, {"role": "assistant", "content": "As an AI language model, I don't have opinions, but the Team plan covers up to ten seats."}]}
+
+    Use instead:
+        {"messages": [{"role": "user", "content": "Which plan suits a team of five?"}, {"role": "assistant", "content": "The Team plan: it covers up to ten seats."}]}
+
+    Options:
+        refusals-expected: the data teaches refusals on purpose, so canned refusals are not
+            reported (default false).
+    """
+
+    code = "C002"
+    name = "refusal-boilerplate"
+    criterion = Criterion.CORRECT
+    severity = Severity.WARNING
+    summary = '"As an AI language model…" where refusals are not expected'
+
+    class Options(CheckOptions):
+        refusals_expected: bool = False
+
+    def check(self, example: Example) -> Iterator[Finding]:
+        for n, turn in _assistant_turns(example):
+            m = _AI_DISCLAIMER.search(turn.content)
+            if m is not None:
+                yield self.finding(
+                    example,
+                    f"assistant turn {n} carries an AI self-disclaimer: {m.group()!r}",
+                    pointer=turn.pointer,
+                    key=f"disclaimer:{n}",
+                    evidence={"kind": "ai-disclaimer", "phrase": m.group()},
+                )
+                continue
+            if not self.options.refusals_expected:
+                m = _CANNED_REFUSAL.search(turn.content)
+                if m is not None:
+                    yield self.finding(
+                        example,
+                        f"assistant turn {n} is a canned refusal: {m.group().strip()!r}",
+                        pointer=turn.pointer,
+                        key=f"refusal:{n}",
+                        evidence={"kind": "canned-refusal", "phrase": m.group().strip()},
+                    )
+
+
+# ------------------------------------------------------------------------------ merged
+
+_MERGED_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
+    ("numbered instruction", re.compile(r"^[ \t]*(?:#{1,4}[ \t]*)?\d{1,3}[ \t]*[.)][ \t]*(?:Instruction|Input|Output)[ \t]*:", re.MULTILINE | re.IGNORECASE)),
+    ("instruction header", re.compile(r"^[ \t]*#{2,4}[ \t]*(?:Instruction|Response|Input)[ \t]*:?[ \t]*$", re.MULTILINE | re.IGNORECASE)),
+    ("instruction line", re.compile(r"^[ \t]*(?:New |Next )?Instruction[ \t]*:", re.MULTILINE)),
+    ("chat template token", re.compile(r"<\|(?:im_start|im_end|user|assistant|system|endoftext|eot_id|start_header_id)\|>|\[/?INST\]")),
+)
+_TRANSCRIPT = re.compile(r"^[ \t]*(?:Human|User|USER|### Human)[ \t]*:[ \t]*\S", re.MULTILINE)
+_DIALOGUE_ASKED = re.compile(r"dialog|conversation|script|chat|interview|transcript|role[- ]?play|exchange|scene", re.IGNORECASE)
+
+
+class MergedInstructions(RecordCheck):
+    """An output that runs on into further instructions or another task.
+
+    What it does:
+        Reports assistant turns that contain a further numbered instruction ("18. Instruction:"),
+        an instruction-template header ("### Instruction"), a line starting "Instruction:",
+        chat-template tokens (`<|im_start|>`, `[INST]`), or a new "User:" / "Human:" turn when
+        the prompt did not ask for a dialogue. Code blocks are ignored.
+
+    Why it matters for a fine-tune:
+        Generated data sometimes keeps going past the answer into the next task; the model
+        then learns to invent follow-up instructions and answer them (AlpacaDataCleaned's
+        "merged instructions").
+
+    Example:
+        {"instruction": "Should I invest in stocks?", "input": "", "output": "It depends on your situation.\\n##\\n18. Instruction: Identify the noun in the following sentence:\\n18. Input:\\nThe large apple was delicious.\\n18. Output:\\nApple"}
+
+    Use instead:
+        {"instruction": "Should I invest in stocks?", "input": "", "output": "It depends on your situation."}
+    """
+
+    code = "C003"
+    name = "merged-instructions"
+    criterion = Criterion.CORRECT
+    severity = Severity.ERROR
+    summary = "output carries further numbered instructions or a second task"
+
+    def check(self, example: Example) -> Iterator[Finding]:
+        user_text = "\n".join(t.content for t in example.turns if t.role in (Role.USER, Role.SYSTEM))
+        for n, turn in _assistant_turns(example):
+            prose = _prose(turn.content)
+            hit = None
+            for kind, pattern in _MERGED_PATTERNS:
+                m = pattern.search(prose)
+                if m is not None:
+                    hit = (kind, m)
+                    break
+            if hit is None and not _DIALOGUE_ASKED.search(user_text):
+                m = _TRANSCRIPT.search(prose)
+                if m is not None:
+                    hit = ("new user turn", m)
+            if hit is None:
+                continue
+            kind, m = hit
+            line = prose.count("\n", 0, m.start()) + 1
+            yield self.finding(
+                example,
+                f"assistant turn {n} runs on into another task ({kind} on line {line}: {m.group().strip()!r})",
+                pointer=turn.pointer,
+                key=f"merged:{n}",
+                evidence={"kind": kind, "line": line},
+            )
+
+
+# ------------------------------------------------------------------------------ repetition
+
+# A phrase of 3-80 characters, starting at a word, repeated back to back.
+_RUN = re.compile(r"\b(\w[^\n]{2,79}?)(?:\s*\1){4,}", re.DOTALL)
+_TRIVIAL_LINE = re.compile(r"^[\W_]*$")
+
+
+class DegenerateRepetition(RecordCheck):
+    """An output that repeats the same phrase or line over and over.
+
+    What it does:
+        Reports assistant turns where a phrase is repeated back to back at least
+        `min-repeats` times, or where one line of at least three words makes up at least
+        `min-repeats` lines and a third of the text — the loop a model falls into when
+        generation degenerates.
+
+    Why it matters for a fine-tune:
+        Repetition loops in training data teach the model to loop. They are also cheap to
+        miss by eye: the first screen of the example looks fine.
+
+    Example:
+        {"messages": [{"role": "user", "content": "I'm hungry."}, {"role": "assistant", "content": "Eat a banana!Eat a banana!Eat a banana!Eat a banana!Eat a banana!Eat a banana!"}]}
+
+    Use instead:
+        {"messages": [{"role": "user", "content": "I'm hungry."}, {"role": "assistant", "content": "Eat a banana!"}]}
+
+    Options:
+        min-repeats: how many back-to-back repeats (or repeated lines) count (default 5).
+        min-share: share of the text the repetition must cover (default 0.3).
+    """
+
+    code = "C004"
+    name = "degenerate-repetition"
+    criterion = Criterion.CORRECT
+    severity = Severity.WARNING
+    summary = "the same phrase repeated many times"
+
+    class Options(CheckOptions):
+        min_repeats: int = 5
+        min_share: float = 0.3
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        k = max(2, self.options.min_repeats) - 1
+        self._run = re.compile(r"\b(\w[^\n]{2,79}?)(?:\s*\1){%d,}" % k)
+
+    def check(self, example: Example) -> Iterator[Finding]:
+        for n, turn in _assistant_turns(example):
+            found = self._repetition(turn.content)
+            if found is None:
+                continue
+            phrase, count, share, kind = found
+            shown = phrase if len(phrase) <= 60 else phrase[:59] + "…"
+            yield self.finding(
+                example,
+                f"assistant turn {n} repeats {shown!r} {count:,} times{' back to back' if kind == 'run' else ' as a line'} ({share:.0%} of the text)",
+                pointer=turn.pointer,
+                key=f"repeat:{n}",
+                evidence={"kind": kind, "phrase": shown, "repeats": count, "share": round(share, 3)},
+            )
+
+    def _repetition(self, text: str) -> tuple[str, int, float, str] | None:
+        if len(text) < 20:
+            return None
+        words = text.split()
+        # Cheap gate for the (slow) back-to-back regex: a phrase of k words repeated r times
+        # repeats each of its word pairs r - 1 times at least, and a phrase without spaces
+        # shows up as one long word.
+        k = max(2, self.options.min_repeats) - 1
+        pairs = Counter(zip(words, words[1:]))
+        gate = (pairs and max(pairs.values()) >= k) or any(len(w) >= 20 and w.isalpha() for w in words)
+        best = None
+        for m in (self._run.finditer(text) if gate else ()):
+            unit = m.group(1)
+            if not any(c.isalpha() for c in unit) or len(unit.strip()) < 3:
+                continue
+            count = len(re.findall(re.escape(unit), m.group()))
+            share = (m.end() - m.start()) / len(text)
+            if share >= self.options.min_share and (best is None or share > best[2]):
+                best = (unit.strip(), count, share, "run")
+        if best is not None:
+            return best
+        lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
+        if len(lines) >= self.options.min_repeats:
+            line, count = Counter(lines).most_common(1)[0]
+            if count >= self.options.min_repeats and len(line.split()) >= 3 and not _TRIVIAL_LINE.match(line):
+                share = count * len(line) / max(1, sum(len(x) for x in lines))
+                if share >= self.options.min_share:
+                    return line, count, share, "line"
+        return None
+
+
+# ------------------------------------------------------------------------------ missing context
+
+_TEXT_NOUNS = (
+    r"text|passage|article|paragraph|sentences?|document|e-?mail|letter|poem|story|essay|review|"
+    r"statement|quote|dialogue|conversation|tweet|report|code|snippet|program|function|table|list|data|"
+    r"dataset|excerpt|summary|lyrics|song|recipe|speech|argument|news|headline|description|input|"
+    r"paper|abstract|transcript|book|chapter|file|attachment|page|website|web ?page|blog post|post|video|audio|"
+    r"image|picture|photo|photograph|screenshot|diagram|chart|graph|figure|drawing|painting|link|url"
+)
+_REFERENCE = re.compile(
+    rf"\b(?:the|this|these|that)[ \t]+(?:following|given|provided|attached|above|below|accompanying|enclosed|linked)[ \t]+"
+    rf"(?:[\w-]+[ \t]+){{0,2}}?(?P<noun>{_TEXT_NOUNS})\b"
+    rf"|\bthe[ \t]+(?P<post>{_TEXT_NOUNS})[ \t]+(?:below|above|provided|attached|given)\b"
+    rf"|\b(?:this|the attached|the accompanying|the enclosed)[ \t]+(?P<visual>image|picture|photo|photograph|screenshot|diagram|drawing|painting|video|audio(?: clip)?|attachment|pdf)\b",
+    re.IGNORECASE,
+)
+_VISUAL = {"image", "picture", "photo", "photograph", "screenshot", "diagram", "drawing", "painting", "video", "audio", "audio clip", "attachment", "pdf"}
+_LINKABLE = {"article", "page", "website", "webpage", "web page", "blog post", "post", "video", "paper", "news", "document", "report", "text"}
+_FILE_STUB = re.compile(
+    r"^\s*[<\[(]\s*(?:picture|image|photo|file|video|audio|attachment|document|pdf|screenshot)s?(?:\s+(?:attached|here|provided|omitted))?\s*[>\])]\s*$",
+    re.IGNORECASE,
+)
+_LINK_NOUN = re.compile(r"\b(?:article|web ?page|website|blog post|news story|news|video|paper)s?\b", re.IGNORECASE)
+_URL_ONLY = re.compile(r"^\s*(?:<)?(?:https?://|www\.)\S+(?:>)?\s*$", re.IGNORECASE)
+_STUB_MATERIAL = re.compile(
+    r"^\s*[<\[(]?\s*(?:picture|image|photo|file|video|audio|attachment|document|pdf)s?(?:\s+(?:attached|here|provided|below|omitted))?\s*[>\])]?\s*\.?\s*$"
+    r"|^\s*[<\[(]\s*(?:no ?input|none|n/?a|empty)\s*[>\])]\s*$|^\s*(?:no ?input|n/a)\s*$",
+    re.IGNORECASE,
+)
+
+
+class MissingContext(RecordCheck):
+    """An instruction that refers to material the example does not contain.
+
+    What it does:
+        Finds references like "the following article", "the given sentence", "this image",
+        "the attached file" in the user turns and checks that the material is there: text after
+        the sentence that names it (or before it, for "above"), or an image / file part for a
+        visual reference. It reports references with nothing after them, material that is only
+        a link ("https://…" where an article was meant), and stand-ins such as
+        "<Picture Attached>" or "<noinput>".
+
+    Why it matters for a fine-tune:
+        The answer cannot come from the example, so the model learns to invent it — the
+        hallucination AlpacaDataCleaned traced to instructions that pointed at web pages and
+        pictures the model never saw.
+
+    Example:
+        {"instruction": "Summarize the given article in 200 words.", "input": "https://www.bbc.com/news/world-51461830", "output": "The recent protests in Belarus..."}
+
+    Use instead:
+        {"instruction": "Summarize the given article in 200 words.", "input": "<the article's text>", "output": "..."}
+    """
+
+    code = "C005"
+    name = "missing-context"
+    criterion = Criterion.COMPLETE
+    severity = Severity.WARNING
+    summary = "instruction refers to text, a file, an image or a link that the example does not contain"
+
+    def check(self, example: Example) -> Iterator[Finding]:
+        attachments = any(t.attachments for t in example.turns)
+        users = [t for t in example.turns if t.role is Role.USER]
+        for n, turn in enumerate(users, 1):
+            problem = self._missing(turn.content, attachments, example, turn)
+            if problem is not None:
+                message, evidence = problem
+                yield self.finding(example, f"user turn {n} {message}", pointer=turn.pointer, key=f"context:{n}", evidence=evidence)
+                return
+
+    def _missing(self, text: str, attachments: bool, example: Example, turn: Turn) -> tuple[str, dict] | None:
+        for m in _REFERENCE.finditer(text):
+            noun = (m.group("noun") or m.group("post") or m.group("visual") or "").lower()
+            phrase = m.group().strip()
+            if noun in _VISUAL:
+                if attachments:
+                    continue
+                material = _after(text, m.end())
+                # A pasted transcript or a description can stand in for the file itself.
+                if material is not None and len(material.split()) >= 4 and not _STUB_MATERIAL.match(material):
+                    continue
+                return (f"refers to {phrase!r} but the example holds no {noun}", {"reference": phrase, "kind": "visual"})
+            if "above" in phrase.lower():
+                before = text[: m.start()]
+                earlier = " ".join(t.content for t in example.turns if t is not turn and t.role is not Role.SYSTEM)
+                if len((before + " " + earlier).split()) < 5:
+                    return (f"refers to {phrase!r} but nothing comes before it", {"reference": phrase, "kind": "absent"})
+                continue
+            material = _after(text, m.end())
+            if material is None:
+                return (f"refers to {phrase!r} but nothing follows it", {"reference": phrase, "kind": "absent"})
+            if _STUB_MATERIAL.match(material):
+                return (f"refers to {phrase!r} but the material is a stand-in: {material.strip()[:40]!r}", {"reference": phrase, "kind": "stub"})
+            if _URL_ONLY.match(material) and noun.replace("-", "") in _LINKABLE:
+                return (f"refers to {phrase!r} but the example holds only a link, not its content", {"reference": phrase, "kind": "link"})
+        # "Given a news article, write a headline" followed by nothing but a URL.
+        paragraphs = [p for p in re.split(r"\n\s*\n", text.strip()) if p.strip()]
+        if not attachments:
+            for p in paragraphs[1:]:
+                if _FILE_STUB.match(p):
+                    return (f"holds a stand-in for a file, not the file: {p.strip()[:40]!r}", {"reference": p.strip()[:40], "kind": "stub"})
+        if len(paragraphs) >= 2 and _URL_ONLY.match(paragraphs[-1]):
+            m = _LINK_NOUN.search("\n".join(paragraphs[:-1]))
+            if m is not None:
+                return (
+                    f"asks about {m.group()!r} but the example holds only a link, not its content",
+                    {"reference": m.group(), "kind": "link"},
+                )
+        return None
+
+
+_MATERIAL_START = re.compile(r"[:\n]|[.?!](?=\s)|[\"“'‘](?=\w)")
+
+
+def _after(text: str, end: int) -> str | None:
+    """The material after a reference: what follows the colon, line break or end of the sentence
+    that holds it, or a quotation right after it; None when nothing follows."""
+    rest = text[end:]
+    m = _MATERIAL_START.search(rest)
+    if m is None:
+        return None
+    start = m.start() if m.group() in "\"“'‘" else m.end()
+    material = rest[start:].strip()
+    return material if len(material.split()) >= 1 and any(c.isalnum() for c in material) else None
+
+
+# ------------------------------------------------------------------------------ truncated
+
+_FENCE_LINE = re.compile(r"^[ \t]*(```|~~~)", re.MULTILINE)
+_SENTENCE_END = re.compile(r"[.!?…:;)\]}\"'”’*`>|]$|[\U0001F300-\U0001FAFF\u2600-\u27BF]$")
+_LIST_OR_HEAD = re.compile(r"^\s*(?:[-*+•]|\d+[.)]|(?:[A-Za-z]|[IVXLC]+)[.)]\s|#+|\|)")
+_OPENERS = {"{": "}", "[": "]"}
+
+
+class TruncatedOutput(RecordCheck):
+    """An output cut off before its end.
+
+    What it does:
+        Reports assistant turns that open a code fence and never close it, JSON outputs that
+        end inside an unclosed bracket, and prose that stops mid-sentence: the last line is a
+        sentence of at least `min-words` words ending without punctuation on a word or comma.
+        Lists, headings, tables and short answers are not judged.
+
+    Why it matters for a fine-tune:
+        Outputs cut at a generation or export limit teach the model to stop mid-thought, and a
+        half-written code block or JSON object teaches output the user cannot run or parse.
+
+    Example:
+        {"messages": [{"role": "user", "content": "Explain DNS."}, {"role": "assistant", "content": "DNS translates names into addresses. When you type a name, your resolver asks the root servers, which point it to the"}]}
+
+    Use instead:
+        {"messages": [{"role": "user", "content": "Explain DNS."}, {"role": "assistant", "content": "DNS translates names into addresses. When you type a name, your resolver asks the root servers, which point it to the servers for the domain."}]}
+
+    Options:
+        min-words: the last sentence must have at least this many words to count as cut
+            mid-sentence (default 8).
+    """
+
+    code = "C006"
+    name = "truncated-output"
+    criterion = Criterion.COMPLETE
+    severity = Severity.WARNING
+    summary = "output cut off: unclosed code fence or bracket, or mid-sentence"
+
+    class Options(CheckOptions):
+        min_words: int = 8
+
+    def check(self, example: Example) -> Iterator[Finding]:
+        for n, turn in _assistant_turns(example):
+            why = self._cut(turn.content)
+            if why is not None:
+                kind, detail = why
+                yield self.finding(
+                    example, f"assistant turn {n} looks cut off: {detail}", pointer=turn.pointer, key=f"cut:{n}", evidence={"kind": kind}
+                )
+
+    def _cut(self, text: str) -> tuple[str, str] | None:
+        fences = _FENCE_LINE.findall(text)
+        if len(fences) % 2 == 1:
+            return "code-fence", "it opens a code fence that never closes"
+        stripped = text.strip()
+        if stripped[:1] in _OPENERS:
+            try:
+                json.loads(stripped)
+            except ValueError:
+                depth = _open_brackets(stripped)
+                if depth:
+                    return "bracket", f"it ends inside {depth} unclosed bracket{'s' if depth > 1 else ''}"
+        if fences:
+            return None
+        return self._mid_sentence(stripped)
+
+    def _mid_sentence(self, text: str) -> tuple[str, str] | None:
+        paragraphs = [p.strip() for p in re.split(r"\n\s*\n", text) if p.strip()]
+        if not paragraphs:
+            return None
+        last = paragraphs[-1].splitlines()[-1].strip()
+        if _LIST_OR_HEAD.match(last) or _SENTENCE_END.search(last):
+            return None
+        sentences = re.split(r"(?<=[.!?])\s+", last)
+        words = sentences[-1].split()
+        if len(words) < self.options.min_words or len(text.split()) < 2 * self.options.min_words:
+            return None
+        end = words[-1]
+        # A sentence ending on a name, a number or a unit ("62.8 cm") is more often complete
+        # and unpunctuated than cut.
+        cut_word = end.isalpha() and end.islower() and not any(ch.isdigit() for ch in words[-2])
+        if not (cut_word or end[-1:] in ",-–"):
+            return None
+        # The writer punctuates elsewhere: the other paragraphs, or earlier sentences of this one.
+        others = [p.splitlines()[-1].strip() for p in paragraphs[:-1]]
+        if others:
+            punctuated = sum(bool(_SENTENCE_END.search(o)) for o in others) / len(others)
+            if punctuated < 0.8:
+                return None
+        elif len(sentences) < 3:
+            return None
+        return "mid-sentence", f"it ends mid-sentence ({' '.join(words[-4:])!r})"
+
+
+def _open_brackets(text: str) -> int:
+    depth = 0
+    in_string = False
+    escaped = False
+    for ch in text:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif ch == "\\":
+                escaped = True
+            elif ch == '"':
+                in_string = False
+        elif ch == '"':
+            in_string = True
+        elif ch in "{[":
+            depth += 1
+        elif ch in "}]":
+            depth = max(0, depth - 1)
+    return depth
+
+
+CHECKS = [PlaceholderOutput, RefusalBoilerplate, MergedInstructions, DegenerateRepetition, MissingContext, TruncatedOutput]
