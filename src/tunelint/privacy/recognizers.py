@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 
+import phonenumbers
 import tldextract
 from presidio_analyzer import EntityRecognizer, Pattern, RecognizerResult
 from presidio_analyzer.nlp_engine import NlpArtifacts
@@ -51,7 +52,7 @@ _CARD_RANGES: tuple[tuple[str, str, frozenset[int]], ...] = (
     ("300", "305", frozenset(range(14, 20))),  # Diners Club
     ("3095", "3095", frozenset(range(14, 20))),
     ("36", "36", frozenset(range(14, 20))),
-    ("38", "39", frozenset(range(16, 20))),
+    ("38", "39", frozenset(range(14, 20))),
     ("3528", "3589", frozenset(range(16, 20))),  # JCB
     ("2131", "2131", frozenset({15})),  # JCB, legacy ranges
     ("1800", "1800", frozenset({15})),
@@ -123,53 +124,90 @@ class StrictSsnRecognizer(UsSsnRecognizer):
         return digits[:1] == "9" or bool(super().invalidate_result(pattern_text))
 
 
-# Words that, shortly before a bare or two-block number, say it is a phone number.
+# Words that, shortly before a number, say it is a phone number...
 _PHONE_CONTEXT = re.compile(
     r"\b(?:phone|tel|telephone|mobile|cell|cellphone|call|calling|fax|sms|whatsapp|dial|"
     r"hotline|reach|ring|text me)\b",
     re.IGNORECASE,
 )
-_PHONE_CONTEXT_WINDOW = 40
+# ...and words that say it is some other identifier.
+_OTHER_NUMBER_CONTEXT = re.compile(
+    r"\b(?:order|invoice|ref|reference|isbn|issn|serial|tracking|account|acct|sku|part|ticket|"
+    r"case|id|batch|lot|model|version|build|zip|postcode|population)\b",
+    re.IGNORECASE,
+)
+_CONTEXT_WINDOW = 40
 _DIGIT_BLOCKS = re.compile(r"\d+")
+_DATE = re.compile(r"\d{4}[-/.]\d{1,2}[-/.]\d{1,2}|\d{1,2}[-/.]\d{1,2}[-/.]\d{2,4}")
+_EXTENSION = re.compile(r"(?i)\d\s*(?:x|ext)")
+# E.164 caps a full international number at 15 digits; longer runs are cards or ids.
+_MAX_PHONE_DIGITS = 15
+
+STRONG = "strong"
+GROUPED = "grouped"
 
 
-def looks_like_phone(text: str, start: int, end: int) -> bool:
-    """Whether a python-phonenumbers match reads as a phone number rather than another number.
+def phone_evidence(text: str, start: int, end: int) -> str | None:
+    """How a python-phonenumbers match reads: STRONG, GROUPED, or None (not a phone number).
 
-    phonenumbers validates digits against numbering plans, so any 8-10 digit order number,
-    timestamp or decimal can pass; the shape decides here: at least seven digits, not part of
-    a price or decimal, and either written like a phone number (+country code, (area) code,
-    three or more blocks) or introduced by a phone word.
+    phonenumbers checks digits against numbering plans, so an 8-10 digit order number,
+    timestamp or decimal can pass; the shape decides here. None: fewer than seven digits in
+    a run, part of a price or decimal, a date, an ISBN-like run of one-digit blocks, more than
+    15 digits. STRONG: written with a + country code or introduced by a phone word. GROUPED:
+    an (area) code or three or more digit blocks, with no other-identifier word before it.
     """
     value = text[start:end]
-    if PHONE_DIGIT_RUN.search(value) is None:
-        return False
+    if PHONE_DIGIT_RUN.search(value) is None or _DATE.fullmatch(value):
+        return None
     before = text[max(0, start - 2) : start]
-    after = text[end : end + 2]
     if before[-1:] in ("#", "$", "€", "£", "¥") or re.search(r"\d[.,]$", before):
-        return False
-    if re.match(r"[.,]\d", after):
-        return False
-    blocks = _DIGIT_BLOCKS.findall(value)
-    separators = set(re.sub(r"[\d\s]", "", value))
-    if separators == {"."} and len(blocks) == 2:  # a decimal such as 12345678.90
-        return False
-    if value.startswith("+") or before[-1:] == "+" or "(" in value:
-        return True
-    if len(blocks) >= 3:
-        return True
-    window = text[max(0, start - _PHONE_CONTEXT_WINDOW) : start]
-    return _PHONE_CONTEXT.search(window) is not None
+        return None
+    if re.match(r"[.,]\d", text[end : end + 2]):
+        return None
+    blocks = _DIGIT_BLOCKS.findall(value.replace("(0)", ""))
+    if sum(len(b) == 1 for b in blocks) > 1:
+        return None
+    if sum(map(len, blocks)) > _MAX_PHONE_DIGITS and not _EXTENSION.search(value):
+        return None
+    if set(re.sub(r"[\d\s]", "", value)) == {"."} and len(blocks) == 2:
+        return None  # a decimal such as 12345678.90
+    window = text[max(0, start - _CONTEXT_WINDOW) : start]
+    if value.startswith("+") or before[-1:] == "+" or _PHONE_CONTEXT.search(window):
+        return STRONG
+    if _OTHER_NUMBER_CONTEXT.search(window):
+        return None
+    if "(" in value or len(blocks) >= 3:
+        return GROUPED
+    return None
 
 
 class ChatPhoneRecognizer(PhoneRecognizer):
-    """Presidio's phone recognizer (python-phonenumbers), keeping only phone-shaped matches."""
+    """Presidio's phone recognizer (python-phonenumbers), keeping only phone-shaped matches.
+
+    Numbers valid in the default regions are kept when STRONG or GROUPED; numbers that are
+    merely possible (valid length, any region, e.g. from a country outside the list) are kept
+    when STRONG, i.e. after a + or a phone word.
+    """
 
     def analyze(
         self, text: str, entities: list[str], nlp_artifacts: NlpArtifacts | None = None
     ) -> list[RecognizerResult]:
-        results = super().analyze(text, entities, nlp_artifacts)
-        return [r for r in results if looks_like_phone(text, r.start, r.end)]
+        results = [
+            r
+            for r in super().analyze(text, entities, nlp_artifacts)
+            if phone_evidence(text, r.start, r.end) is not None
+        ]
+        if "+" in text or _PHONE_CONTEXT.search(text):
+            seen = {(r.start, r.end) for r in results}
+            for match in phonenumbers.PhoneNumberMatcher(
+                text, self.supported_regions[0], leniency=phonenumbers.Leniency.POSSIBLE
+            ):
+                span = (match.start, match.end)
+                if span not in seen and phone_evidence(text, *span) == STRONG:
+                    results.append(
+                        self._get_recognizer_result(match, text, None, nlp_artifacts)
+                    )
+        return EntityRecognizer.remove_duplicates(results)
 
 
 def pattern_recognizers() -> dict[str, EntityRecognizer]:

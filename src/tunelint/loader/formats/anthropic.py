@@ -14,8 +14,8 @@ from tunelint.models import Problem, Role, Turn
 ROLES = {"user": Role.USER, "assistant": Role.ASSISTANT}
 
 
-def _blocks_text(blocks: Any, ptr: str, out: Normalised, what: str) -> tuple[str, list, list[str], list[str]]:
-    """(text, tool calls, attachment kinds, tool_result ids) of a content string or block list."""
+def _blocks_text(blocks: Any, ptr: str, out: Normalised, what: str) -> tuple[str, list, list[str], list[tuple[str, str]]]:
+    """(text, tool calls, attachment kinds, (tool_result id, result text)) of a content string or block list."""
     if isinstance(blocks, str):
         return blocks, [], [], []
     if not isinstance(blocks, list):
@@ -24,7 +24,7 @@ def _blocks_text(blocks: Any, ptr: str, out: Normalised, what: str) -> tuple[str
     texts: list[str] = []
     calls = []
     attachments: list[str] = []
-    results: list[str] = []
+    results: list[tuple[str, str]] = []
     for i, block in enumerate(blocks):
         bptr = f"{ptr}/{i}"
         if not isinstance(block, dict):
@@ -44,10 +44,11 @@ def _blocks_text(blocks: Any, ptr: str, out: Normalised, what: str) -> tuple[str
         elif kind == "tool_result" or (kind is None and "toolResult" in block):
             res = block if kind == "tool_result" else block["toolResult"]
             rid = res.get("tool_use_id", res.get("toolUseId"))
-            if isinstance(rid, str):
-                results.append(rid)
             inner, _, _, _ = _blocks_text(res.get("content", ""), bptr + "/content", out, f"{what} block {i} result")
-            texts.append(inner)
+            if isinstance(rid, str):
+                results.append((rid, inner))
+            else:
+                out.problems.append(Problem(f"{what} block {i} tool result has no tool_use_id", bptr))
         elif isinstance(kind, str):
             attachments.append(kind)
         elif block:
@@ -95,10 +96,10 @@ class Anthropic(Format):
             if "content" not in msg:
                 out.problems.append(Problem(f"message {i} has no 'content'", mptr))
             text, calls, attachments, results = _blocks_text(msg.get("content"), mptr + "/content", out, f"message {i} content")
-            if results and role is Role.USER and not text.strip() and not calls:
-                # A user message carrying only tool results is the tool's turn.
-                for rid in results:
-                    out.turns.append(Turn(role=Role.TOOL, content=text, pointer=mptr + "/content", tool_call_id=rid))
+            # Tool results travel in user messages here; they are the tool's turns.
+            for rid, result_text in results:
+                out.turns.append(Turn(role=Role.TOOL, content=result_text, pointer=mptr + "/content", tool_call_id=rid))
+            if results and not text.strip() and not calls and not attachments:
                 continue
             out.turns.append(Turn(role=role, content=text, pointer=mptr + "/content", tool_calls=tuple(calls), attachments=tuple(attachments)))
         tools = record.get("tools")

@@ -1,0 +1,310 @@
+"""Credential detection: API keys and tokens by their published shapes, plus key=value secrets.
+
+Vendor tokens are recognised by prefix and length; private key blocks and JWTs by structure;
+passwords only where they are assigned or embedded in a connection URL, and only when the
+value is not a placeholder and carries enough entropy to be a real one.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import math
+import re
+from collections import Counter
+from dataclasses import dataclass
+from typing import Callable, Iterable, Sequence
+
+from tunelint.privacy.spans import Span, resolve_overlaps
+
+# Values that stand for a secret rather than being one: <your-key>, ${DB_PASSWORD},
+# %(password)s, {{token}}, ****, xxxx, "changeme", "your_password_here".
+_PLACEHOLDER = re.compile(
+    r"""(?ix)
+    ^(?: <[^>]*> | \[[^\]]*\] | \{+[^}]*\}+ | \$\{?[\w.-]+\}? | %\(?\w*\)?s? | [x*._-]+ | …+
+       | [\w-]*(?:your|example|sample|placeholder|redacted|dummy|changeme)[\w-]* | [\w-]*_here
+       | pass(?:word|wd)?\d{0,3} | pwd | secret | token | none | null | true | false )$
+    """
+)
+
+
+def shannon_entropy(value: str) -> float:
+    """Bits per character of `value`'s character distribution."""
+    if not value:
+        return 0.0
+    n = len(value)
+    return -sum(c / n * math.log2(c / n) for c in Counter(value).values())
+
+
+def _varied(value: str, min_distinct: int = 6) -> bool:
+    # Rejects fillers such as "xxxxxxxx" or "000000000000" in a token-shaped slot.
+    return len(set(value)) >= min_distinct
+
+
+def _password_like(value: str, quoted: bool) -> bool:
+    """A candidate assigned secret that is not a placeholder and has 24+ bits of entropy."""
+    if _PLACEHOLDER.match(value) or value.startswith(("/", "~", "./", "http")):
+        return False  # a stand-in, a file path or a URL
+    entropy = shannon_entropy(value)
+    if entropy < 2.5 or entropy * len(value) < 24:
+        return False
+    # Unquoted right-hand sides are often code (os.environ, get_secret); real values mix in digits.
+    return quoted or any(c.isdigit() for c in value)
+
+
+def _jwt_header_ok(token: str) -> bool:
+    header = token.split(".", 1)[0]
+    try:
+        decoded = json.loads(base64.urlsafe_b64decode(header + "=" * (-len(header) % 4)))
+    except (binascii.Error, ValueError, UnicodeDecodeError):
+        return False
+    return isinstance(decoded, dict) and "alg" in decoded
+
+
+_BASE64_CHARS = re.compile(r"[A-Za-z0-9+/]")
+
+
+@dataclass(frozen=True, slots=True)
+class Rule:
+    """One kind of secret: where it is (`group` of `pattern`), how sure a match is, and a check."""
+
+    kind: str
+    pattern: re.Pattern[str]
+    score: float
+    group: int | str = 0
+    check: Callable[[re.Match[str]], bool] | None = None
+
+
+def _body_varied(match: re.Match[str]) -> bool:
+    return _varied(match.group("body"))
+
+
+_KEYWORD_VALUE = (
+    r"""["']?\s*(?::=|=>|[:=])\s*"""
+    r"""(?:(?P<q>["'`])(?P<qval>[^"'`\s]{6,200})(?P=q)|(?P<val>[^\s"'`,;(){}\[\]<>]{8,200}))"""
+)
+
+
+def _assigned_password(match: re.Match[str]) -> bool:
+    quoted = match.group("qval") is not None
+    return _password_like(match.group("qval") or match.group("val"), quoted)
+
+
+def _assigned_token(match: re.Match[str]) -> bool:
+    # Keys and tokens are long random strings; a short value after "API key:" is prose
+    # ("Not an API key: shortkey123") or a name, not a credential.
+    value = match.group("qval") or match.group("val")
+    return len(value) >= 16 and _assigned_password(match)
+
+
+def _assigned_span(match: re.Match[str]) -> tuple[int, int]:
+    return match.span("qval") if match.group("qval") is not None else match.span("val")
+
+
+def _connection_password(match: re.Match[str]) -> bool:
+    # Same bar as assigned passwords, so tutorial URLs such as admin:admin@localhost pass.
+    return _password_like(match.group("pw"), quoted=True)
+
+
+def _private_key_body(match: re.Match[str]) -> bool:
+    # A header with "..." or a short stub under it is documentation, not a key.
+    body = match.group("body") or match.group("tail") or ""
+    return len(_BASE64_CHARS.findall(body)) >= 32
+
+
+def _token_with_digits(match: re.Match[str]) -> bool:
+    value = match.group("val")
+    return (
+        not _PLACEHOLDER.match(value)
+        and any(c.isdigit() for c in value)
+        and shannon_entropy(value) >= 3.0
+    )
+
+
+RULES: tuple[Rule, ...] = (
+    Rule(
+        "PRIVATE_KEY",
+        re.compile(
+            # The whole block when its END line is there; else the base64 lines under the
+            # header (a key cut off by truncation is still a leaked key).
+            r"-----BEGIN (?P<label>(?:[A-Z0-9]+ )*)PRIVATE KEY(?: BLOCK)?-----"
+            r"(?:(?P<body>.{0,20000}?)-----END (?P=label)PRIVATE KEY(?: BLOCK)?-----"
+            r"|(?P<tail>(?:[ \t]*\r?\n[ \t]*[A-Za-z0-9+/=]{16,})*))",
+            re.DOTALL,
+        ),
+        1.0,
+        check=_private_key_body,
+    ),
+    Rule("AWS_ACCESS_KEY_ID", re.compile(r"\b(?:AKIA|ASIA|ABIA|ACCA)[A-Z0-9]{16}\b"), 0.95),
+    Rule(
+        "AWS_SECRET_ACCESS_KEY",
+        re.compile(
+            r"(?i:aws[ _-]?secret(?:[ _-]?access)?[ _-]?key|secret[ _-]?access[ _-]?key)"
+            r"""["']?\s*(?::=|=>|[:=])?\s*["']?(?P<body>[A-Za-z0-9/+]{40})(?![A-Za-z0-9/+=])"""
+        ),
+        0.95,
+        group="body",
+        check=_body_varied,
+    ),
+    Rule(
+        "GITHUB_TOKEN",
+        re.compile(
+            r"\b(?:gh[pousr]_(?P<body>[A-Za-z0-9]{36,255})|github_pat_[A-Za-z0-9]{22}_[A-Za-z0-9]{59})\b"
+        ),
+        0.95,
+        check=lambda m: m.group("body") is None or _varied(m.group("body")),
+    ),
+    Rule(
+        "SLACK_TOKEN",
+        re.compile(
+            r"\b(?:xox[baprse]-(?P<body>[A-Za-z0-9-]{10,250})|xapp-\d-[A-Z0-9]+-\d+-[A-Za-z0-9]+)"
+        ),
+        0.95,
+        check=lambda m: m.group("body") is None or _varied(m.group("body")),
+    ),
+    Rule(
+        "SLACK_WEBHOOK",
+        re.compile(
+            r"https://hooks\.slack\.com/(?:services|workflows|triggers)/[A-Za-z0-9_/+-]{20,}"
+        ),
+        0.95,
+    ),
+    Rule(
+        "ANTHROPIC_API_KEY",
+        re.compile(r"\bsk-ant-(?:[a-z]+\d{2}-)?(?P<body>[A-Za-z0-9_-]{32,})"),
+        0.95,
+        check=_body_varied,
+    ),
+    Rule(
+        "OPENAI_API_KEY",
+        re.compile(
+            r"\bsk-(?:(?:proj|svcacct|admin)-(?P<body>[A-Za-z0-9_-]{20,})"
+            r"|(?!ant-)(?P<legacy>[A-Za-z0-9]{32,}))(?![A-Za-z0-9_-])"
+        ),
+        0.9,
+        check=lambda m: _varied(m.group("body") or m.group("legacy"))
+        and any(c.isdigit() for c in (m.group("body") or m.group("legacy"))),
+    ),
+    Rule(
+        "STRIPE_SECRET_KEY",
+        re.compile(r"\b(?:sk|rk)_live_(?P<body>[A-Za-z0-9]{16,247})\b"),
+        0.95,
+        check=_body_varied,
+    ),
+    # Test-mode keys move no money, but a dataset full of them still leaks an account.
+    Rule(
+        "STRIPE_TEST_KEY",
+        re.compile(r"\b(?:sk|rk)_test_(?P<body>[A-Za-z0-9]{16,247})\b"),
+        0.5,
+        check=_body_varied,
+    ),
+    Rule("GOOGLE_API_KEY", re.compile(r"\bAIza[0-9A-Za-z_-]{35}(?![0-9A-Za-z_-])"), 0.9),
+    Rule(
+        "GOOGLE_OAUTH_TOKEN",
+        re.compile(r"\bya29\.(?P<body>[0-9A-Za-z_-]{20,})"),
+        0.9,
+        check=_body_varied,
+    ),
+    Rule(
+        "SENDGRID_API_KEY",
+        re.compile(r"\bSG\.[A-Za-z0-9_-]{16,32}\.(?P<body>[A-Za-z0-9_-]{16,64})\b"),
+        0.9,
+        check=_body_varied,
+    ),
+    Rule(
+        "JWT",
+        re.compile(r"\beyJ[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]*"),
+        0.9,
+        check=lambda m: _jwt_header_ok(m.group(0)),
+    ),
+    Rule(
+        "CONNECTION_STRING_PASSWORD",
+        re.compile(
+            r"\b[a-zA-Z][a-zA-Z0-9+.-]{1,30}://[^\s:/@'\"]{0,64}:(?P<pw>[^\s@/'\"]{1,128})@[\w.-]+"
+        ),
+        0.8,
+        group="pw",
+        check=_connection_password,
+    ),
+    Rule(
+        "BEARER_TOKEN",
+        re.compile(r"(?i:\bbearer)\s+(?P<val>[A-Za-z0-9._~+/-]{20,}=*)"),
+        0.7,
+        group="val",
+        check=_token_with_digits,
+    ),
+    Rule(
+        "PASSWORD",
+        re.compile(
+            r"(?i:(?<![\w-])[\w.-]{0,40}?(?:passwd|password|passphrase|pwd))(?![\w-])" + _KEYWORD_VALUE
+        ),
+        0.6,
+        check=_assigned_password,
+    ),
+    Rule(
+        "GENERIC_SECRET",
+        re.compile(
+            r"(?i:(?<![\w-])[\w.-]{0,40}?(?:(?:secret|api|access|private|subscription|signing|"
+            r"encryption|master|auth)[ _-]?key|apikey|secret|token|client[ _-]?secret|credentials?))"
+            r"(?![\w-])" + _KEYWORD_VALUE
+        ),
+        0.6,
+        check=_assigned_token,
+    ),
+)
+
+# Literal fragments, one of which every rule's match contains (lower-cased where the rule
+# ignores case): a text containing none of them is skipped with a few substring scans.
+_LITERAL_TRIGGERS = (
+    "-----BEGIN", "AKIA", "ASIA", "ABIA", "ACCA", "ghp_", "gho_", "ghu_", "ghs_", "ghr_",
+    "github_pat_", "xox", "xapp-",
+    "hooks.slack.com", "sk-", "_live_", "_test_", "AIza", "ya29.", "SG.", "eyJ", "://",
+)
+_LOWER_TRIGGERS = ("secret", "pass", "pwd", "token", "key", "credential", "bearer")
+
+# Groups whose span is the secret itself rather than the whole match (key name, URL around it).
+_VALUE_GROUPS: dict[str, Callable[[re.Match[str]], tuple[int, int]]] = {
+    "PASSWORD": _assigned_span,
+    "GENERIC_SECRET": _assigned_span,
+}
+
+
+class SecretDetector:
+    """Finds credentials in texts; `kinds` limits which rules run (default: all of `RULES`)."""
+
+    def __init__(self, kinds: Iterable[str] | None = None) -> None:
+        known = {rule.kind for rule in RULES}
+        wanted = known if kinds is None else set(kinds)
+        unknown = wanted - known
+        if unknown:
+            raise ValueError(f"unknown secret kinds {sorted(unknown)}; known: {sorted(known)}")
+        self.kinds: tuple[str, ...] = tuple(sorted(wanted))
+        self._rules = [rule for rule in RULES if rule.kind in wanted]
+
+    def detect(self, text: str) -> list[Span]:
+        """Secret spans in `text` (kind in `entity_type`), overlaps resolved, in text order."""
+        if not self._may_contain(text):
+            return []
+        spans: list[Span] = []
+        for rule in self._rules:
+            for match in rule.pattern.finditer(text):
+                if rule.check is not None and not rule.check(match):
+                    continue
+                if rule.kind in _VALUE_GROUPS:
+                    start, end = _VALUE_GROUPS[rule.kind](match)
+                else:
+                    start, end = match.span(rule.group)
+                spans.append(Span(rule.kind, start, end, rule.score))
+        return resolve_overlaps(spans)
+
+    def detect_many(self, texts: Sequence[str]) -> list[list[Span]]:
+        """`detect` for each text, in order."""
+        return [self.detect(text) for text in texts]
+
+    @staticmethod
+    def _may_contain(text: str) -> bool:
+        if any(t in text for t in _LITERAL_TRIGGERS):
+            return True
+        lowered = text.lower()
+        return any(t in lowered for t in _LOWER_TRIGGERS)
