@@ -291,6 +291,7 @@ def similar_pairs(
     threshold: float,
     shingles: Ragged | None,
     max_bucket: int = 64,
+    boilerplate_share: float | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Pairs of `positions` whose texts reach Jaccard `threshold`, and their similarity.
 
@@ -308,7 +309,10 @@ def similar_pairs(
         pairs = pairs[block[pairs[:, 0]] == block[pairs[:, 1]]]
     if not len(pairs):
         return np.empty((0, 2), dtype=np.int64), np.empty(0, dtype=np.float64)
-    if shingles is not None:
+    if shingles is not None and boilerplate_share is not None:
+        shingles = without_boilerplate(shingles, positions, boilerplate_share)
+        sims = exact_jaccard_pairs(shingles, pairs)
+    elif shingles is not None:
         sims = exact_jaccard_pairs(shingles, pairs)
     else:
         sims = estimated_jaccard_pairs(signatures, pairs)
@@ -321,3 +325,63 @@ def pair_similarity(signatures: np.ndarray, shingles: Ragged | None, a: int, b: 
     if shingles is not None:
         return float(exact_jaccard(shingles.row(a), shingles.row(b)))
     return float(estimated_jaccard_pairs(signatures, np.array([[a, b]], dtype=np.int64))[0])
+
+
+def fetch_examples(context: object, wanted: dict[str, set[int]]) -> dict[tuple[str, int], Example]:
+    """Read the named examples again (path -> record indices), to show their text in evidence
+    without having kept every text in memory. Paths that cannot be read twice (stdin) are
+    skipped: the caller shows what it has without the text."""
+    from tunelint.loader import InputError, Loader
+    from tunelint.registry import load_formats
+
+    settings = getattr(context, "settings", None)
+    splits = getattr(context, "splits", {}) or {}
+    split_of = {path: split for split, paths in splits.items() for path in paths}
+    found: dict[tuple[str, int], Example] = {}
+    formats = load_formats()
+    for path, indices in wanted.items():
+        if path == "-" or not indices:
+            continue
+        loader = Loader(
+            path,
+            split_of.get(path, "train"),
+            formats,
+            getattr(settings, "input_format", None),
+            getattr(settings, "fields", None),
+        )
+        remaining = set(indices)
+        try:
+            for item in loader:
+                if isinstance(item, Example) and item.index in remaining:
+                    found[(path, item.index)] = item
+                    remaining.discard(item.index)
+                    if not remaining:
+                        break
+        except (OSError, InputError):
+            continue
+    return found
+
+
+def without_boilerplate(shingles: Ragged, positions: np.ndarray, share: float) -> Ragged:
+    """The shingles of every row minus those present in more than `share` of the rows at
+    `positions` (and in at least 3 of them): the template text every example carries."""
+    lengths = shingles.lengths()
+    rows = np.repeat(np.arange(len(lengths)), lengths)
+    chosen = np.zeros(len(lengths), dtype=bool)
+    chosen[positions] = True
+    take = chosen[rows]
+    values, row_of = shingles.values[take], rows[take]
+    order = np.lexsort((values, row_of))
+    values, row_of = values[order], row_of[order]
+    first = np.ones(len(values), dtype=bool)
+    first[1:] = (values[1:] != values[:-1]) | (row_of[1:] != row_of[:-1])
+    unique, counts = np.unique(values[first], return_counts=True)
+    frequent = unique[(counts > share * len(positions)) & (counts >= 3)]
+    if not len(frequent):
+        return shingles
+    keep = ~np.isin(shingles.values, frequent)
+    kept_lengths = np.add.reduceat(keep.astype(np.int64), shingles.offsets[:-1]) if len(keep) else np.zeros(len(lengths), dtype=np.int64)
+    kept_lengths[lengths == 0] = 0
+    offsets = np.zeros(len(lengths) + 1, dtype=np.int64)
+    np.cumsum(kept_lengths, out=offsets[1:])
+    return Ragged(shingles.values[keep], offsets)
