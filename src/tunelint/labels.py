@@ -96,7 +96,7 @@ class LabelReader:
         self._pattern = re.compile(spec.pattern) if spec.pattern else None
 
     def raw_label(self, output: str) -> str | None:
-        """The label as written (stop markers removed), or None when the output holds none."""
+        """The label as written (see `spelled_label`), or None when the output holds none."""
         if self.spec.key is not None:
             try:
                 value = orjson.loads(_strip_fence(output))
@@ -115,12 +115,27 @@ class LabelReader:
             text = match.group(1) if match.groups() and match.group(1) is not None else match.group(0)
         else:
             text = output
-        text = strip_stop_markers(text)
-        if not text or len(text) > MAX_LABEL_CHARS or len(text.split()) > MAX_LABEL_WORDS:
+        spelled = spelled_label(text)
+        bare = spelled.strip()
+        if not bare or len(bare) > MAX_LABEL_CHARS or len(bare.split()) > MAX_LABEL_WORDS:
             return None
-        if not canonical_label(text):
+        if not canonical_label(bare):
             return None
-        return text
+        return spelled
+
+
+def spelled_label(text: str) -> str:
+    """The label as written: stop markers and line breaks at the ends removed, spaces kept
+    ("billing " and "billing" are two spellings)."""
+    out = text.strip("\r\n")
+    changed = True
+    while changed:
+        changed = False
+        for marker in STOP_MARKERS:
+            if out.rstrip().endswith(marker):
+                out = out.rstrip()[: -len(marker)].rstrip("\r\n")
+                changed = True
+    return out
 
 
 def _strip_fence(text: str) -> str:
@@ -196,5 +211,6 @@ __all__ = [
     "canonical_label",
     "label_spec",
     "profile",
+    "spelled_label",
     "strip_stop_markers",
 ]

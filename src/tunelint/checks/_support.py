@@ -9,12 +9,17 @@ from __future__ import annotations
 
 import re
 from array import array
-from typing import Iterator
+from typing import TYPE_CHECKING, Iterator
 
 import numpy as np
 import xxhash
 
 from tunelint.models import Example, Location, Role, Turn
+
+if TYPE_CHECKING:
+    from collections import Counter
+
+    from tunelint.labels import LabelProfile, LabelSpec
 from tunelint.privacy.prefilter import PHONE_DIGIT_RUN
 from tunelint.similarity import (
     MinHasher,
@@ -385,3 +390,75 @@ def without_boilerplate(shingles: Ragged, positions: np.ndarray, share: float) -
     offsets = np.zeros(len(lengths) + 1, dtype=np.int64)
     np.cumsum(kept_lengths, out=offsets[1:])
     return Ragged(shingles.values[keep], offsets)
+
+
+class LabelTally:
+    """Per example, the label as spelled and its canonical form, as small integer ids."""
+
+    def __init__(self, spec: "LabelSpec") -> None:
+        from tunelint.labels import LabelReader
+
+        self.spec = spec
+        self._reader = LabelReader(spec)
+        self.spellings: list[str] = []
+        self._spelling_ids: dict[str, int] = {}
+        self.canonical_of: list[int] = []
+        self.canonicals: list[str] = []
+        self._canonical_ids: dict[str, int] = {}
+        self.spelled = array("i")
+        self.outputs = 0
+
+    def add(self, example: Example) -> None:
+        from tunelint.labels import canonical_label
+
+        out = output_text(example)
+        if not out.strip():
+            self.spelled.append(-1)
+            return
+        self.outputs += 1
+        raw = self._reader.raw_label(out)
+        if raw is None:
+            self.spelled.append(-1)
+            return
+        sid = self._spelling_ids.get(raw)
+        if sid is None:
+            sid = self._spelling_ids[raw] = len(self.spellings)
+            self.spellings.append(raw)
+            key = canonical_label(raw)
+            cid = self._canonical_ids.get(key)
+            if cid is None:
+                cid = self._canonical_ids[key] = len(self.canonicals)
+                self.canonicals.append(key)
+            self.canonical_of.append(cid)
+        self.spelled.append(sid)
+
+    def spelled_array(self) -> np.ndarray:
+        return np.frombuffer(self.spelled, dtype=np.int32) if len(self.spelled) else np.empty(0, dtype=np.int32)
+
+    def spelling_counts(self) -> np.ndarray:
+        ids = self.spelled_array()
+        return np.bincount(ids[ids >= 0], minlength=len(self.spellings))
+
+    def canonical_counts(self) -> "Counter[str]":
+        from collections import Counter
+
+        counts: Counter[str] = Counter()
+        for sid, n in enumerate(self.spelling_counts().tolist()):
+            if n:
+                counts[self.canonicals[self.canonical_of[sid]]] += n
+        return counts
+
+    def display(self) -> dict[str, str]:
+        """Canonical label -> its most common spelling (stripped), for messages."""
+        best: dict[int, tuple[int, int]] = {}
+        for sid, n in enumerate(self.spelling_counts().tolist()):
+            cid = self.canonical_of[sid]
+            if cid not in best or n > best[cid][0]:
+                best[cid] = (n, sid)
+        return {self.canonicals[c]: self.spellings[s].strip() for c, (_, s) in best.items()}
+
+    def profile(self) -> "LabelProfile":
+        from tunelint.labels import profile
+
+        counts = self.canonical_counts()
+        return profile(self.spec, counts, sum(counts.values()), self.outputs)
