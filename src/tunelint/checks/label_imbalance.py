@@ -87,12 +87,13 @@ class LabelImbalance(DatasetCheck):
         total = sum(counts.values())
         ordered = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
         present = [(k, n) for k, n in ordered if n > 0]
-        k = len(counts)
+        k = len(present)
+        # Entropy over the classes that occur: a missing declared class is its own finding.
         entropy = -sum((n / total) * math.log(n / total) for _, n in present) if total else 0.0
         norm_entropy = entropy / math.log(k) if k > 1 else 0.0
         ratio = present[0][1] / present[-1][1] if present else 0.0
         self.metrics.update({
-            "classes": k,
+            "classes": len(counts),
             "labelled_examples": total,
             "counts": {shown.get(key, key): n for key, n in ordered[:_LISTED_CLASSES]},
             "normalised_entropy": round(norm_entropy, 4),
