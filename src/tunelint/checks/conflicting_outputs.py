@@ -66,6 +66,8 @@ class ConflictingOutputs(DatasetCheck):
         threshold: input Jaccard at or above which inputs count as nearly the same (default 0.8).
         output-similarity: generative outputs agree when the Jaccard of their word sets reaches this (default 0.6).
         min-words: inputs with fewer words are only compared exactly (default 10).
+        shingle-size: words per input shingle (default 3).
+        num-perm: MinHash permutations of the input signatures (default 64).
         template-share: word shingles found in more inputs than this share are a prompt template and
             do not count towards near-sameness (default 0.5; needs the exact verification).
         exact-verify-budget: input shingles kept for exact verification (default 20,000,000).
