@@ -62,8 +62,9 @@ def main() -> None:
 @click.option("--fields", help="Map a flat JSON shape onto roles: KEY=ROLE,... (roles: system, user, assistant).")
 @click.option("--input-format", help="Skip format detection: openai-chat, alpaca, sharegpt, ...")
 @click.option("--no-progress", is_flag=True, help="No progress display on stderr.")
+@click.option("--jobs", type=click.IntRange(min=1), help="Worker processes for large files (default: one per core).")
 @click.option("--color/--no-color", default=None, help="Colour in the text report (default: when stdout is a terminal).")
-def check(train, test, reference, config, fmt, output, select, ignore, fail_on, exit_zero, fields, input_format, no_progress, color):
+def check(train, test, reference, config, fmt, output, select, ignore, fail_on, exit_zero, fields, input_format, no_progress, jobs, color):
     """Lint TRAIN (one or more files; '-' reads stdin) and print a report."""
     reporters = load_reporters()
     if fmt not in reporters:
@@ -77,6 +78,7 @@ def check(train, test, reference, config, fmt, output, select, ignore, fail_on, 
         "fields": mapping,
         "input_format": input_format,
         "select": _split_list(select) or None,
+        "jobs": jobs,
     }
     settings = _settings(config, **overrides)
     if ignore:
@@ -189,3 +191,21 @@ def clean_command(train, output, config, fields, input_format):
         raise UsageFailure(str(exc)) from None
     detail = ", ".join(f"{n} {check}" for check, n in sorted(result.by_check.items())) or "nothing to drop"
     click.echo(f"kept {result.kept} of {result.records} records ({detail}); wrote {result.output} and {result.log}")
+
+
+def run() -> None:
+    """Console entry point: Ctrl-C ends cleanly with exit 130 and no traceback."""
+    try:
+        main(standalone_mode=False)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except (KeyboardInterrupt, click.Abort):
+        click.echo("tunelint: interrupted", err=True)
+        sys.exit(130)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
+
+
+if __name__ == "__main__":
+    run()

@@ -46,6 +46,9 @@ class Settings(BaseModel):
     # Where the labels of classification-like data are ([tool.tunelint.labels]); see tunelint.labels.
     labels: LabelSpec | None = None
     show_pii: bool = False
+    # Worker processes for large files (None: one per core, up to 8) and the bytes each task reads.
+    jobs: int | None = Field(default=None, ge=1)
+    chunk_bytes: int = Field(default=32 << 20, ge=1 << 10)
     base_dir: Path = Field(default_factory=Path.cwd)
     config_path: Path | None = None
 

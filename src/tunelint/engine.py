@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import fnmatch
+import multiprocessing
+import os
+import sys
 import time
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -14,7 +17,7 @@ from pydantic import ValidationError
 from tunelint import __version__
 from tunelint.checks.base import Check, CheckContext, DatasetCheck, RecordCheck
 from tunelint.config import ConfigError, Settings
-from tunelint.loader import FileNote, Loader, Rejected
+from tunelint.loader import Chunk, FileNote, Loader, Rejected, plan_chunks
 from tunelint.models import Criterion, DatasetInfo, Example, Finding
 from tunelint.registry import CheckRegistry, RegistryError, load_checks, load_formats
 from tunelint.scorecard import Scorecard, build_scorecard
@@ -111,6 +114,98 @@ def _as_paths(value: str | Path | Sequence[str | Path] | None) -> tuple[str, ...
     return tuple(str(v) for v in value)
 
 
+class _Run:
+    """The checks of one run (or of one chunk of it, in a worker process) and what they found."""
+
+    def __init__(self, checks: list[Check]) -> None:
+        self.checks = checks
+        self.by_name = {c.name: c for c in checks}
+        self.findings: list[Finding] = []
+        self.timing: dict[str, float] = defaultdict(float)
+        self.per_split = {
+            split: (
+                [c for c in checks if isinstance(c, RecordCheck) and split in c.splits],
+                [c for c in checks if isinstance(c, DatasetCheck) and split in c.splits],
+            )
+            for split in SPLITS
+        }
+
+    def consume(self, loader: Loader, progress: Progress | None = None) -> DatasetInfo:
+        rcs, dcs = self.per_split[loader.split]
+        timing = self.timing
+        findings = self.findings
+        n = 0
+        t0 = time.perf_counter()
+        for item in loader:
+            if isinstance(item, Example):
+                for rc in rcs:
+                    t = time.perf_counter()
+                    findings.extend(rc.check(item))
+                    timing[rc.name] += time.perf_counter() - t
+                for dc in dcs:
+                    t = time.perf_counter()
+                    dc.observe(item)
+                    timing[dc.name] += time.perf_counter() - t
+                n += 1
+                if progress is not None and n % 5000 == 0:
+                    progress(loader.split, loader.path, n)
+            elif isinstance(item, Rejected):
+                check = self.by_name.get(item.check)
+                if check is not None:
+                    findings.append(check.from_rejected(item))  # type: ignore[attr-defined]
+            elif isinstance(item, FileNote):
+                check = self.by_name.get(item.check)
+                if check is not None:
+                    findings.append(check.dataset_finding(item.split, item.path, item.message, key=item.message[:40]))
+        timing["load_and_record_checks"] += time.perf_counter() - t0
+        assert loader.info is not None
+        return loader.info
+
+    def absorb(self, other: "_Run") -> None:
+        """Fold in a later chunk's run: checks merge their state in chunk order."""
+        self.findings.extend(other.findings)
+        for mine, theirs in zip(self.checks, other.checks):
+            mine.merge(theirs)
+        for k, v in other.timing.items():
+            self.timing[k] += v
+
+
+# Worker-process state, set once per process by the pool initializer.
+_WORKER: dict[str, Any] = {}
+
+
+def _init_worker(settings: Settings, splits: Mapping[str, tuple[str, ...]]) -> None:
+    registry = load_checks(settings.plugins, settings.base_dir)
+    _WORKER.update(settings=settings, splits=splits, registry=registry, formats=load_formats())
+
+
+def _run_chunk(task: tuple[str, str, Chunk, str]) -> tuple[_Run, DatasetInfo]:
+    path, split, chunk, fmt_name = task
+    settings: Settings = _WORKER["settings"]
+    context = CheckContext(splits=_WORKER["splits"], settings=settings)
+    run = _Run(build_checks(_WORKER["registry"], settings, context))
+    loader = Loader(path, split, _WORKER["formats"], settings.input_format, settings.fields, chunk=chunk, format_name=fmt_name)
+    info = run.consume(loader)
+    return run, info
+
+
+def _merge_infos(parts: list[DatasetInfo]) -> DatasetInfo:
+    first = parts[0]
+    return DatasetInfo(
+        split=first.split,
+        path=first.path,
+        format=first.format,
+        lines=sum(p.lines for p in parts),
+        examples=sum(p.examples for p in parts),
+        rejected=sum(p.rejected for p in parts),
+        formats={**first.formats, "blank_lines": sum(p.formats.get("blank_lines", 0) for p in parts)},
+    )
+
+
+def _default_jobs() -> int:
+    return max(1, min(os.cpu_count() or 1, 8))
+
+
 def lint(
     train: str | Path | Sequence[str | Path],
     *,
@@ -129,51 +224,52 @@ def lint(
         raise ConfigError(f"input format '{settings.input_format}' is not one of: {', '.join(formats)}")
     context = CheckContext(splits=splits, settings=settings)
     checks = build_checks(registry, settings, context)
-    by_name = {c.name: c for c in checks}
-    record_checks = [c for c in checks if isinstance(c, RecordCheck)]
-    dataset_checks = [c for c in checks if isinstance(c, DatasetCheck)]
-    timing: dict[str, float] = defaultdict(float)
-    findings: list[Finding] = []
+    run = _Run(checks)
+    jobs = settings.jobs or _default_jobs()
+    # Splitting a file over processes needs every dataset check to merge partial states.
+    unmergeable = [c.name for c in checks if isinstance(c, DatasetCheck) and not c.mergeable]
+    parallel_note = None
+    if jobs > 1 and unmergeable:
+        parallel_note = f"one process: {', '.join(unmergeable)} cannot merge partial results"
     datasets: list[DatasetInfo] = []
-    per_split_checks = {
-        split: ([c for c in record_checks if split in c.splits], [c for c in dataset_checks if split in c.splits])
-        for split in SPLITS
-    }
-    load_time = 0.0
-    for split in SPLITS:
-        rcs, dcs = per_split_checks[split]
-        for path in splits[split]:
-            loader = Loader(path, split, formats, settings.input_format, settings.fields)
-            t0 = time.perf_counter()
-            n = 0
-            for item in loader:
-                if isinstance(item, Example):
-                    for rc in rcs:
-                        t = time.perf_counter()
-                        findings.extend(rc.check(item))
-                        timing[rc.name] += time.perf_counter() - t
-                    for dc in dcs:
-                        t = time.perf_counter()
-                        dc.observe(item)
-                        timing[dc.name] += time.perf_counter() - t
-                    n += 1
-                    if progress is not None and n % 5000 == 0:
-                        progress(split, path, n)
-                elif isinstance(item, Rejected):
-                    check = by_name.get(item.check)
-                    if check is not None:
-                        findings.append(check.from_rejected(item))  # type: ignore[attr-defined]
-                elif isinstance(item, FileNote):
-                    check = by_name.get(item.check)
-                    if check is not None:
-                        findings.append(check.dataset_finding(item.split, item.path, item.message, key=item.message[:40]))
-            load_time += time.perf_counter() - t0
-            assert loader.info is not None
-            datasets.append(loader.info)
-    for dc in dataset_checks:
-        t = time.perf_counter()
-        findings.extend(dc.finish())
-        timing[dc.name] += time.perf_counter() - t
+    pool = None
+    try:
+        for split in SPLITS:
+            for path in splits[split]:
+                loader = Loader(path, split, formats, settings.input_format, settings.fields)
+                chunks = None
+                if jobs > 1 and not unmergeable and not path.endswith(".txt"):
+                    chunks = plan_chunks(path, settings.chunk_bytes)
+                if chunks is None or len(chunks) < 2:
+                    datasets.append(run.consume(loader, progress))
+                    continue
+                fmt_name = loader.detect()
+                if fmt_name is None:  # unknown format: the whole-file read reports it once
+                    datasets.append(run.consume(loader, progress))
+                    continue
+                if pool is None:
+                    ctx = multiprocessing.get_context("fork" if sys.platform.startswith("linux") else "spawn")
+                    pool = ctx.Pool(min(jobs, len(chunks)), initializer=_init_worker, initargs=(settings, splits))
+                parts = []
+                done = 0
+                for part, info in pool.imap(_run_chunk, [(path, split, c, fmt_name) for c in chunks]):
+                    run.absorb(part)
+                    parts.append(info)
+                    done += info.examples
+                    if progress is not None:
+                        progress(split, path, done)
+                datasets.append(_merge_infos(parts))
+    finally:
+        if pool is not None:
+            pool.terminate()
+            pool.join()
+    timing = run.timing
+    findings = run.findings
+    for dc in checks:
+        if isinstance(dc, DatasetCheck):
+            t = time.perf_counter()
+            findings.extend(dc.finish())
+            timing[dc.name] += time.perf_counter() - t
     findings, suppressed = _suppress(findings, settings, registry)
     findings.sort(key=Finding.sort_key)
     suppressed.sort(key=Finding.sort_key)
@@ -187,11 +283,10 @@ def lint(
             assessed[c.criterion].append(c.name)
         else:
             not_assessed[c.criterion].append(f"{c.name}: {reason}")
-        if c.metrics:
-            metrics[c.criterion][c.name] = dict(c.metrics)
+        if c.metrics or c.counts:
+            metrics[c.criterion][c.name] = c.all_metrics()
     scorecard = build_scorecard(findings, assessed, not_assessed, examples, settings.fail_on, metrics)
     timing["total"] = time.perf_counter() - started
-    timing["load_and_record_checks"] = load_time
     stats = {
         "examples": examples,
         "records": sum(d.lines for d in datasets),
@@ -202,6 +297,8 @@ def lint(
         "suppressed": len(suppressed),
         "containers": {d.path: dict(d.formats) for d in datasets},
     }
+    if parallel_note:
+        stats["parallelism"] = parallel_note
     return Report(
         datasets=tuple(datasets),
         findings=tuple(findings),

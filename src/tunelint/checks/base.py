@@ -8,6 +8,7 @@ dataset checks implement `observe(example)` and `finish()` and see every example
 from __future__ import annotations
 
 import hashlib
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Iterable, Iterator, Mapping
 
@@ -57,7 +58,9 @@ class Check:
         self.options = options if options is not None else self.Options()
         self.context = context if context is not None else CheckContext()
         self.level = severity or type(self).severity
+        # `metrics` are facts about the run (which tokenizer); `counts` add up across chunks.
         self.metrics: dict[str, Any] = {}
+        self.counts: Counter[str] = Counter()
         self._not_assessed: str | None = None
 
     # -- assessment --------------------------------------------------------------------------
@@ -116,6 +119,20 @@ class Check:
             fingerprint=fingerprint(self.code, path, "", "", key),
         )
 
+    def merge(self, other: "Check") -> None:
+        """Fold in the state of the same check run over a later part of the data.
+
+        Record checks keep only `counts`, which add up. Dataset checks that can merge their
+        state override this (calling super) and set `mergeable = True`, so a large file is
+        split over cores.
+        """
+        self.counts.update(other.counts)
+        for key, value in other.metrics.items():
+            self.metrics.setdefault(key, value)
+
+    def all_metrics(self) -> dict[str, Any]:
+        return {**self.metrics, **dict(sorted(self.counts.items()))}
+
     @classmethod
     def doc(cls) -> str:
         return (cls.__doc__ or "").strip()
@@ -130,9 +147,17 @@ class RecordCheck(Check):
 
 
 class DatasetCheck(Check):
-    """Sees every example of every split once, then reports."""
+    """Sees every example of every split once, then reports.
+
+    To run on every core, keep state small (hashes, counts, signatures — not texts), set
+    `mergeable = True` and implement `merge(other)`: the engine gives each chunk of a file a
+    fresh instance and merges them in file order, so "first occurrence" keeps its meaning.
+    Heavy resources (a model, an analyzer) belong in a module-level cache, not on `self`,
+    because chunk states travel between processes.
+    """
 
     splits: ClassVar[tuple[str, ...]] = ("train", "test", "reference")
+    mergeable: ClassVar[bool] = False
 
     def observe(self, example: Example) -> None:
         """Take note of one example."""

@@ -52,7 +52,7 @@ class ExceedsContext(RecordCheck):
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.counter = CharEstimate(self.options.chars_per_token)
-        self.metrics = {"tokenizer": self.counter.name, "max_tokens": self.options.max_tokens, "over": 0}
+        self.metrics = {"tokenizer": self.counter.name, "max_tokens": self.options.max_tokens}
 
     def check(self, example: Example) -> Iterator[Finding]:
         limit = self.options.max_tokens
@@ -69,7 +69,7 @@ class ExceedsContext(RecordCheck):
             total += n
         if total <= limit:
             return
-        self.metrics["over"] += 1
+        self.counts["over"] += 1
         if trainable_total and trainable_before_cut == 0:
             tail = "truncation removes every assistant token: the example trains on nothing"
             severity = Severity.ERROR

@@ -110,8 +110,9 @@ class MissingAssistantTurn(RecordCheck):
     """An example with nothing for the model to learn from.
 
     What it does:
-        Reports examples with no assistant turn at all, and examples where every assistant
-        turn has weight 0 (OpenAI's per-message weight), so no token is trained on.
+        Reports examples with no assistant turn at all, examples where every assistant turn has
+        weight 0 (OpenAI's per-message weight), so no token is trained on, and (as a warning)
+        conversations that end on a user turn nobody answers.
 
     Why it matters for a fine-tune:
         The loss is computed on assistant tokens only. An example without them costs tokens and
@@ -140,6 +141,14 @@ class MissingAssistantTurn(RecordCheck):
                 example,
                 f"all {len(assistants)} assistant turns have weight 0: no token is trained on",
                 pointer=assistants[-1].pointer,
+            )
+        elif example.turns[-1].role is Role.USER:
+            yield self.finding(
+                example,
+                "conversation ends on a user turn that gets no answer: the final request teaches nothing",
+                pointer=example.turns[-1].pointer,
+                severity=Severity.WARNING,
+                key="trailing-user",
             )
 
 

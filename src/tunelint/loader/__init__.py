@@ -13,12 +13,13 @@ import xxhash
 
 from tunelint.loader.formats.base import Format, RecordError
 from tunelint.loader.formats.fields import FieldMapping
-from tunelint.loader.reader import InputError, RawRecord, ReadStats, read_records
+from tunelint.loader.reader import Chunk, InputError, RawRecord, ReadStats, plan_chunks, read_chunk, read_records
 from tunelint.models import DatasetInfo, Example, Role, Turn
 
-__all__ = ["InputError", "Rejected", "FileNote", "Loader", "available_formats"]
+__all__ = ["Chunk", "InputError", "Rejected", "FileNote", "Loader", "available_formats", "plan_chunks"]
 
 _DETECT_SAMPLE = 200
+INTERNAL_ERROR = "tunelint hit an internal error"
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,18 +61,42 @@ class Loader:
     formats: Mapping[str, Format]
     input_format: str | None = None
     fields: Mapping[str, str] | None = None
+    chunk: Chunk | None = None
+    format_name: str | None = None
     info: DatasetInfo | None = field(default=None, init=False)
 
-    def __iter__(self) -> Iterator[Example | Rejected | FileNote]:
-        stats = ReadStats()
-        records = read_records(self.path, stats)
-        text_lines = self.path.endswith(".txt")
+    def detect(self) -> str | None:
+        """The format name detection picks for this file (reads only its head)."""
+        if self.path.endswith(".txt"):
+            return "text-lines"
         head: list[RawRecord] = []
-        for rec in records:
+        for rec in read_records(self.path, ReadStats()):
             head.append(rec)
             if len(head) >= _DETECT_SAMPLE:
                 break
-        fmt = self._choose_format(head) if not text_lines else None
+        fmt = self._choose_format(head)
+        return fmt.name if fmt else None
+
+    def _format_by_name(self, name: str | None) -> Format | None:
+        if self.fields:
+            return FieldMapping(self.fields)
+        return self.formats.get(name) if name else None
+
+    def __iter__(self) -> Iterator[Example | Rejected | FileNote]:
+        stats = ReadStats()
+        text_lines = self.path.endswith(".txt")
+        head: list[RawRecord] = []
+        if self.chunk is not None:
+            # A chunk of a file whose format the caller already detected on the whole file.
+            records = read_chunk(self.path, self.chunk, stats)
+            fmt = self._format_by_name(self.format_name)
+        else:
+            records = read_records(self.path, stats)
+            for rec in records:
+                head.append(rec)
+                if len(head) >= _DETECT_SAMPLE:
+                    break
+            fmt = self._choose_format(head) if not text_lines else None
         fmt_name = "text-lines" if text_lines else (fmt.name if fmt else "unknown")
         n_examples = n_rejected = 0
 
@@ -102,6 +127,11 @@ class Loader:
                 n_rejected += 1
                 yield Rejected(self.split, self.path, rec.index, rec.line, "schema-violation", f"record does not fit {fmt.name}: {exc.message}", record_hash, exc.pointer)
                 continue
+            except Exception as exc:  # a reader bug must cost one record, not the run
+                n_rejected += 1
+                yield Rejected(self.split, self.path, rec.index, rec.line, "schema-violation",
+                               f"{INTERNAL_ERROR} reading this record as {fmt.name} ({type(exc).__name__}: {exc})", record_hash)
+                continue
             n_examples += 1
             yield Example(
                 split=self.split,
@@ -117,9 +147,10 @@ class Loader:
             )
         for note in stats.notes:
             yield FileNote(self.split, self.path, "invalid-json", note)
-        if n_examples + n_rejected == 0:
+        whole_file = self.chunk is None
+        if whole_file and n_examples + n_rejected == 0:
             yield FileNote(self.split, self.path, "schema-violation", "file holds no records")
-        elif fmt is None and not text_lines:
+        elif whole_file and fmt is None and not text_lines:
             keys = ", ".join(k for k, _ in unknown_keys.most_common(6)) or "none"
             yield FileNote(
                 self.split,

@@ -7,7 +7,8 @@ line; a JSON array is read whole and split into its elements so each keeps its l
 
 from __future__ import annotations
 
-import gzip
+import mmap
+import os
 import re
 import sys
 import zlib
@@ -85,6 +86,11 @@ def read_records(path: str, stats: ReadStats | None = None) -> Iterator[RawRecor
         if head.startswith(BOM):
             head = head[len(BOM):]
         first = head.lstrip()[:1]
+        # The extension settles what content alone cannot: a JSONL file whose records are lists.
+        suffixes = [x.lower() for x in Path(path).suffixes if x.lower() != ".gz"]
+        jsonl_named = bool(suffixes) and suffixes[-1] in (".jsonl", ".ndjson")
+        if jsonl_named:
+            first = b""
         if first == b"[":
             stats.container = "json-array"
             yield from _read_json_array(head + b"".join(chunks))
@@ -273,3 +279,69 @@ def _read_parquet(path: str, data: bytes) -> Iterator[RawRecord]:
             raw = orjson.dumps(row, option=orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS, default=str)
             yield RawRecord(index=index, line=None, raw=raw, value=row)
             index += 1
+
+
+@dataclass(frozen=True, slots=True)
+class Chunk:
+    """A byte range of a plain JSONL file that starts and ends on line boundaries.
+
+    `line_offset` / `index_offset` are the lines and records before it, so records read from the
+    chunk alone get the same line and index as in a whole-file read.
+    """
+
+    start: int
+    end: int
+    line_offset: int
+    index_offset: int
+
+
+def plan_chunks(path: str, target_bytes: int) -> list[Chunk] | None:
+    """Split a plain (uncompressed) JSONL file into chunks; None when it cannot be split."""
+    if path == "-":
+        return None
+    try:
+        size = os.path.getsize(path)
+        if size == 0:
+            return None
+        with open(path, "rb") as fh, mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as m:
+            if m[:2] == GZIP_MAGIC or m[:4] == PARQUET_MAGIC:
+                return None
+            chunks: list[Chunk] = []
+            pos = line_offset = index_offset = 0
+            while pos < size:
+                end = min(size, pos + target_bytes)
+                if end < size:
+                    nl = m.find(b"\n", end - 1)
+                    end = size if nl == -1 else nl + 1
+                pieces = m[pos:end].split(b"\n")
+                if pieces and pieces[-1] == b"":
+                    pieces.pop()
+                records = sum(1 for p in pieces if p.strip() and p.strip() != BOM)
+                chunks.append(Chunk(pos, end, line_offset, index_offset))
+                line_offset += len(pieces)
+                index_offset += records
+                pos = end
+            return chunks
+    except (OSError, ValueError):
+        return None
+
+
+def read_chunk(path: str, chunk: Chunk, stats: ReadStats) -> Iterator[RawRecord]:
+    """The records of one chunk of a plain JSONL file, numbered as in the whole file."""
+    with open(path, "rb") as fh:
+        fh.seek(chunk.start)
+        data = fh.read(chunk.end - chunk.start)
+    if chunk.start == 0 and data.startswith(BOM):
+        data = data[len(BOM):]
+    index = chunk.index_offset
+    lines = data.split(b"\n")
+    if lines and lines[-1] == b"":
+        lines.pop()
+    for lineno, raw in enumerate(lines, start=chunk.line_offset + 1):
+        stripped = raw.strip()
+        if not stripped:
+            stats.blank_lines += 1
+            continue
+        value, error = parse_json(stripped)
+        yield RawRecord(index=index, line=lineno, raw=stripped, value=value, error=error)
+        index += 1

@@ -16,6 +16,7 @@ from presidio_analyzer import AnalyzerEngine, RecognizerRegistry, RecognizerResu
 from presidio_analyzer.nlp_engine import NlpEngine, NlpEngineProvider
 from presidio_analyzer.predefined_recognizers import SpacyRecognizer
 
+from tunelint.privacy.phone import ChatPhoneRecognizer
 from tunelint.privacy.prefilter import Prefilter
 from tunelint.privacy.recognizers import pattern_recognizers
 from tunelint.privacy.spans import Span, resolve_overlaps
@@ -103,6 +104,8 @@ class PiiDetector:
     `allow_list`: values never reported; a string matches the detected text exactly (case
     ignored), a compiled regex must match all of it.
     `ner`: "auto" (an installed en_core_web_* model if any), "off", or a model name / path.
+    `phone_regions`: regions (ISO 3166 codes) whose national phone formats are validated;
+    numbers written with a + country code are found for every country.
     `prefilter`: skip Presidio on texts no pattern trigger matches (on by default; off only to
     measure it).
     """
@@ -114,6 +117,7 @@ class PiiDetector:
         allow_list: Iterable[AllowEntry] = (),
         ner: Literal["auto", "off"] | str = "auto",
         prefilter: bool = True,
+        phone_regions: Sequence[str] = ChatPhoneRecognizer.DEFAULT_SUPPORTED_REGIONS,
     ) -> None:
         model = find_ner_model(ner)
         self.mode = PATTERNS_ONLY if model is None else f"ner:{Path(model).name}"
@@ -143,7 +147,9 @@ class PiiDetector:
         self._pattern_entities = pattern_entities
 
         nlp_engine = _nlp_engine(model)
-        recognizers = [r for e, r in pattern_recognizers().items() if e in pattern_entities]
+        recognizers = [
+            r for e, r in pattern_recognizers(phone_regions).items() if e in pattern_entities
+        ]
         if self._ner_entities:
             recognizers.append(SpacyRecognizer(supported_entities=list(NER_ENTITIES)))
         registry = RecognizerRegistry(recognizers=recognizers, supported_languages=["en"])
@@ -159,7 +165,7 @@ class PiiDetector:
 
     def detect_many(self, texts: Sequence[str]) -> list[list[Span]]:
         """`detect` for each text, in order; batches the NER pipeline when a model runs."""
-        entity_lists = [self._entities_for(text) for text in texts]
+        entity_lists = [self.entities_to_check(text) for text in texts]
         if not self._ner_entities:
             return [
                 self._analyze(text, wanted) if wanted else []
@@ -173,7 +179,8 @@ class PiiDetector:
             out.append(self._analyze(text, wanted, artifacts))
         return out
 
-    def _entities_for(self, text: str) -> list[str]:
+    def entities_to_check(self, text: str) -> list[str]:
+        """The entities Presidio will look for in `text`: empty when the prefilter rules all out."""
         if self._prefilter is None:
             pattern = self._pattern_entities
         else:

@@ -8,22 +8,20 @@ from __future__ import annotations
 
 import re
 from functools import lru_cache
+from typing import Sequence
 
-import phonenumbers
 import tldextract
-from presidio_analyzer import EntityRecognizer, Pattern, RecognizerResult
-from presidio_analyzer.nlp_engine import NlpArtifacts
+from presidio_analyzer import EntityRecognizer, Pattern
 from presidio_analyzer.predefined_recognizers import (
     CreditCardRecognizer,
     CryptoRecognizer,
     EmailRecognizer,
     IbanRecognizer,
     IpRecognizer,
-    PhoneRecognizer,
     UsSsnRecognizer,
 )
 
-from tunelint.privacy.prefilter import PHONE_DIGIT_RUN
+from tunelint.privacy.phone import ChatPhoneRecognizer
 
 
 @lru_cache(maxsize=1)
@@ -117,104 +115,27 @@ class CaseInsensitiveIbanRecognizer(IbanRecognizer):
 
 
 class StrictSsnRecognizer(UsSsnRecognizer):
-    """Presidio's SSN rules plus the 900-999 area, which the SSA never issues (ITINs live there)."""
+    """Presidio's SSN rules plus the 900-999 area, which the SSA never issues (ITINs live there).
+
+    Only Presidio's 3-2-4 pattern: its bare nine-digit and 5-4 patterns score 0.05, which
+    context words could lift only with an NLP model, and they match every nine-digit id.
+    """
+
+    def __init__(self) -> None:
+        super().__init__(patterns=[p for p in self.PATTERNS if p.name == "SSN5 (medium)"])
 
     def invalidate_result(self, pattern_text: str) -> bool:
         digits = "".join(c for c in pattern_text if c.isdigit())
         return digits[:1] == "9" or bool(super().invalidate_result(pattern_text))
 
 
-# Words that, shortly before a number, say it is a phone number...
-_PHONE_CONTEXT = re.compile(
-    r"\b(?:phone|tel|telephone|mobile|cell|cellphone|call|calling|fax|sms|whatsapp|dial|"
-    r"hotline|reach|ring|text me)\b",
-    re.IGNORECASE,
-)
-# ...and words that say it is some other identifier.
-_OTHER_NUMBER_CONTEXT = re.compile(
-    r"\b(?:order|invoice|ref|reference|isbn|issn|serial|tracking|account|acct|sku|part|ticket|"
-    r"case|id|batch|lot|model|version|build|zip|postcode|population)\b",
-    re.IGNORECASE,
-)
-_CONTEXT_WINDOW = 40
-_DIGIT_BLOCKS = re.compile(r"\d+")
-_DATE = re.compile(r"\d{4}[-/.]\d{1,2}[-/.]\d{1,2}|\d{1,2}[-/.]\d{1,2}[-/.]\d{2,4}")
-_EXTENSION = re.compile(r"(?i)\d\s*(?:x|ext)")
-# E.164 caps a full international number at 15 digits; longer runs are cards or ids.
-_MAX_PHONE_DIGITS = 15
-
-STRONG = "strong"
-GROUPED = "grouped"
-
-
-def phone_evidence(text: str, start: int, end: int) -> str | None:
-    """How a python-phonenumbers match reads: STRONG, GROUPED, or None (not a phone number).
-
-    phonenumbers checks digits against numbering plans, so an 8-10 digit order number,
-    timestamp or decimal can pass; the shape decides here. None: fewer than seven digits in
-    a run, part of a price or decimal, a date, an ISBN-like run of one-digit blocks, more than
-    15 digits. STRONG: written with a + country code or introduced by a phone word. GROUPED:
-    an (area) code or three or more digit blocks, with no other-identifier word before it.
-    """
-    value = text[start:end]
-    if PHONE_DIGIT_RUN.search(value) is None or _DATE.fullmatch(value):
-        return None
-    before = text[max(0, start - 2) : start]
-    if before[-1:] in ("#", "$", "€", "£", "¥") or re.search(r"\d[.,]$", before):
-        return None
-    if re.match(r"[.,]\d", text[end : end + 2]):
-        return None
-    blocks = _DIGIT_BLOCKS.findall(value.replace("(0)", ""))
-    if sum(len(b) == 1 for b in blocks) > 1:
-        return None
-    if sum(map(len, blocks)) > _MAX_PHONE_DIGITS and not _EXTENSION.search(value):
-        return None
-    if set(re.sub(r"[\d\s]", "", value)) == {"."} and len(blocks) == 2:
-        return None  # a decimal such as 12345678.90
-    window = text[max(0, start - _CONTEXT_WINDOW) : start]
-    if value.startswith("+") or before[-1:] == "+" or _PHONE_CONTEXT.search(window):
-        return STRONG
-    if _OTHER_NUMBER_CONTEXT.search(window):
-        return None
-    if "(" in value or len(blocks) >= 3:
-        return GROUPED
-    return None
-
-
-class ChatPhoneRecognizer(PhoneRecognizer):
-    """Presidio's phone recognizer (python-phonenumbers), keeping only phone-shaped matches.
-
-    Numbers valid in the default regions are kept when STRONG or GROUPED; numbers that are
-    merely possible (valid length, any region, e.g. from a country outside the list) are kept
-    when STRONG, i.e. after a + or a phone word.
-    """
-
-    def analyze(
-        self, text: str, entities: list[str], nlp_artifacts: NlpArtifacts | None = None
-    ) -> list[RecognizerResult]:
-        results = [
-            r
-            for r in super().analyze(text, entities, nlp_artifacts)
-            if phone_evidence(text, r.start, r.end) is not None
-        ]
-        if "+" in text or _PHONE_CONTEXT.search(text):
-            seen = {(r.start, r.end) for r in results}
-            for match in phonenumbers.PhoneNumberMatcher(
-                text, self.supported_regions[0], leniency=phonenumbers.Leniency.POSSIBLE
-            ):
-                span = (match.start, match.end)
-                if span not in seen and phone_evidence(text, *span) == STRONG:
-                    results.append(
-                        self._get_recognizer_result(match, text, None, nlp_artifacts)
-                    )
-        return EntityRecognizer.remove_duplicates(results)
-
-
-def pattern_recognizers() -> dict[str, EntityRecognizer]:
+def pattern_recognizers(
+    phone_regions: Sequence[str] = ChatPhoneRecognizer.DEFAULT_SUPPORTED_REGIONS,
+) -> dict[str, EntityRecognizer]:
     """One fresh recognizer per pattern entity this package supports, keyed by entity."""
     return {
         "EMAIL_ADDRESS": OfflineEmailRecognizer(),
-        "PHONE_NUMBER": ChatPhoneRecognizer(),
+        "PHONE_NUMBER": ChatPhoneRecognizer(supported_regions=phone_regions),
         "CREDIT_CARD": CardRecognizer(),
         "IBAN_CODE": CaseInsensitiveIbanRecognizer(),
         "US_SSN": StrictSsnRecognizer(),

@@ -67,25 +67,27 @@ class TextReporter(Reporter):
             head.append(f"{code} {check}", style=_SEV_STYLE[worst])
             head.append(f"  {len(items)} finding{'s' if len(items) != 1 else ''}  [{items[0].criterion.value}]", style="dim")
             console.print(head)
+            grid = Table.grid(padding=(0, 1))
+            grid.add_column(no_wrap=True)
+            grid.add_column(no_wrap=True)
+            grid.add_column(overflow="fold")
             for f in items[: self.max_per_check]:
-                row = Text("  ")
                 loc = f.location
-                where = neutralise(loc.path)
+                where = Text("  " + neutralise(loc.path), style="bold")
                 if loc.line is not None:
-                    where += f":{loc.line}"
+                    where.append(f":{loc.line}", style="bold")
                 elif loc.index is not None:
-                    where += f"[{loc.index}]"
-                row.append(where, style="bold")
+                    where.append(f"[{loc.index}]", style="bold")
                 if loc.pointer:
-                    row.append(f" {neutralise(loc.pointer)}", style="dim")
-                row.append(f"  {f.severity.value}: ", style=_SEV_STYLE[f.severity])
-                row.append(neutralise(f.message))
+                    where.append(f" {neutralise(loc.pointer)}", style="dim")
+                message = Text(neutralise(f.message))
                 if f.related:
-                    lines = [str(r.line) if r.line is not None else f"[{r.index}]" for r in f.related[:5] if r.index is not None]
-                    if lines:
+                    refs = [str(r.line) if r.line is not None else f"[{r.index}]" for r in f.related[:5] if r.index is not None]
+                    if refs:
                         more = f" +{len(f.related) - 5}" if len(f.related) > 5 else ""
-                        row.append(f"  (see {', '.join(lines)}{more})", style="dim")
-                console.print(row)
+                        message.append(f"  (see {', '.join(refs)}{more})", style="dim")
+                grid.add_row(where, Text(f.severity.value, style=_SEV_STYLE[f.severity]), message)
+            console.print(grid)
             if len(items) > self.max_per_check:
                 console.print(Text(f"  … and {len(items) - self.max_per_check} more (see --format json)", style="dim"))
             console.print()

@@ -88,7 +88,7 @@ class Anthropic(Format):
             if not isinstance(msg, dict):
                 out.problems.append(Problem(f"message {i} is {type_name(msg)}, expected an object", mptr))
                 continue
-            role = ROLES.get(msg.get("role"))
+            role = ROLES.get(msg["role"]) if isinstance(msg.get("role"), str) else None
             if role is None:
                 what = "has no 'role'" if "role" not in msg else f"has unknown role {msg.get('role')!r}"
                 out.problems.append(Problem(f"message {i} {what}", mptr + "/role"))

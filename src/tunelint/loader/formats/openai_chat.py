@@ -35,7 +35,7 @@ def read_messages(messages: Any, base: str, out: Normalised, roles: dict[str, Ro
             out.problems.append(Problem(f"message {i} is {type_name(msg)}, expected an object", mptr))
             continue
         role_name = msg.get("role")
-        if role_name not in roles:
+        if not isinstance(role_name, str) or role_name not in roles:
             if "role" not in msg:
                 out.problems.append(Problem(f"message {i} has no 'role'", mptr))
             else:

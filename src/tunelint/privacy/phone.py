@@ -1,0 +1,221 @@
+"""Phone numbers in chat text: python-phonenumbers' matcher, kept to phone-shaped matches.
+
+phonenumbers validates digits against numbering plans, so an 8-10 digit order number,
+timestamp or decimal often passes; `phone_evidence` judges the shape and the words before it.
+The matcher (one pass per region, ~0.1 ms per candidate each) runs only on short windows
+around digit runs that could pass that judgement.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+from typing import Iterator, Sequence
+
+import phonenumbers
+from presidio_analyzer import AnalysisExplanation, EntityRecognizer, RecognizerResult
+from presidio_analyzer.nlp_engine import NlpArtifacts
+from presidio_analyzer.predefined_recognizers import PhoneRecognizer
+
+# The punctuation python-phonenumbers accepts between the digit blocks of a number
+# (phonenumbermatcher's _PUNCTUATION), at most four in a row. A test pins it to the library.
+PHONE_PUNCTUATION = (
+    "[-x\u2010-\u2015\u2212\u30fc\uff0d-\uff0f \u00a0\u00ad\u200b\u2060\u3000()"
+    "\uff08\uff09\uff3b\uff3d.\\[\\]/~\u2053\u223c\uff5e]"
+)
+
+# Fewest digits a reported phone number has (checked by the recognizer): shorter runs are
+# extensions, house numbers or prices, and dropping them is what keeps the prefilter cheap.
+MIN_PHONE_DIGITS = 7
+
+# A maximal run of digits holding at least MIN_PHONE_DIGITS of them, each pair separated by
+# at most four punctuation characters: where a phone number's digits can be.
+PHONE_DIGIT_RUN = re.compile(
+    rf"\d(?:{PHONE_PUNCTUATION}{{0,4}}\d){{{MIN_PHONE_DIGITS - 1},}}"
+)
+
+# Words that, shortly before a number, say it is a phone number...
+_PHONE_CONTEXT = re.compile(
+    r"\b(?:phone|tel|telephone|mobile|cell|cellphone|call|calling|fax|sms|whatsapp|dial|"
+    r"hotline|reach|ring|text me)\b",
+    re.IGNORECASE,
+)
+# ...and words that say it is some other identifier.
+_OTHER_NUMBER_CONTEXT = re.compile(
+    r"\b(?:order|invoice|ref|reference|isbn|issn|serial|tracking|account|acct|sku|part|ticket|"
+    r"case|id|batch|lot|model|version|build|zip|postcode|population)\b",
+    re.IGNORECASE,
+)
+_CONTEXT_WINDOW = 40
+_DIGIT_BLOCKS = re.compile(r"\d+")
+_DATE = re.compile(r"\d{4}[-/.]\d{1,2}[-/.]\d{1,2}|\d{1,2}[-/.]\d{1,2}[-/.]\d{2,4}")
+_EXTENSION = re.compile(r"(?i)\d\s*(?:x|ext)")
+_EXTENSION_AFTER = re.compile(r"(?i)\s*(?:ext\.?|extension|x|#)\s*\d")
+# E.164 caps a full international number at 15 digits; longer runs are cards or ids.
+_MAX_PHONE_DIGITS = 15
+# How far before its first digit a number's "+" or "(" can sit: phonenumbers allows a lead
+# character followed by up to four punctuation characters.
+_LEAD_REACH = 6
+# Text kept on each side of a digit run when matching, snapped out to whitespace; the matcher
+# looks at neighbouring characters (letters, "%", a following ":30") to reject candidates.
+_WINDOW_MARGIN = 32
+
+STRONG = "strong"
+GROUPED = "grouped"
+
+
+def phone_evidence(text: str, start: int, end: int) -> str | None:
+    """How a phonenumbers match reads: STRONG, GROUPED, or None (not a phone number).
+
+    None: fewer than seven digits in a run, part of a price or decimal, a date, an ISBN-like
+    run of one-digit blocks, more than 15 digits. STRONG: written with a + country code or
+    introduced by a phone word. GROUPED: an (area) code or three or more digit blocks, with no
+    other-identifier word ("order", "invoice", "ISBN", ...) before it.
+    """
+    value = text[start:end]
+    if PHONE_DIGIT_RUN.search(value) is None or _DATE.fullmatch(value):
+        return None
+    before = text[max(0, start - 2) : start]
+    if before[-1:] in ("#", "$", "€", "£", "¥") or re.search(r"\d[.,]$", before):
+        return None
+    if re.match(r"[.,]\d", text[end : end + 2]):
+        return None
+    blocks = _DIGIT_BLOCKS.findall(value.replace("(0)", ""))
+    if sum(len(b) == 1 for b in blocks) > 1:
+        return None
+    if sum(map(len, blocks)) > _MAX_PHONE_DIGITS and not _EXTENSION.search(value):
+        return None
+    if set(re.sub(r"[\d\s]", "", value)) == {"."} and len(blocks) == 2:
+        return None  # a decimal such as 12345678.90
+    window = text[max(0, start - _CONTEXT_WINDOW) : start]
+    if value.startswith("+") or before[-1:] == "+" or _PHONE_CONTEXT.search(window):
+        return STRONG
+    if _OTHER_NUMBER_CONTEXT.search(window):
+        return None
+    if "(" in value or len(blocks) >= 3:
+        return GROUPED
+    return None
+
+
+def _run_may_be_phone(text: str, start: int, end: int) -> bool:
+    """Whether some match around the digit run text[start:end] could get `phone_evidence`.
+
+    A superset of that test: a match's digits lie inside one run, its lead within
+    _LEAD_REACH characters before it, and its blocks are the run's plus an extension.
+    """
+    run = text[start:end]
+    if _DATE.fullmatch(run):
+        return False
+    lead = text[max(0, start - _LEAD_REACH) : start]
+    if "+" in lead or "(" in lead or "(" in run:
+        return True
+    if _PHONE_CONTEXT.search(text[max(0, start - _CONTEXT_WINDOW - _LEAD_REACH) : start]):
+        return True
+    blocks = len(_DIGIT_BLOCKS.findall(run)) + bool(_EXTENSION_AFTER.match(text, end))
+    return blocks >= 3
+
+
+def _windows(text: str) -> Iterator[tuple[int, int]]:
+    """Merged (start, end) windows around the digit runs that `_run_may_be_phone` keeps."""
+    current: tuple[int, int] | None = None
+    for run in PHONE_DIGIT_RUN.finditer(text):
+        if not _run_may_be_phone(text, run.start(), run.end()):
+            continue
+        start = max(0, run.start() - _WINDOW_MARGIN)
+        while start > 0 and not text[start - 1].isspace():
+            start -= 1
+        end = min(len(text), run.end() + _WINDOW_MARGIN)
+        while end < len(text) and not text[end].isspace():
+            end += 1
+        if current is not None and start <= current[1]:
+            current = (current[0], max(current[1], end))
+        else:
+            if current is not None:
+                yield current
+            current = (start, end)
+    if current is not None:
+        yield current
+
+
+def has_phone_candidate(text: str) -> bool:
+    """Whether the recognizer would look anywhere in `text` (its prefilter test)."""
+    return next(_windows(text), None) is not None
+
+
+@lru_cache(maxsize=16384)
+def _matches(text: str, regions: tuple[str, ...], possible: bool) -> tuple[tuple[int, int, bool], ...]:
+    """(start, end, valid) of phonenumbers' matches: valid in a region, or merely possible.
+
+    Cached because chat datasets repeat the same lines (signatures, templates) many times.
+    """
+    found: dict[tuple[int, int], bool] = {}
+    for region in regions:
+        for match in phonenumbers.PhoneNumberMatcher(text, region, leniency=phonenumbers.Leniency.VALID):
+            found[(match.start, match.end)] = True
+    if possible:
+        for match in phonenumbers.PhoneNumberMatcher(
+            text, regions[0], leniency=phonenumbers.Leniency.POSSIBLE
+        ):
+            found.setdefault((match.start, match.end), False)
+    return tuple((start, end, valid) for (start, end), valid in sorted(found.items()))
+
+
+class ChatPhoneRecognizer(PhoneRecognizer):
+    """Presidio's phone recognizer, keeping only phone-shaped matches.
+
+    Numbers valid in one of `supported_regions` are kept when STRONG or GROUPED; numbers that
+    are merely possible (right length, e.g. from a country outside the list) only when STRONG.
+    `windowed=False` runs the matcher over the whole text (same result, for testing).
+    """
+
+    def __init__(
+        self,
+        supported_regions: Sequence[str] = PhoneRecognizer.DEFAULT_SUPPORTED_REGIONS,
+        windowed: bool = True,
+    ) -> None:
+        super().__init__(supported_regions=tuple(supported_regions))
+        self.windowed = windowed
+
+    def analyze(
+        self, text: str, entities: list[str], nlp_artifacts: NlpArtifacts | None = None
+    ) -> list[RecognizerResult]:
+        regions = tuple(self.supported_regions)
+        if self.windowed:
+            candidates = [
+                (start + s, start + e, valid)
+                for start, end in _windows(text)
+                for s, e, valid in _matches(
+                    text[start:end], regions, self._possible_gate(text, start, end)
+                )
+            ]
+        else:
+            candidates = list(_matches(text, regions, self._possible_gate(text, 0, len(text))))
+        results = []
+        for start, end, valid in candidates:
+            evidence = phone_evidence(text, start, end)
+            if evidence == STRONG or (valid and evidence == GROUPED):
+                results.append(self._result(start, end))
+        return EntityRecognizer.remove_duplicates(results)
+
+    @staticmethod
+    def _possible_gate(text: str, start: int, end: int) -> bool:
+        # Merely-possible numbers count only when STRONG: a "+" or a phone word before them.
+        reach = text[max(0, start - _CONTEXT_WINDOW) : end]
+        return "+" in text[start:end] or _PHONE_CONTEXT.search(reach) is not None
+
+    def _result(self, start: int, end: int) -> RecognizerResult:
+        return RecognizerResult(
+            entity_type=self.supported_entities[0],
+            start=start,
+            end=end,
+            score=self.SCORE,
+            analysis_explanation=AnalysisExplanation(
+                recognizer=type(self).__name__,
+                original_score=self.SCORE,
+                textual_explanation="phone number shape, validated by python-phonenumbers",
+            ),
+            recognition_metadata={
+                RecognizerResult.RECOGNIZER_NAME_KEY: self.name,
+                RecognizerResult.RECOGNIZER_IDENTIFIER_KEY: self.id,
+            },
+        )

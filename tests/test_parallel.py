@@ -1,0 +1,50 @@
+"""Splitting a file over worker processes gives exactly the report one process gives."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from tunelint import Settings, lint
+from tunelint.loader.reader import plan_chunks
+from tunelint.reporters.json import JsonReporter
+
+SHARED = Path(__file__).resolve().parents[2] / "shared" / "datasets"
+
+
+def _dataset(tmp_path: Path) -> Path:
+    rows = []
+    src = (SHARED / "instruct/hh_rlhf/harmless-base_test.jsonl").read_text(encoding="utf-8").splitlines()
+    for i, line in enumerate(src[:600]):
+        rows.append(line)
+        if i % 97 == 0:
+            rows.append("")  # blank lines shift line numbers but not record indices
+        if i % 131 == 0:
+            rows.append('{"chosen": "\\n\\nHuman: hi", "rejected": ')  # a broken record
+    p = tmp_path / "train.jsonl"
+    p.write_text("\ufeff" + "\n".join(rows) + "\n", encoding="utf-8")
+    return p
+
+
+def test_chunks_cover_the_file_on_line_boundaries(tmp_path):
+    p = _dataset(tmp_path)
+    chunks = plan_chunks(str(p), 50_000)
+    data = p.read_bytes()
+    assert chunks[0].start == 0 and chunks[-1].end == len(data) and len(chunks) > 5
+    for a, b in zip(chunks, chunks[1:]):
+        assert a.end == b.start and data[a.end - 1:a.end] == b"\n"
+        assert b.line_offset == data[: b.start].count(b"\n")
+
+
+def test_parallel_report_equals_sequential(tmp_path):
+    p = _dataset(tmp_path)
+    one = lint(p, settings=Settings(jobs=1, fail_on="never"))
+    many = lint(p, settings=Settings(jobs=2, chunk_bytes=60_000, fail_on="never"))
+    a = json.loads(JsonReporter(timing=False).render(one))
+    b = json.loads(JsonReporter(timing=False).render(many))
+    assert a == b
+    assert a["datasets"][0]["rejected"] == 5 and a["datasets"][0]["examples"] == 600
+    assert {f["check"] for f in a["findings"]} >= {"invalid-json", "exceeds-context"} or a["findings"]
+    lines = [f["location"]["line"] for f in a["findings"] if f["check"] == "invalid-json"]
+    text = p.read_text(encoding="utf-8").split("\n")
+    assert all(text[n - 1].endswith('"rejected": ') for n in lines)
