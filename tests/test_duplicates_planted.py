@@ -213,3 +213,18 @@ def test_clean_command_line(tmp_path):
     assert len(out.read_text().splitlines()) == 10
     same = CliRunner().invoke(main, ["clean", str(path), "-o", str(path)])
     assert same.exit_code == 2 and "never overwrites its input" in same.output
+
+
+def test_parallel_chunks_give_the_same_findings(tmp_path):
+    records, _ = planted_near_duplicates(base=400, pairs=60)
+    records += [records[5], records[7]]
+    records += [{"prompt": records[9]["prompt"], "completion": "a different answer entirely here"}]
+    path = _write(tmp_path / "train.jsonl", records)
+    selected = ("exact-duplicate", "near-duplicate", "conflicting-outputs", "label-variants",
+                "label-imbalance", "system-prompt-variants", "output-format-drift", "refusal-rate")
+
+    def run(**extra):
+        report = lint(path, settings=Settings(select=selected, fail_on="never", **extra))
+        return [f.to_dict() for f in report.findings], report.scorecard.to_dict()
+
+    assert run(jobs=1) == run(jobs=2, chunk_bytes=40_000)

@@ -70,6 +70,20 @@ class ExampleRefs:
     def __len__(self) -> int:
         return len(self._index)
 
+    def extend(self, other: "ExampleRefs") -> None:
+        """Append the examples another instance saw (a later chunk of the data)."""
+        remap = []
+        for key in other._paths:
+            pid = self._path_ids.get(key)
+            if pid is None:
+                pid = self._path_ids[key] = len(self._paths)
+                self._paths.append(key)
+            remap.append(pid)
+        self._path.extend(remap[p] for p in other._path)
+        self._index.extend(other._index)
+        self._line.extend(other._line)
+        self._hash.extend(other._hash)
+
     def split(self, pos: int) -> str:
         return self._paths[self._path[pos]][0]
 
@@ -254,6 +268,21 @@ class Signatures:
         self._done, self._words = [signatures], [words]
         return signatures, words
 
+    def extend(self, other: "Signatures") -> None:
+        """Append another instance's texts, in order (a later chunk of the data)."""
+        self._flush()
+        other._flush()
+        self._done.extend(other._done)
+        self._words.extend(other._words)
+        if self._kept is not None and other._kept is not None:
+            self._kept_count += other._kept_count
+            if self._kept_count > self._keep_budget:
+                self._kept = None
+            else:
+                self._kept.extend(other._kept)
+        else:
+            self._kept = None
+
     def shingles(self) -> Ragged | None:
         """Every text's shingle hashes (call after `finish`), or None if over the budget."""
         if self._kept is None:
@@ -431,6 +460,24 @@ class LabelTally:
                 self.canonicals.append(key)
             self.canonical_of.append(cid)
         self.spelled.append(sid)
+
+    def extend(self, other: "LabelTally") -> None:
+        """Append another tally's examples, in order (a later chunk of the data)."""
+        remap = []
+        for sid, raw in enumerate(other.spellings):
+            mine = self._spelling_ids.get(raw)
+            if mine is None:
+                mine = self._spelling_ids[raw] = len(self.spellings)
+                self.spellings.append(raw)
+                key = other.canonicals[other.canonical_of[sid]]
+                cid = self._canonical_ids.get(key)
+                if cid is None:
+                    cid = self._canonical_ids[key] = len(self.canonicals)
+                    self.canonicals.append(key)
+                self.canonical_of.append(cid)
+            remap.append(mine)
+        self.spelled.extend(remap[s] if s >= 0 else -1 for s in other.spelled)
+        self.outputs += other.outputs
 
     def spelled_array(self) -> np.ndarray:
         return np.frombuffer(self.spelled, dtype=np.int32) if len(self.spelled) else np.empty(0, dtype=np.int32)

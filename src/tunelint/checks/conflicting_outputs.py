@@ -80,6 +80,7 @@ class ConflictingOutputs(DatasetCheck):
     severity = Severity.WARNING
     summary = "same or near-same input (system prompt and instruction included) with different outputs / labels"
     splits: ClassVar[tuple[str, ...]] = ("train",)
+    mergeable = True
 
     class Options(CheckOptions):
         threshold: float = Field(0.8, gt=0.0, lt=1.0)
@@ -129,6 +130,24 @@ class ConflictingOutputs(DatasetCheck):
             self._label.append(lid)
         self._inputs.add(words_text(input_turns(example)))
         self._outputs.add(out)
+
+    def merge(self, other: "ConflictingOutputs") -> None:
+        super().merge(other)
+        self._refs.extend(other._refs)
+        self._input.extend(other._input)
+        self._output.extend(other._output)
+        self._system.extend(other._system)
+        remap = []
+        for name in other._label_names:
+            lid = self._label_ids.get(name)
+            if lid is None:
+                lid = self._label_ids[name] = len(self._label_names)
+                self._label_names.append(name)
+            remap.append(lid)
+        self._label.extend(remap[i] if i >= 0 else -1 for i in other._label)
+        self._with_output += other._with_output
+        self._inputs.extend(other._inputs)
+        self._outputs.extend(other._outputs)
 
     def finish(self) -> Iterator[Finding]:
         opts = self.options

@@ -45,6 +45,7 @@ class ExactDuplicate(DatasetCheck):
     severity = Severity.WARNING
     summary = "same example after normalisation (case, whitespace, unicode)"
     splits: ClassVar[tuple[str, ...]] = ("train", "test")
+    mergeable = True
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
@@ -54,6 +55,11 @@ class ExactDuplicate(DatasetCheck):
     def observe(self, example: Example) -> None:
         self._refs.add(example)
         self._keys.append(example_key(example))
+
+    def merge(self, other: "ExactDuplicate") -> None:
+        super().merge(other)
+        self._refs.extend(other._refs)
+        self._keys.extend(other._keys)
 
     def finish(self) -> Iterator[Finding]:
         refs = self._refs

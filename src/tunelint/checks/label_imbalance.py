@@ -24,7 +24,7 @@ class LabelImbalance(DatasetCheck):
         regex), or nearly every output (`min-label-share`, 95 %) is a short value (at most five
         words) from at most `max-classes` distinct values that repeat. Over the training labels
         it reports: a skewed distribution (normalised entropy below `min-entropy`, or most / least
-        frequent class above `max-ratio`, or a single class), each rare class (under `rare-share`
+        frequent class above `max-ratio`, rare classes aside, or a single class), each rare class (under `rare-share`
         of the examples) and each declared class that never occurs. Metrics show the counts.
 
     Why it matters for a fine-tune:
@@ -53,6 +53,7 @@ class LabelImbalance(DatasetCheck):
     severity = Severity.WARNING
     summary = "skewed label distribution (normalised entropy, max/min ratio) and missing / rare classes"
     splits: ClassVar[tuple[str, ...]] = ("train",)
+    mergeable = True
 
     class Options(CheckOptions):
         min_entropy: float = Field(0.7, ge=0.0, le=1.0)
@@ -69,6 +70,11 @@ class LabelImbalance(DatasetCheck):
     def observe(self, example: Example) -> None:
         self._refs.add(example)
         self._tally.add(example)
+
+    def merge(self, other: "LabelImbalance") -> None:
+        super().merge(other)
+        self._refs.extend(other._refs)
+        self._tally.extend(other._tally)
 
     def finish(self) -> Iterator[Finding]:
         opts = self.options
@@ -91,7 +97,10 @@ class LabelImbalance(DatasetCheck):
         # Entropy over the classes that occur: a missing declared class is its own finding.
         entropy = -sum((n / total) * math.log(n / total) for _, n in present) if total else 0.0
         norm_entropy = entropy / math.log(k) if k > 1 else 0.0
-        ratio = present[0][1] / present[-1][1] if present else 0.0
+        # The ratio compares the classes that are not rare: a class of one example is its own
+        # finding and would otherwise make every dataset with a stray label look skewed.
+        common = [(key, n) for key, n in present if n / total >= opts.rare_share] or present
+        ratio = common[0][1] / common[-1][1] if common else 0.0
         self.metrics.update({
             "classes": len(counts),
             "labelled_examples": total,
@@ -115,11 +124,11 @@ class LabelImbalance(DatasetCheck):
                 key="skew", evidence=evidence,
             )
         elif norm_entropy < opts.min_entropy or ratio > opts.max_ratio:
-            low_key, low_n = present[-1]
+            low_key, low_n = common[-1]
             yield self.dataset_finding(
                 "train", path,
                 f"labels are skewed: {top!r} is {top_n / total:.0%} of {total} labelled examples, "
-                f"{ratio:.1f}x the rarest ({shown.get(low_key, low_key)!r}, {low_n}); normalised entropy "
+                f"{ratio:.1f}x the least common ({shown.get(low_key, low_key)!r}, {low_n}); normalised entropy "
                 f"{norm_entropy:.2f} (min {opts.min_entropy}), ratio limit {opts.max_ratio:g}; "
                 f"classification-like because {prof.reason}",
                 key="skew", evidence=evidence,

@@ -43,6 +43,7 @@ class LabelVariants(DatasetCheck):
     severity = Severity.WARNING
     summary = "one label written several ways (\"Billing\", \"billing \", \"BILLING\")"
     splits: ClassVar[tuple[str, ...]] = ("train", "test")
+    mergeable = True
 
     class Options(CheckOptions):
         labels: LabelSpec | None = None
@@ -55,6 +56,11 @@ class LabelVariants(DatasetCheck):
     def observe(self, example: Example) -> None:
         self._refs.add(example)
         self._tally.add(example)
+
+    def merge(self, other: "LabelVariants") -> None:
+        super().merge(other)
+        self._refs.extend(other._refs)
+        self._tally.extend(other._tally)
 
     def finish(self) -> Iterator[Finding]:
         tally = self._tally

@@ -66,6 +66,7 @@ class NearDuplicate(DatasetCheck):
     severity = Severity.WARNING
     summary = "MinHash LSH Jaccard over a threshold (datasketch-compatible)"
     splits: ClassVar[tuple[str, ...]] = ("train", "test")
+    mergeable = True
 
     class Options(CheckOptions):
         threshold: float = Field(0.8, gt=0.0, lt=1.0)
@@ -87,6 +88,13 @@ class NearDuplicate(DatasetCheck):
         self._keys.append(example_key(example))
         self._system.append(system_key(example))
         self._signatures.add(words_text(example.turns + example.rejected))
+
+    def merge(self, other: "NearDuplicate") -> None:
+        super().merge(other)
+        self._refs.extend(other._refs)
+        self._keys.extend(other._keys)
+        self._system.extend(other._system)
+        self._signatures.extend(other._signatures)
 
     def finish(self) -> Iterator[Finding]:
         opts = self.options

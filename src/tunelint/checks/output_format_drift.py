@@ -64,6 +64,7 @@ class OutputFormatDrift(DatasetCheck):
     severity = Severity.WARNING
     summary = "most outputs share a shape (JSON with keys K, a template) and some do not"
     splits: ClassVar[tuple[str, ...]] = ("train",)
+    mergeable = True
 
     class Options(CheckOptions):
         min_share: float = Field(0.8, gt=0.5, lt=1.0)
@@ -84,6 +85,18 @@ class OutputFormatDrift(DatasetCheck):
             sid = self._shape_ids[shape] = len(self._shapes)
             self._shapes.append(shape)
         self._shape.append(sid)
+
+    def merge(self, other: "OutputFormatDrift") -> None:
+        super().merge(other)
+        self._refs.extend(other._refs)
+        remap = []
+        for shape in other._shapes:
+            sid = self._shape_ids.get(shape)
+            if sid is None:
+                sid = self._shape_ids[shape] = len(self._shapes)
+                self._shapes.append(shape)
+            remap.append(sid)
+        self._shape.extend(remap[s] for s in other._shape)
 
     def finish(self) -> Iterator[Finding]:
         opts = self.options

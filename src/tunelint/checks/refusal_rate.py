@@ -61,6 +61,7 @@ class RefusalRate(DatasetCheck):
     severity = Severity.WARNING
     summary = "share of refusals outside the expected range; balance over derived classes"
     splits: ClassVar[tuple[str, ...]] = ("train",)
+    mergeable = True
 
     class Options(CheckOptions):
         expected: tuple[float, float] = (0.0, 0.1)
@@ -105,6 +106,16 @@ class RefusalRate(DatasetCheck):
         counts["format"][output_shape(example)[0]] += 1
         counts["language"][language(turn.content) if turn.content.strip() else "none"] += 1
         counts["turns"][_turn_bucket(sum(1 for t in example.turns if t.role is Role.USER))] += 1
+
+    def merge(self, other: "RefusalRate") -> None:
+        super().merge(other)
+        offset = len(self._refs)
+        self._refs.extend(other._refs)
+        for dimension, counter in other._counts.items():
+            self._counts[dimension].update(counter)
+        room = _LISTED - len(self._refusals)
+        self._refusals.extend(offset + p for p in other._refusals[:max(room, 0)])
+        self._total += other._total
 
     def finish(self) -> Iterator[Finding]:
         total = self._total

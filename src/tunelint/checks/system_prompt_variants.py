@@ -52,6 +52,7 @@ class SystemPromptVariants(DatasetCheck):
     severity = Severity.WARNING
     summary = "several system prompts where one dominates"
     splits: ClassVar[tuple[str, ...]] = ("train",)
+    mergeable = True
 
     class Options(CheckOptions):
         min_dominant_share: float = Field(0.6, gt=0.0, lt=1.0)
@@ -69,6 +70,14 @@ class SystemPromptVariants(DatasetCheck):
         if key not in self._texts and len(self._texts) <= _KEPT_TEXTS:
             text = "\n".join(t.content for t in example.turns if t.role is Role.SYSTEM)
             self._texts[key] = text[:_KEPT_CHARS]
+
+    def merge(self, other: "SystemPromptVariants") -> None:
+        super().merge(other)
+        self._refs.extend(other._refs)
+        self._keys.extend(other._keys)
+        for key, text in other._texts.items():
+            if key not in self._texts and len(self._texts) <= _KEPT_TEXTS:
+                self._texts[key] = text
 
     def finish(self) -> Iterator[Finding]:
         total = len(self._keys)
