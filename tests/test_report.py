@@ -41,6 +41,6 @@ def test_criteria_without_checks_are_not_assessed_with_a_hint():
 def test_per_file_ignores(tmp_path):
     p = tmp_path / "legacy.jsonl"
     p.write_text(json.dumps({"messages": [{"role": "system", "content": "s"}, {"role": "assistant", "content": "a"}]}) + "\n")
-    report = lint(p, settings=Settings(per_file_ignores={"*legacy*.jsonl": ("F005",)}))
+    report = lint(p, settings=Settings(per_file_ignores={"*legacy*.jsonl": ("F005",)}, ignore=("test-leakage",)))
     assert report.findings == () and [f.check for f in report.suppressed] == ["missing-user-turn"]
     assert report.passed

@@ -44,7 +44,10 @@ THRESHOLD = 0.8
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
-        ("ＦＵＬＬ　ｗｉｄｔｈ １２３", "full width 123"),  # NFKC: fullwidth forms and ideographic space
+        (
+            "ＦＵＬＬ　ｗｉｄｔｈ １２３",
+            "full width 123",
+        ),  # NFKC: fullwidth forms and ideographic space
         ("Hello WORLD", "hello world"),
         ("Straße ΣΊΣΥΦΟΣ", "strasse σίσυφοσ"),  # casefold, not lower
         ("  a\t\tb\n\n c\r\n", "a b c"),
@@ -65,7 +68,13 @@ def test_normalise_is_idempotent() -> None:
 
 def test_tokenize_drops_punctuation_keeps_digits_and_underscores() -> None:
     assert tokenize("Hello, World! It's 42 — snake_case… ok?") == [
-        "hello", "world", "it", "s", "42", "snake_case", "ok",
+        "hello",
+        "world",
+        "it",
+        "s",
+        "42",
+        "snake_case",
+        "ok",
     ]
     assert tokenize("!!! ... ???") == []
 
@@ -97,7 +106,9 @@ def test_bulk_word_hashes_equal_hashes_of_tokenize() -> None:
 
 def test_word_hashes_ignore_case_width_and_spacing_but_not_words() -> None:
     hasher = TokenHasher()
-    np.testing.assert_array_equal(hasher.hash_text("Hello,  WORLD"), hasher.hash_text("hello world"))
+    np.testing.assert_array_equal(
+        hasher.hash_text("Hello,  WORLD"), hasher.hash_text("hello world")
+    )
     np.testing.assert_array_equal(hasher.hash_text("ｈｅｌｌｏ"), hasher.hash_text("hello"))
     hello, world = hasher.hash_text("hello world")
     assert hello != world
@@ -106,7 +117,9 @@ def test_word_hashes_ignore_case_width_and_spacing_but_not_words() -> None:
 
 def test_word_hashes_do_not_depend_on_batching() -> None:
     hasher = TokenHasher()
-    texts = [f"text number {i} " * (i % 50) + MIXED_TEXTS[i % len(MIXED_TEXTS)] for i in range(3000)]
+    texts = [
+        f"text number {i} " * (i % 50) + MIXED_TEXTS[i % len(MIXED_TEXTS)] for i in range(3000)
+    ]
     together = hasher.hash_texts(texts)
     apart = Ragged.concatenate([hasher.hash_texts(texts[:1234]), hasher.hash_texts(texts[1234:])])
     np.testing.assert_array_equal(together.offsets, apart.offsets)
@@ -115,8 +128,92 @@ def test_word_hashes_do_not_depend_on_batching() -> None:
     np.testing.assert_array_equal(TokenHasher().hash_texts(texts[::-1]).row(0), together.row(2999))
 
 
+def test_huge_text_hashes_like_small_ones() -> None:
+    hasher = TokenHasher()
+    huge = "Word, " * 500_000 + "End"  # 3 million characters: longer than the kept tables
+    hashes = hasher.hash_text(huge)
+    word, end = hasher.hash_tokens(["word", "end"])
+    assert len(hashes) == 500_001
+    assert np.all(hashes[:-1] == word) and hashes[-1] == end
+    assert hasher.hash_normalised([huge])[0] == hasher.hash_normalised([normalise(huge)])[0]
+    grams = ngram_rows(hasher.hash_texts([huge, "word " * 13]), n=13)
+    assert np.all(grams.row(0)[:-1] == grams.row(1)[0])
+
+
 def test_seed_changes_hashes() -> None:
     assert TokenHasher(seed=0).hash_text("word")[0] != TokenHasher(seed=1).hash_text("word")[0]
+
+
+def test_normalised_hashes_are_equal_exactly_when_normalise_is() -> None:
+    variants = [
+        "Hello  World",
+        "hello world",
+        " HELLO\tWORLD\n",
+        "ｈｅｌｌｏ　ｗｏｒｌｄ",
+        "hello\u00a0world",
+        "hello, world",
+        "helloworld",
+        "hello world.",
+        "",
+        "   \n ",
+        "Straße",
+        "STRASSE",
+        "strasse ",
+        "İstanbul",
+        "i̇stanbul",
+        "a\x00b",
+        "ab",
+        "nul\x00",
+        "nul",
+    ]
+    outputs = _alpaca_outputs(min_words=1)[:300]
+    texts = (
+        variants
+        + outputs
+        + [f"  {t.upper()}\n\n" for t in outputs[:100]]
+        + [t + "." for t in outputs[:50]]
+    )
+    keys = TokenHasher().hash_normalised(texts)
+    assert keys.dtype == np.uint64 and keys.shape == (len(texts),)
+    by_key: dict[int, set[str]] = defaultdict(set)
+    by_text: dict[str, set[int]] = defaultdict(set)
+    for text, key in zip(texts, keys.tolist(), strict=True):
+        by_key[key].add(normalise(text))
+        by_text[normalise(text)].add(key)
+    assert all(len(group) == 1 for group in by_key.values())
+    assert all(len(group) == 1 for group in by_text.values())
+    assert keys[0] == keys[1] == keys[2] == keys[3] == keys[4]
+    assert len({keys[1], keys[5], keys[6], keys[7]}) == 4
+    assert keys[8] == keys[9]
+    assert keys[10] == keys[11] == keys[12]
+    assert keys[13] == keys[14]
+    assert keys[15] != keys[16] and keys[17] != keys[18]
+
+
+def test_normalised_hashes_do_not_depend_on_batching() -> None:
+    hasher = TokenHasher()
+    texts = [f"  Text {i}\n" * (i % 40) + MIXED_TEXTS[i % len(MIXED_TEXTS)] for i in range(3000)]
+    together = hasher.hash_normalised(texts)
+    np.testing.assert_array_equal(
+        together,
+        np.concatenate([hasher.hash_normalised(texts[:777]), hasher.hash_normalised(texts[777:])]),
+    )
+    ascii_only = [t for t in texts if t.isascii()]
+    np.testing.assert_array_equal(
+        hasher.hash_normalised(ascii_only), together[[t.isascii() for t in texts]]
+    )
+    assert len(hasher.hash_normalised([])) == 0
+
+
+def test_case_folding_is_idempotent_over_all_code_points() -> None:
+    """The bulk paths fold a text once with str.casefold when a character folds to several
+    characters, and rely on the result folding to itself."""
+    every_char = (
+        "".join(map(chr, range(0x110000)))
+        .encode("utf-32-le", "surrogatepass")
+        .decode("utf-32-le", "surrogatepass")
+    )
+    assert every_char.casefold().casefold() == every_char.casefold()
 
 
 # --------------------------------------------------------------------------- shingles, n-grams
@@ -141,9 +238,26 @@ def test_shingle_rows_match_per_text_shingles() -> None:
     rows = shingle_rows(hasher.hash_texts(texts), k=5)
     assert rows.lengths().tolist() == [3, 1, 0, 1, 1]
     for index, text in enumerate(texts):
-        np.testing.assert_array_equal(np.unique(rows.row(index)), shingles(hasher.hash_text(text), k=5))
+        np.testing.assert_array_equal(
+            np.unique(rows.row(index)), shingles(hasher.hash_text(text), k=5)
+        )
     # the 5-gram "a b c d e" is the same shingle wherever it occurs
     assert rows.row(0)[0] == rows.row(4)[0]
+
+
+def test_each_window_hashes_like_the_same_words_alone() -> None:
+    rng = np.random.default_rng(4)
+    rows = [rng.integers(0, 2**63, size=n, dtype=np.uint64) for n in (0, 1, 4, 5, 9, 13, 30)]
+    for width in (5, 13):
+        windows = ngram_rows(Ragged.from_rows(rows), n=width)
+        for index, row in enumerate(rows):
+            alone = [
+                ngram_hashes(row[i : i + width], n=width)[0] for i in range(len(row) - width + 1)
+            ]
+            assert windows.row(index).tolist() == [int(v) for v in alone]
+    # a short text's one shingle is its words alone, whatever follows it in the batch
+    short = shingle_rows(Ragged.from_rows([rows[2], rows[6]]), k=5).row(0)
+    assert short.tolist() == shingle_rows(Ragged.from_rows([rows[2]]), k=5).values.tolist()
 
 
 def test_ngram_hashes_of_texts_sharing_a_13_word_run_intersect() -> None:
@@ -175,7 +289,7 @@ def test_ngram_hashes_find_exactly_the_texts_that_share_13_words() -> None:
     same = grams.values[order][1:] == grams.values[order][:-1]
     found = {
         (int(a), int(b))
-        for a, b in zip(owner[order][:-1][same], owner[order][1:][same])
+        for a, b in zip(owner[order][:-1][same], owner[order][1:][same], strict=True)
         if a != b
     }
     # ground truth from the words themselves
@@ -184,9 +298,7 @@ def test_ngram_hashes_find_exactly_the_texts_that_share_13_words() -> None:
         words = tokenize(text)
         for start in range(len(words) - 12):
             runs[tuple(words[start : start + 13])].add(index)
-    expected = {
-        (a, b) for members in runs.values() for a in members for b in members if a < b
-    }
+    expected = {(a, b) for members in runs.values() for a in members for b in members if a < b}
     assert found == expected
     assert {(i, 300 + i) for i in range(20)} <= found
 
@@ -226,7 +338,10 @@ def _reference_signature(minhasher: MinHasher, shingle_hashes: np.ndarray) -> np
         return np.full(minhasher.num_perm, EMPTY_SIGNATURE_VALUE, dtype=np.uint32)
     keys = [int(value) >> 32 for value in shingle_hashes]
     return np.array(
-        [min((a * x + b) % 2**32 for x in keys) for a, b in zip(minhasher._a.tolist(), minhasher._b.tolist())],
+        [
+            min((a * x + b) % 2**32 for x in keys)
+            for a, b in zip(minhasher._a.tolist(), minhasher._b.tolist(), strict=True)
+        ],
         dtype=np.uint32,
     )
 
@@ -234,8 +349,23 @@ def _reference_signature(minhasher: MinHasher, shingle_hashes: np.ndarray) -> np
 def test_exact_jaccard() -> None:
     assert exact_jaccard(np.array([1, 2, 3], np.uint64), np.array([2, 3, 4, 4], np.uint64)) == 0.5
     assert exact_jaccard(np.empty(0, np.uint64), np.empty(0, np.uint64)) == 0.0
-    rows = Ragged.from_rows([np.array([1, 2], np.uint64), np.array([2], np.uint64), np.array([9], np.uint64)])
-    np.testing.assert_array_equal(exact_jaccard_pairs(rows, np.array([[0, 1], [0, 2]])), [0.5, 0.0])
+    rows = Ragged.from_rows(
+        [np.array([1, 2], np.uint64), np.array([2], np.uint64), np.array([9], np.uint64)]
+    )
+    np.testing.assert_array_equal(
+        exact_jaccard_pairs(rows, np.array([[0, 1], [0, 2], [1, 1]])), [0.5, 0.0, 1.0]
+    )
+    empty = Ragged.from_rows([np.empty(0, np.uint64), np.array([5, 5], np.uint64)])
+    np.testing.assert_array_equal(exact_jaccard_pairs(empty, np.array([[0, 0], [0, 1]])), [0, 0])
+
+
+def test_exact_jaccard_pairs_match_one_pair_at_a_time() -> None:
+    rng = np.random.default_rng(3)
+    rows = [rng.integers(0, 40, size=int(rng.integers(0, 30))).astype(np.uint64) for _ in range(60)]
+    ragged = Ragged.from_rows(rows)
+    pairs = rng.integers(0, 60, size=(500, 2))
+    expected = [exact_jaccard(rows[i], rows[j]) for i, j in pairs.tolist()]
+    np.testing.assert_allclose(exact_jaccard_pairs(ragged, pairs), expected)
 
 
 # --------------------------------------------------------------------------- planted pairs
@@ -389,7 +519,9 @@ def test_lsh_pairs_in_small_and_large_buckets() -> None:
     minhasher = MinHasher(num_perm=16)
     same = shingles(TokenHasher().hash_text("the same text in three places"))
     other = shingles(TokenHasher().hash_text("something else entirely different"))
-    signatures = minhasher.signatures([same, other, same, np.empty(0, np.uint64), same, np.empty(0, np.uint64)])
+    signatures = minhasher.signatures(
+        [same, other, same, np.empty(0, np.uint64), same, np.empty(0, np.uint64)]
+    )
     all_pairs = lsh_candidate_pairs(signatures, bands=4, rows=4)
     assert all_pairs.tolist() == [[0, 2], [0, 4], [2, 4]]
     assert all_pairs.dtype == np.int64
@@ -397,13 +529,17 @@ def test_lsh_pairs_in_small_and_large_buckets() -> None:
     assert star.tolist() == [[0, 2], [0, 4]]
     with pytest.raises(ValueError):
         lsh_candidate_pairs(signatures, bands=5, rows=4)
+    nothing = lsh_candidate_pairs(signatures[[3, 5]], bands=4, rows=4)
+    assert nothing.shape == (0, 2) and nothing.dtype == np.int64
 
 
 def test_giant_bucket_is_one_cluster_without_quadratic_pairs() -> None:
     hasher = TokenHasher()
     minhasher = MinHasher()
     template = "You are a helpful assistant. Answer the question about the weather in Paris today."
-    others = [f"unrelated text number {i} about topic {i * 7919 % 1000} and more" for i in range(50)]
+    others = [
+        f"unrelated text number {i} about topic {i * 7919 % 1000} and more" for i in range(50)
+    ]
     texts = others[:25] + [template] * 5000 + others[25:]
     signatures = minhasher.signature_rows(shingle_rows(hasher.hash_texts(texts)))
     bands, rows = lsh_params(THRESHOLD, 128)
@@ -464,9 +600,15 @@ def test_same_input_gives_identical_arrays() -> None:
         tokens = TokenHasher(seed=5).hash_texts(texts)
         signatures = MinHasher(seed=9).signature_rows(shingle_rows(tokens))
         pairs = lsh_candidate_pairs(signatures, *lsh_params(THRESHOLD, 128))
-        return tokens.values, signatures, pairs, clusters(len(texts), pairs), ngram_rows(tokens).values
+        return (
+            tokens.values,
+            signatures,
+            pairs,
+            clusters(len(texts), pairs),
+            ngram_rows(tokens).values,
+        )
 
     first, second = run(), run()
-    for a, b in zip(first, second):
+    for a, b in zip(first, second, strict=True):
         np.testing.assert_array_equal(a, b)
     assert len(first[2]) >= 50  # the upper-cased copies are found

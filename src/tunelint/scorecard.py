@@ -1,7 +1,9 @@
 """The scorecard: one row per criterion of good training examples, from the findings.
 
 A criterion that no enabled check could assess is `not-assessed` with what would let it be
-assessed; never a silent pass.
+assessed; never a silent pass. A check that finds the criterion's precondition missing (no test
+split for held-out) reports a dataset-level finding with `criterion_status: fail` in its
+evidence instead, so the row fails and its summary leads with that finding's message.
 """
 
 from __future__ import annotations
@@ -126,6 +128,9 @@ def build_scorecard(
             penalty = max(penalty, 1.0)
         score = max(0, min(100, round(100 - penalty * 2 - dataset_penalty)))
         status = "fail" if severities[Severity.ERROR] else "warn" if severities[Severity.WARNING] else "pass"
+        # A finding may say the criterion fails as a whole (its precondition is missing).
+        if any(f.evidence.get("criterion_status") == "fail" for f in fs):
+            status = "fail"
         metrics.update({
             "findings": len(fs),
             "examples_affected": len(seen),
@@ -135,6 +140,12 @@ def build_scorecard(
         if fs:
             top = ", ".join(f"{n} {name}" for name, n in counts.most_common(3))
             summary = f"{len(fs)} finding{'s' if len(fs) != 1 else ''} ({top}); {len(seen)} of {examples} examples affected"
+            # A dataset-level finding speaks about the criterion as a whole (e.g. "no test split"),
+            # so the most severe one leads the row: the reader sees why it failed, not just a count.
+            whole = [f for f in fs if f.location.index is None]
+            if whole:
+                worst = min(whole, key=lambda f: (-f.severity.rank, f.sort_key()))
+                summary = f"{worst.message} — {summary}"
         else:
             summary = f"no findings from {len(checks)} check{'s' if len(checks) != 1 else ''}"
         tops = tuple(f.message for f in sorted(fs, key=lambda f: (-f.severity.rank, f.sort_key()))[:3])

@@ -149,6 +149,9 @@ class RecordCheck(Check):
 class DatasetCheck(Check):
     """Sees every example of every split once, then reports.
 
+    The engine feeds the held-out splits first (test, then reference, then train), so a
+    cross-split check can index the small split and stream the training file against it.
+
     To run on every core, keep state small (hashes, counts, signatures — not texts), set
     `mergeable = True` and implement `merge(other)`: the engine gives each chunk of a file a
     fresh instance and merges them in file order, so "first occurrence" keeps its meaning.

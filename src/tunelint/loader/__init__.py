@@ -12,7 +12,7 @@ from typing import Iterator, Mapping
 import xxhash
 
 from tunelint.loader.formats.base import Format, RecordError
-from tunelint.loader.formats.fields import FieldMapping
+from tunelint.loader.formats.fields import FieldMapping, InputOnly
 from tunelint.loader.reader import Chunk, InputError, RawRecord, ReadStats, plan_chunks, read_chunk, read_records
 from tunelint.models import DatasetInfo, Example, Role, Turn
 
@@ -80,6 +80,8 @@ class Loader:
     def _format_by_name(self, name: str | None) -> Format | None:
         if self.fields:
             return FieldMapping(self.fields)
+        if name and name.startswith("inputs:"):
+            return InputOnly(name.split(":", 1)[1])
         return self.formats.get(name) if name else None
 
     def __iter__(self) -> Iterator[Example | Rejected | FileNote]:
@@ -186,6 +188,12 @@ class Loader:
             if best is not None:
                 votes[best] += 1
         if not votes:
+            # A production sample may hold inputs only ({"text": ...}): one user turn each.
+            if self.split == "reference":
+                keys = Counter(InputOnly.key_for(rec.value) for rec in head if rec.error is None)
+                key, count = max(keys.items(), key=lambda kv: kv[1], default=(None, 0))
+                if key is not None and count * 2 > len(head):
+                    return InputOnly(key)
             return None
         # Ties break by name so detection is deterministic.
         name = min(votes, key=lambda k: (-votes[k], k))

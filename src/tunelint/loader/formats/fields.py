@@ -55,3 +55,36 @@ def parse_fields(spec: str) -> dict[str, str]:
         key, role = (s.strip() for s in item.split("=", 1))
         mapping[key] = role
     return mapping
+
+
+# Keys a production sample's records commonly keep the user's input under, in order of preference.
+INPUT_KEYS = ("text", "input", "prompt", "question", "query", "message", "content")
+
+
+class InputOnly(Format):
+    """Not registered: a production sample (`--reference`) of flat records that hold only the
+    user's input under one key, e.g. {"text": "..."}; the value becomes one user turn."""
+
+    def __init__(self, key: str) -> None:
+        self.key = key
+        self.name = f"inputs:{key}"
+
+    @staticmethod
+    def key_for(record: Any) -> str | None:
+        if isinstance(record, dict):
+            for key in INPUT_KEYS:
+                if isinstance(record.get(key), str):
+                    return key
+        return None
+
+    def detect(self, record: Any) -> int:
+        return 1 if isinstance(record, dict) and isinstance(record.get(self.key), str) else 0
+
+    def normalise(self, record: Any) -> Normalised:
+        if not isinstance(record, dict):
+            raise RecordError(f"record is {type_name(record)}, expected an object")
+        if self.key not in record:
+            raise RecordError(f"missing key '{self.key}'")
+        out = Normalised()
+        out.turns.append(text_turn(Role.USER, record[self.key], pointer(self.key), out, f"'{self.key}'"))
+        return out

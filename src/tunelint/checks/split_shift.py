@@ -1,0 +1,213 @@
+"""split-shift (X002): the test split's labels, lengths or output formats differ from training."""
+
+from __future__ import annotations
+
+from array import array
+from collections import Counter
+from typing import Iterator
+
+import numpy as np
+from pydantic import Field
+
+from tunelint import similarity
+from tunelint.checks.base import CheckOptions, DatasetCheck
+from tunelint.models import Criterion, Example, Finding, Role, Severity
+from tunelint.textstats import ks_statistic, largest_differences, output_shape, total_variation
+from tunelint.tokens import CharEstimate
+
+# Distinct short outputs tracked per split; past this the outputs are not a label set.
+_MAX_TRACKED = 1000
+
+
+class _Side:
+    """What is kept of one split: lengths as compact arrays, counts of labels and shapes."""
+
+    def __init__(self) -> None:
+        self.n = 0
+        self.input_tokens = array("l")
+        self.output_tokens = array("l")
+        self.labels: Counter[str] = Counter()
+        self.short = 0
+        self.shapes: Counter[str] = Counter()
+        self.paths: list[str] = []
+
+
+def _label(text: str) -> str:
+    return similarity.normalise(text).strip(" .!")
+
+
+class SplitShift(DatasetCheck):
+    """The test split does not look like the training split: labels, lengths or output formats.
+
+    What it does:
+        Compares test with train on three things and reports each that differs beyond its
+        threshold, with the figures. Labels, when the outputs are classification-like (almost
+        all outputs are a few words from a small set of values): total variation distance
+        between the label distributions, naming the labels that moved most and labels found in
+        only one split. Lengths: the two-sample Kolmogorov-Smirnov statistic of the input and of
+        the output token estimates (characters / 4), with the medians. Output format mix (JSON,
+        code, list, short, prose): total variation distance, naming the shapes that moved.
+
+    Why it matters for a fine-tune:
+        A test split drawn from another distribution measures something else: a score on it
+        neither confirms nor rules out that the fine-tune works on the data it was trained for.
+        Label shift alone can move accuracy by the size of the shift.
+
+    Example:
+        train: {"prompt": "Review: great phone ->", "completion": " positive"} (90% positive)
+        test:  {"prompt": "Review: broke in a day ->", "completion": " negative"} (70% negative)
+
+    Use instead:
+        Draw train and test from the same pool with a random (or stratified) split, or say
+        deliberately which shift the test is meant to measure.
+
+    Options:
+        label-threshold: total variation distance of the label distributions that is reported (default 0.15).
+        length-threshold: Kolmogorov-Smirnov statistic of a length distribution that is reported (default 0.2).
+        format-threshold: total variation distance of the output format mix that is reported (default 0.15).
+        max-labels: most distinct outputs for the data to count as classification-like (default 30).
+        min-examples: fewest test examples for a comparison to mean anything (default 30).
+    """
+
+    code = "X002"
+    name = "split-shift"
+    criterion = Criterion.HELD_OUT
+    severity = Severity.WARNING
+    summary = "label / length / format distribution of test differs from train"
+    splits = ("train", "test")
+
+    class Options(CheckOptions):
+        label_threshold: float = Field(0.15, gt=0, le=1)
+        length_threshold: float = Field(0.2, gt=0, le=1)
+        format_threshold: float = Field(0.15, gt=0, le=1)
+        max_labels: int = Field(30, ge=2)
+        min_examples: int = Field(30, ge=1)
+
+    mergeable = True
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self._sides = {"train": _Side(), "test": _Side()}
+        self._counter = CharEstimate()
+
+    def merge(self, other: "SplitShift") -> None:  # type: ignore[override]
+        super().merge(other)
+        for split, side in self._sides.items():
+            theirs = other._sides[split]
+            side.n += theirs.n
+            side.input_tokens.extend(theirs.input_tokens)
+            side.output_tokens.extend(theirs.output_tokens)
+            side.short += theirs.short
+            side.shapes.update(theirs.shapes)
+            for label, count in theirs.labels.items():
+                if label in side.labels or len(side.labels) < _MAX_TRACKED:
+                    side.labels[label] += count
+            side.paths.extend(p for p in theirs.paths if p not in side.paths)
+
+    def observe(self, example: Example) -> None:
+        side = self._sides[example.split]
+        side.n += 1
+        if example.path not in side.paths:
+            side.paths.append(example.path)
+        answer = example.final_assistant
+        output = answer.content if answer is not None else ""
+        inputs = [t.content for t in example.turns if t.role is not Role.SYSTEM and t is not answer]
+        side.input_tokens.append(self._counter.count("\n".join(inputs)))
+        side.output_tokens.append(self._counter.count(output))
+        side.shapes[output_shape(output)] += 1
+        if len(output.split()) <= 5 and output.strip():
+            side.short += 1
+            label = _label(output)
+            if label in side.labels or len(side.labels) < _MAX_TRACKED:
+                side.labels[label] += 1
+
+    def finish(self) -> Iterator[Finding]:
+        train, test = self._sides["train"], self._sides["test"]
+        if not self.context.has_split("test"):
+            self.mark_not_assessed("no test split (give --test TEST)")
+            return
+        if test.n < self.options.min_examples or train.n < self.options.min_examples:
+            self.mark_not_assessed(
+                f"too few examples to compare ({train.n} train, {test.n} test; "
+                f"min-examples is {self.options.min_examples})")
+            return
+        path = test.paths[0]
+        # Labels are compared when both splits hold labels; when test outputs stopped being
+        # short values, the format and length comparisons say so.
+        labelled = self._classification_like(train) and test.short >= 0.8 * test.n
+        self.metrics = {"classification_like": labelled}
+        if labelled:
+            yield from self._labels(train, test, path)
+        yield from self._lengths(train, test, path)
+        yield from self._formats(train, test, path)
+
+    def _classification_like(self, side: _Side) -> bool:
+        """Outputs are labels when nearly all are short and they repeat from a small set."""
+        distinct = len(side.labels)
+        return (side.short >= 0.95 * side.n and 2 <= distinct <= self.options.max_labels
+                and distinct <= side.n / 3)
+
+    def _labels(self, train: _Side, test: _Side, path: str) -> Iterator[Finding]:
+        distance = total_variation(train.labels, test.labels)
+        self.metrics["label_tvd"] = round(distance, 4)
+        if distance < self.options.label_threshold:
+            return
+        moved = largest_differences(train.labels, test.labels)
+        only_test = sorted(set(test.labels) - set(train.labels))[:5]
+        only_train = sorted(set(train.labels) - set(test.labels))[:5]
+        parts = ", ".join(f"'{k}' {a:.0%} in train vs {b:.0%} in test" for k, a, b in moved)
+        extra = ""
+        if only_test:
+            extra += f"; only in test: {', '.join(repr(k) for k in only_test)}"
+        if only_train:
+            extra += f"; never in test: {', '.join(repr(k) for k in only_train)}"
+        yield self.dataset_finding(
+            "test", path,
+            f"label distribution of test differs from train (total variation {distance:.2f}): {parts}{extra}",
+            key="labels",
+            evidence={"dimension": "labels", "total_variation": round(distance, 4),
+                      "threshold": self.options.label_threshold,
+                      "largest_differences": [{"label": k, "train_share": a, "test_share": b} for k, a, b in moved],
+                      "only_in_test": only_test, "only_in_train": only_train},
+        )
+
+    def _lengths(self, train: _Side, test: _Side, path: str) -> Iterator[Finding]:
+        for part, a, b in (("input", train.input_tokens, test.input_tokens),
+                           ("output", train.output_tokens, test.output_tokens)):
+            x, y = np.asarray(a), np.asarray(b)
+            statistic = ks_statistic(x, y)
+            self.metrics[f"{part}_length_ks"] = round(statistic, 4)
+            if statistic < self.options.length_threshold:
+                continue
+            median_train, median_test = float(np.median(x)), float(np.median(y))
+            yield self.dataset_finding(
+                "test", path,
+                f"{part} length distribution of test differs from train (Kolmogorov-Smirnov {statistic:.2f}): "
+                f"median {median_test:g} tokens in test vs {median_train:g} in train ({self._counter.name})",
+                key=f"{part}-length",
+                evidence={"dimension": f"{part}_length", "ks_statistic": round(statistic, 4),
+                          "threshold": self.options.length_threshold,
+                          "median_tokens_train": median_train, "median_tokens_test": median_test,
+                          "p90_tokens_train": float(np.percentile(x, 90)),
+                          "p90_tokens_test": float(np.percentile(y, 90)),
+                          "tokenizer": self._counter.name},
+            )
+
+    def _formats(self, train: _Side, test: _Side, path: str) -> Iterator[Finding]:
+        distance = total_variation(train.shapes, test.shapes)
+        self.metrics["format_tvd"] = round(distance, 4)
+        if distance < self.options.format_threshold:
+            return
+        moved = largest_differences(train.shapes, test.shapes)
+        parts = ", ".join(f"{k} {a:.0%} in train vs {b:.0%} in test" for k, a, b in moved)
+        yield self.dataset_finding(
+            "test", path,
+            f"output format mix of test differs from train (total variation {distance:.2f}): {parts}",
+            key="formats",
+            evidence={"dimension": "output_format", "total_variation": round(distance, 4),
+                      "threshold": self.options.format_threshold,
+                      "train": dict(sorted(train.shapes.items())), "test": dict(sorted(test.shapes.items()))},
+        )
+
+
+CHECKS = [SplitShift]

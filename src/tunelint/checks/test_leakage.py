@@ -1,0 +1,621 @@
+"""test-leakage (X001): test examples that equal, nearly equal, or share long word runs with training examples."""
+
+from __future__ import annotations
+
+import math
+import re
+from collections import defaultdict
+from dataclasses import dataclass
+from typing import Iterator
+
+import numpy as np
+import xxhash
+from pydantic import Field
+
+from tunelint import similarity
+from tunelint.checks.base import CheckOptions, DatasetCheck
+from tunelint.models import Criterion, Example, Finding, Location, Role, Severity, Turn
+
+# Examples are hashed in batches of this many so tokenising, MinHash and n-gram lookups run
+# over whole arrays; a batch holds texts only while it is processed.
+_BATCH = 2048
+# Candidate pairs whose estimated Jaccard falls this far below the threshold are not verified:
+# at 128 permutations the estimate's spread is about 0.04, so 0.15 loses nothing real.
+_ESTIMATE_SLACK = 0.15
+# A test band bucket larger than this is a crowd of near-identical test inputs (a template);
+# a training input is paired with its first members only, which still reports the leak.
+_MAX_BUCKET = 64
+_DIGITS = re.compile(r"\d+")
+_SEVERITY = {"exact": Severity.ERROR, "input": Severity.ERROR, "conversation": Severity.ERROR,
+             "near": Severity.WARNING, "ngram": Severity.WARNING}
+# Strongest kind first: one finding per test example names its strongest overlap.
+_RANK = {"exact": 0, "input": 1, "conversation": 2, "near": 3, "ngram": 4}
+
+
+@dataclass(frozen=True, slots=True)
+class _TestMeta:
+    path: str
+    index: int
+    line: int | None
+    record_hash: str
+    pointers: tuple[str, ...]  # of the non-system turns, in order
+    input_turns: int
+    words: tuple[int, ...]  # per non-system turn
+
+
+@dataclass(slots=True)
+class _Match:
+    train: int  # global id of the training example
+    kind: str
+    jaccard: float = 1.0
+    shared_turns: int = 0
+    train_turns: int = 0
+    run_words: int = 0
+    excerpt: str = ""
+    test_turn: int = 0
+
+
+def _content_turns(example: Example) -> list[Turn]:
+    return [t for t in example.turns if t.role is not Role.SYSTEM]
+
+
+def _input_count(turns: list[Turn]) -> int:
+    """How many of `turns` form the input: all before the final assistant turn (all if none)."""
+    for i in range(len(turns) - 1, -1, -1):
+        if turns[i].role is Role.ASSISTANT:
+            return i
+    return len(turns)
+
+
+def _turn_key(turn: Turn) -> str:
+    return f"{turn.role.value}\x1f{similarity.normalise(turn.content)}"
+
+
+def _hash(parts: list[str]) -> int:
+    return xxhash.xxh3_64_intdigest("\x1e".join(parts).encode("utf-8", "surrogatepass"))
+
+
+def _band_keys(band: np.ndarray) -> np.ndarray:
+    """One 64-bit key per row of a (n, rows) uint32 band of MinHash signatures."""
+    keys = np.zeros(len(band), dtype=np.uint64)
+    for column in range(band.shape[1]):
+        keys ^= band[:, column].astype(np.uint64)
+        keys *= np.uint64(0x9E3779B97F4A7C15)
+        keys ^= keys >> np.uint64(29)
+    return keys
+
+
+def _mask_digit_runs(words: list[str], show_pii: bool) -> str:
+    """Join excerpt words; unless PII may be shown, mask consecutive number words holding 7 or
+    more digits between them (the shape of phone, card and account numbers)."""
+    if show_pii:
+        return " ".join(words)
+    out = list(words)
+    i = 0
+    while i < len(out):
+        if not out[i].isdigit():
+            i += 1
+            continue
+        j = i
+        while j < len(out) and out[j].isdigit():
+            j += 1
+        if sum(len(w) for w in out[i:j]) >= 7:
+            for k in range(i, j):
+                out[k] = "#" * len(out[k])
+        i = j
+    return " ".join(out)
+
+
+class TestLeakage(DatasetCheck):
+    """A test example that also appears, nearly or in long pieces, in the training split.
+
+    What it does:
+        Compares every test example with the training split four ways, keeping hashes rather
+        than texts: exact equality after normalisation (case, whitespace, unicode) of the whole
+        example or of its input alone (the same question with a different answer still leaks);
+        a conversation split across the splits (the opening turns of one equal the opening
+        turns of the other); near equality of the inputs (MinHash LSH over word 5-grams with
+        numbers masked, every candidate verified by exact Jaccard); and a shared run of at
+        least 13 words in the non-system turns (the GPT-3 contamination test); inside the
+        test's answer a run counts only when it covers half of that answer, because answers
+        share stock phrasing ("to find the total number of ...") without leaking the item.
+        N-grams found in many examples — a fixed instruction template, boilerplate — are
+        template text and do not count as a shared run. System prompts are left out of every
+        comparison. One finding per leaked test example names its strongest overlap; the
+        training examples are in `related` and the kind of overlap in `evidence`. Without a
+        test split it reports that as an error: nothing shows the fine-tune generalises.
+
+    Why it matters for a fine-tune:
+        A test example the model saw in training measures memory, not skill: the score goes up
+        and says nothing about production. Templated copies (same problem, other numbers) and
+        conversations cut in two leak the same way, only less visibly.
+
+    Example:
+        train: {"messages": [{"role": "user", "content": "Classify: the parcel never arrived"}, {"role": "assistant", "content": "delivery"}]}
+        test:  {"messages": [{"role": "user", "content": "Classify: The parcel never arrived."}, {"role": "assistant", "content": "shipping"}]}
+
+    Use instead:
+        Remove the listed test examples (or their training twins), and split by source —
+        by conversation, document or template — rather than by row, so related items stay on
+        one side.
+
+    Options:
+        near-threshold: Jaccard of the inputs' word shingles from which they count as near-equal (default 0.8).
+        shingle-size: words per shingle for near equality (default 5).
+        mask-numbers: treat every number as the same word for near equality, so a template with other numbers matches (default true).
+        ngram-size: words in a shared run that counts as leakage (default 13).
+        template-min-examples: an n-gram found in at least this many examples (train and test together) is template text (default 5).
+        template-share: ... or in at least this share of all examples, whichever is larger (default 0.001).
+        output-run-share: a shared run inside the test's answer counts only when it covers this share of the answer's words (default 0.5); runs in the input always count.
+        max-related: training examples listed per finding (default 5).
+    """
+
+    __test__ = False  # not a pytest class, despite the name
+    code = "X001"
+    name = "test-leakage"
+    criterion = Criterion.HELD_OUT
+    severity = Severity.ERROR
+    summary = "a test example that equals, nearly equals, or shares long n-grams with a training example"
+    splits = ("train", "test")
+
+    class Options(CheckOptions):
+        near_threshold: float = Field(0.8, gt=0, lt=1)
+        shingle_size: int = Field(5, ge=1)
+        mask_numbers: bool = True
+        ngram_size: int = Field(13, ge=3)
+        template_min_examples: int = Field(5, ge=2)
+        template_share: float = Field(0.001, ge=0, le=1)
+        output_run_share: float = Field(0.5, ge=0, le=1)
+        max_related: int = Field(5, ge=1)
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        # Training chunks are compared against the whole test index, which a fresh per-chunk
+        # instance lacks: with a test split this check runs in one process. Without one it
+        # keeps no state, so it does not hold the other checks back.
+        self.mergeable = not self.context.has_split("test")
+        opts = self.options
+        self._hasher = similarity.TokenHasher(seed=7)
+        self._minhasher = similarity.MinHasher(num_perm=128, seed=7)
+        self._bands, self._rows = similarity.lsh_params(opts.near_threshold, 128)
+        self._show_pii = bool(getattr(self.context.settings, "show_pii", False))
+        self._pending: list[Example] = []
+        self._pending_split = ""
+        # Test side.
+        self._tests: list[_TestMeta] = []
+        self._test_input: dict[int, list[int]] = defaultdict(list)
+        self._test_full: list[int | None] = []
+        self._test_prefix: dict[int, list[int]] = defaultdict(list)
+        self._sig_parts: list[np.ndarray] = []
+        self._shingle_parts: list[similarity.Ragged] = []
+        self._gram_parts: list[tuple[similarity.Ragged, np.ndarray, np.ndarray]] = []
+        self._frozen = False
+        # Train side.
+        self._n_train = 0
+        self._train_paths: list[str] = []
+        self._train_locations: dict[int, tuple[Location, int]] = {}
+        self._matches: dict[int, list[_Match]] = defaultdict(list)
+        self._hit_parts: list[tuple[np.ndarray, ...]] = []
+        self._excerpts: dict[tuple[int, int, int], str] = {}
+
+    # ------------------------------------------------------------------ streaming
+
+    def merge(self, other: "TestLeakage") -> None:  # type: ignore[override]
+        super().merge(other)  # only ever called without a test split, when there is no state
+
+    def observe(self, example: Example) -> None:
+        if self.mergeable:
+            return
+        if example.split != self._pending_split:
+            self._flush()
+            self._pending_split = example.split
+        if example.split == "train":
+            if example.path not in self._train_paths:
+                self._train_paths.append(example.path)
+            if not self._frozen:
+                self._freeze()
+        elif self._frozen:
+            raise RuntimeError("test-leakage needs every test example before the training split")
+        self._pending.append(example)
+        if len(self._pending) >= _BATCH:
+            self._flush()
+
+    def _flush(self) -> None:
+        batch, self._pending = self._pending, []
+        if not batch:
+            return
+        if self._pending_split == "test":
+            self._add_tests(batch)
+        else:
+            self._scan_train(batch)
+
+    # ------------------------------------------------------------------ test index
+
+    def _add_tests(self, batch: list[Example]) -> None:
+        first = len(self._tests)
+        input_texts, turn_texts, turn_owner, turn_no = [], [], [], []
+        content = [_content_turns(example) for example in batch]
+        tokens = self._hasher.hash_texts([t.content for turns in content for t in turns])
+        word_counts = tokens.lengths().tolist()
+        for offset, (example, turns) in enumerate(zip(batch, content)):
+            test_id = first + offset
+            n_input = _input_count(turns)
+            words, word_counts = tuple(word_counts[:len(turns)]), word_counts[len(turns):]
+            self._tests.append(_TestMeta(example.path, example.index, example.line, example.record_hash,
+                                         tuple(t.pointer for t in turns), n_input, words))
+            keys = [_turn_key(t) for t in turns]
+            if n_input:
+                self._test_input[_hash(keys[:n_input])].append(test_id)
+            self._test_full.append(_hash(keys) if keys else None)
+            for k in range(1, len(keys) + 1):
+                if turns[k - 1].role is Role.ASSISTANT:
+                    self._test_prefix[_hash(keys[:k])].append(test_id)
+            input_texts.append(self._near_text(turns[:n_input]))
+            for i, t in enumerate(turns):
+                turn_texts.append(t.content)
+                turn_owner.append(test_id)
+                turn_no.append(i)
+        shingles, signatures = self._signatures(input_texts)
+        self._shingle_parts.append(shingles)
+        self._sig_parts.append(signatures)
+        grams = similarity.ngram_rows(tokens, self.options.ngram_size)
+        self._gram_parts.append((grams, np.asarray(turn_owner, dtype=np.int64), np.asarray(turn_no, dtype=np.int64)))
+
+    def _near_text(self, turns: list[Turn]) -> str:
+        text = "\n".join(t.content for t in turns)
+        return _DIGITS.sub("0", text) if self.options.mask_numbers else text
+
+    def _signatures(self, texts: list[str]) -> tuple[similarity.Ragged, np.ndarray]:
+        tokens = self._hasher.hash_texts(texts)
+        shingles = similarity.shingle_rows(tokens, self.options.shingle_size)
+        return shingles, self._minhasher.signature_rows(shingles)
+
+    def _freeze(self) -> None:
+        """Turn the collected test hashes into sorted indexes the training split is scanned against."""
+        self._flush()
+        self._frozen = True
+        n_test = len(self._tests)
+        self._test_shingles = similarity.Ragged.concatenate(self._shingle_parts)
+        self._test_sigs = (np.concatenate(self._sig_parts) if self._sig_parts
+                           else np.empty((0, self._minhasher.num_perm), dtype=np.uint32))
+        self._shingle_parts, self._sig_parts = [], []
+        empty = (self._test_sigs == similarity.EMPTY_SIGNATURE_VALUE).all(axis=1) if n_test else np.zeros(0, bool)
+        self._band_index = []
+        for band in range(self._bands):
+            keys = _band_keys(self._test_sigs[:, band * self._rows:(band + 1) * self._rows])
+            keys[empty] = 0
+            order = np.argsort(keys, kind="stable")
+            self._band_index.append((keys[order], order))
+        self._test_empty = empty
+        # N-grams. Each test turn is a row of n-gram occurrences in text order; an occurrence is
+        # stored as the index of its distinct hash (int32), and `_occurrences` lists, per distinct
+        # hash, where it occurs. Positions stay implicit (place in the row), which is what lets
+        # runs and template coverage be measured in the test text without keeping it.
+        rows = similarity.Ragged.concatenate([p[0] for p in self._gram_parts])
+        self._row_owner = np.concatenate([p[1] for p in self._gram_parts]) if self._gram_parts else np.empty(0, np.int64)
+        self._row_turn = np.concatenate([p[2] for p in self._gram_parts]) if self._gram_parts else np.empty(0, np.int64)
+        self._gram_parts = []
+        self._row_offsets = rows.offsets
+        self._grams, inverse = np.unique(rows.values, return_inverse=True)
+        self._occ_gram = inverse.astype(np.int32)
+        order = np.argsort(self._occ_gram, kind="stable")
+        self._occurrences = order.astype(np.int64)
+        counts = np.bincount(self._occ_gram, minlength=len(self._grams))
+        self._gram_start = np.zeros(len(self._grams) + 1, dtype=np.int64)
+        np.cumsum(counts, out=self._gram_start[1:])
+        # In how many test examples each n-gram occurs.
+        owner_of_occ = np.repeat(self._row_owner, rows.lengths())
+        pairs = np.unique(self._occ_gram.astype(np.int64) * max(1, n_test) + owner_of_occ)
+        self._test_df = np.bincount(pairs // max(1, n_test), minlength=len(self._grams)).astype(np.int64)
+        self._train_df = np.zeros(len(self._grams), dtype=np.int64)
+        self._stored = np.zeros(len(self._grams), dtype=np.int64)
+        bits = 1 << max(16, min(33, math.ceil(math.log2(max(1, len(self._grams)) * 16))))
+        self._bitmask = np.uint64(bits - 1)
+        self._bitmap = np.zeros(bits >> 3, dtype=np.uint8)
+        positions = self._grams & self._bitmask
+        np.bitwise_or.at(self._bitmap, (positions >> np.uint64(3)).astype(np.int64),
+                         (np.uint8(1) << (positions & np.uint64(7)).astype(np.uint8)))
+
+    # ------------------------------------------------------------------ train scan
+
+    def _scan_train(self, batch: list[Example]) -> None:
+        first = self._n_train
+        self._n_train += len(batch)
+        if not self._tests:
+            return
+        content = [_content_turns(e) for e in batch]
+        self._scan_exact(batch, content, first)
+        self._scan_near(batch, content, first)
+        self._scan_ngrams(batch, content, first)
+
+    def _remember(self, example: Example, gid: int, turns: int) -> None:
+        if gid not in self._train_locations:
+            self._train_locations[gid] = (Location(example.split, example.path, example.line, example.index), turns)
+
+    def _scan_exact(self, batch: list[Example], content: list[list[Turn]], first: int) -> None:
+        for offset, (example, turns) in enumerate(zip(batch, content)):
+            if not turns:
+                continue
+            gid = first + offset
+            keys = [_turn_key(t) for t in turns]
+            n_input = _input_count(turns)
+            full = _hash(keys)
+            if n_input:
+                for test_id in self._test_input.get(_hash(keys[:n_input]), ()):
+                    kind = "exact" if self._test_full[test_id] == full else "input"
+                    self._matches[test_id].append(_Match(gid, kind, train_turns=len(turns)))
+                    self._remember(example, gid, len(turns))
+            for k in range(len(keys), 0, -1):
+                if turns[k - 1].role is not Role.ASSISTANT:
+                    continue
+                tests = self._test_prefix.get(_hash(keys[:k]))
+                if not tests:
+                    continue
+                for test_id in tests:
+                    if k == len(keys) and k == len(self._tests[test_id].pointers):
+                        continue  # the whole example: reported as exact
+                    self._matches[test_id].append(_Match(gid, "conversation", shared_turns=k, train_turns=len(turns)))
+                    self._remember(example, gid, len(turns))
+                break  # the longest shared opening only
+
+    def _scan_near(self, batch: list[Example], content: list[list[Turn]], first: int) -> None:
+        texts = [self._near_text(turns[:_input_count(turns)]) for turns in content]
+        shingles, sigs = self._signatures(texts)
+        present = np.flatnonzero(~(sigs == similarity.EMPTY_SIGNATURE_VALUE).all(axis=1))
+        if not len(present) or not len(self._tests):
+            return
+        lefts, rights = [], []
+        for band, (sorted_keys, order) in enumerate(self._band_index):
+            keys = _band_keys(sigs[present, band * self._rows:(band + 1) * self._rows])
+            lo = np.searchsorted(sorted_keys, keys, side="left")
+            hi = np.minimum(np.searchsorted(sorted_keys, keys, side="right"), lo + _MAX_BUCKET)
+            counts = hi - lo
+            if not counts.any():
+                continue
+            lefts.append(np.repeat(present, counts))
+            rights.append(order[_ranges(lo, counts)])
+        if not lefts:
+            return
+        left = np.concatenate(lefts)
+        right = np.concatenate(rights)
+        keep = ~self._test_empty[right]
+        codes = np.unique(left[keep].astype(np.int64) * len(self._tests) + right[keep])
+        left, right = codes // len(self._tests), codes % len(self._tests)
+        estimate = np.count_nonzero(sigs[left] == self._test_sigs[right], axis=1) / sigs.shape[1]
+        close = estimate >= self.options.near_threshold - _ESTIMATE_SLACK
+        for i, j in zip(left[close].tolist(), right[close].tolist()):
+            score = similarity.exact_jaccard(shingles.row(i), self._test_shingles.row(j))
+            if score >= self.options.near_threshold:
+                gid = first + i
+                self._matches[j].append(_Match(gid, "near", jaccard=round(score, 3)))
+                self._remember(batch[i], gid, len(content[i]))
+
+    def _scan_ngrams(self, batch: list[Example], content: list[list[Turn]], first: int) -> None:
+        if not len(self._grams):
+            return
+        texts, owner, turn_no = [], [], []
+        for offset, turns in enumerate(content):
+            for i, t in enumerate(turns):
+                texts.append(t.content)
+                owner.append(offset)
+                turn_no.append(i)
+        grams = similarity.ngram_rows(self._hasher.hash_texts(texts), self.options.ngram_size)
+        per_row = grams.lengths()
+        values = grams.values
+        row = np.repeat(np.arange(len(per_row)), per_row)
+        position = np.arange(len(values)) - np.repeat(grams.offsets[:-1], per_row)
+        # Bitmap first: most training n-grams are in no test example and stop here.
+        bit = values & self._bitmask
+        maybe = (self._bitmap[(bit >> np.uint64(3)).astype(np.int64)] >> (bit & np.uint64(7)).astype(np.uint8)) & 1
+        candidates = np.flatnonzero(maybe)
+        found = np.searchsorted(self._grams, values[candidates])
+        found = np.minimum(found, len(self._grams) - 1)
+        hit = self._grams[found] == values[candidates]
+        index = candidates[hit]
+        gram = found[hit]
+        if not len(index):
+            return
+        ex = np.asarray(owner, dtype=np.int64)[row[index]]
+        tno = np.asarray(turn_no, dtype=np.int64)[row[index]]
+        pos = position[index]
+        # Document frequency: each training example counts once per n-gram.
+        pair = np.unique(gram * len(batch) + ex)
+        pair_gram = pair // len(batch)
+        np.add.at(self._train_df, pair_gram, 1)
+        # Keep the hits of the first few training examples per n-gram only: a template n-gram
+        # is in thousands, and nothing past `cap` is ever listed.
+        cap = max(self.options.max_related, self.options.template_min_examples)
+        starts = np.flatnonzero(np.r_[True, pair_gram[1:] != pair_gram[:-1]])
+        rank = np.arange(len(pair)) - np.repeat(starts, np.diff(np.r_[starts, len(pair)]))
+        allowed = pair[self._stored[pair_gram] + rank < cap]
+        np.add.at(self._stored, allowed // len(batch), 1)
+        keep = np.isin(gram * len(batch) + ex, allowed)
+        if not keep.any():
+            return
+        gram, ex, tno, pos = gram[keep], ex[keep], tno[keep], pos[keep]
+        self._hit_parts.append((gram, ex + first, tno, pos))
+        n = self.options.ngram_size
+        words: dict[tuple[int, int], list[str]] = {}
+        for e, t, p in zip(ex.tolist(), tno.tolist(), pos.tolist()):
+            key = (e, t)
+            if key not in words:
+                words[key] = similarity.tokenize(content[e][t].content)
+            self._excerpts[(first + e, t, p)] = _mask_digit_runs(words[key][p:p + n], self._show_pii)
+        for e in np.unique(ex).tolist():
+            self._remember(batch[e], first + e, len(content[e]))
+
+    # ------------------------------------------------------------------ report
+
+    def finish(self) -> Iterator[Finding]:
+        self._flush()
+        if not self.context.has_split("test"):
+            path = (self.context.splits.get("train") or ("",))[0]
+            yield self.dataset_finding(
+                "train", path,
+                "no test split: without held-out examples nothing shows the fine-tune generalises "
+                "beyond its training data, and leakage and split shift cannot be measured; give --test TEST",
+                key="no-test-split", severity=Severity.WARNING,
+                # The row fails whatever the severity: the criterion cannot hold without a test
+                # split; as a warning it does not fail the default gate of a pre-commit run.
+                evidence={"reason": "no test split", "criterion_status": "fail"},
+            )
+            return
+        if not self._frozen:
+            self._freeze()
+        self._collect_ngram_matches()
+        leaked = 0
+        kinds: dict[str, int] = defaultdict(int)
+        for test_id in sorted(self._matches):
+            finding = self._report(test_id, self._matches[test_id])
+            kinds[finding.evidence["kind"]] += 1
+            leaked += 1
+            yield finding
+        n_test = len(self._tests)
+        self.metrics = {
+            "test_examples": n_test,
+            "train_examples": self._n_train,
+            "leaked": leaked,
+            "leaked_share": round(leaked / n_test, 4) if n_test else 0.0,
+            "by_kind": dict(sorted(kinds.items())),
+            "template_ngrams": int(self._template_count),
+        }
+
+    def _template_cutoff(self) -> int:
+        total = len(self._tests) + self._n_train
+        return max(self.options.template_min_examples, math.ceil(self.options.template_share * total))
+
+    def _collect_ngram_matches(self) -> None:
+        template = (self._train_df + self._test_df) >= self._template_cutoff()
+        self._template_count = int(np.count_nonzero(template & (self._train_df > 0)))
+        if not self._hit_parts:
+            return
+        gram, train, tno, pos = (np.concatenate(parts) for parts in zip(*self._hit_parts))
+        self._hit_parts = []
+        keep = ~template[gram]
+        gram, train, tno, pos = gram[keep], train[keep], tno[keep], pos[keep]
+        # Each hit reaches every place in the test split that holds its n-gram.
+        counts = self._gram_start[gram + 1] - self._gram_start[gram]
+        occ = self._occurrences[_ranges(self._gram_start[gram], counts)]
+        if not len(occ):
+            return
+        train, tno, pos = np.repeat(train, counts), np.repeat(tno, counts), np.repeat(pos, counts)
+        row = np.searchsorted(self._row_offsets, occ, side="right") - 1
+        test_pos = occ - self._row_offsets[row]
+        # A run: consecutive n-grams in both texts, same test turn and same training turn.
+        order = np.lexsort((test_pos, tno, train, row))
+        row, train, tno, pos, test_pos = row[order], train[order], tno[order], pos[order], test_pos[order]
+        continues = np.r_[False, (row[1:] == row[:-1]) & (train[1:] == train[:-1]) & (tno[1:] == tno[:-1])
+                          & (test_pos[1:] == test_pos[:-1] + 1) & (pos[1:] == pos[:-1] + 1)]
+        run_start = np.flatnonzero(~continues)
+        run_end = np.r_[run_start[1:], len(row)] - 1
+        n = self.options.ngram_size
+        share = self.options.output_run_share
+        covered: dict[int, np.ndarray] = {}
+        best: dict[tuple[int, int], tuple[int, int]] = {}
+        for start, end in zip(run_start.tolist(), run_end.tolist()):
+            r = int(row[start])
+            if r not in covered:
+                covered[r] = self._template_words(r, template)
+            # Words of the shared span that template n-grams do not cover: a run that is
+            # template text plus a word or two of content is not a leak.
+            first_word, last_word = int(test_pos[start]), int(test_pos[end]) + n
+            words = int(np.count_nonzero(~covered[r][first_word:last_word]))
+            if words < n:
+                continue
+            test_id, turn = int(self._row_owner[r]), int(self._row_turn[r])
+            meta = self._tests[test_id]
+            # Answers reuse stock phrasing ("to find the total number of ..."); a run in the
+            # test's answer leaks it only when it covers much of that answer.
+            if turn >= meta.input_turns and words < share * meta.words[turn]:
+                continue
+            key = (test_id, int(train[start]))
+            if key not in best or words > best[key][1]:
+                best[key] = (start, words)
+        for (test_id, gid), (start, words) in best.items():
+            self._matches[test_id].append(_Match(
+                gid, "ngram", run_words=words, test_turn=int(self._row_turn[row[start]]),
+                excerpt=self._excerpts.get((gid, int(tno[start]), int(pos[start])), ""),
+            ))
+
+    def _template_words(self, row: int, template: np.ndarray) -> np.ndarray:
+        """Per word of a test turn, whether a template n-gram covers it."""
+        grams = self._occ_gram[self._row_offsets[row]:self._row_offsets[row + 1]]
+        n = self.options.ngram_size
+        starts = np.zeros(len(grams) + n, dtype=np.int64)
+        flagged = template[grams].astype(np.int64)
+        starts[:len(grams)] += flagged
+        starts[n:n + len(grams)] -= flagged
+        return np.cumsum(starts)[:len(grams) + n - 1] > 0
+
+    def _report(self, test_id: int, matches: list[_Match]) -> Finding:
+        meta = self._tests[test_id]
+        kind = min((m.kind for m in matches), key=_RANK.__getitem__)
+        chosen = [m for m in matches if m.kind == kind]
+        # Per training example keep its strongest evidence, then list the strongest first.
+        by_train: dict[int, _Match] = {}
+        for m in chosen:
+            old = by_train.get(m.train)
+            if old is None or (m.jaccard, m.shared_turns, m.run_words) > (old.jaccard, old.shared_turns, old.run_words):
+                by_train[m.train] = m
+        ranked = sorted(by_train.values(), key=lambda m: (-m.jaccard, -m.shared_turns, -m.run_words, m.train))
+        top = ranked[: self.options.max_related]
+        related = [self._train_locations[m.train][0] for m in top]
+        where = _where(related[0])
+        more = f" and {len(ranked) - 1} more" if len(ranked) > 1 else ""
+        best = ranked[0]
+        evidence: dict = {"kind": kind, "training_examples": len(ranked)}
+        pointer = meta.pointers[0] if meta.pointers else None
+        if kind == "exact":
+            message = f"test example equals training example {where}{more} after normalisation"
+            pointer = None
+        elif kind == "input":
+            message = (f"test input equals the input of training example {where}{more} after normalisation "
+                       "(the answer differs; the question still leaks)")
+        elif kind == "conversation":
+            message = (f"the first {best.shared_turns} turns of this test conversation equal those of training "
+                       f"conversation {where}{more}: a conversation split across train and test")
+            evidence.update(shared_turns=best.shared_turns, test_turns=len(meta.pointers), train_turns=best.train_turns)
+        elif kind == "near":
+            message = (f"test input nearly equals the input of training example {where}{more} "
+                       f"(Jaccard {best.jaccard:.2f} over word {self.options.shingle_size}-grams"
+                       f"{', numbers masked' if self.options.mask_numbers else ''})")
+            evidence.update(jaccard=best.jaccard, shingle_size=self.options.shingle_size,
+                            numbers_masked=self.options.mask_numbers)
+        else:
+            message = f"test example shares a {best.run_words}-word run with training example {where}{more}"
+            evidence.update(run_words=best.run_words, ngram_size=self.options.ngram_size, excerpt=best.excerpt)
+            pointer = meta.pointers[best.test_turn]
+        evidence["matches"] = [
+            {"line": loc.line, "index": loc.index, **_match_evidence(m)} for loc, m in zip(related, top)
+        ]
+        others = sorted({m.kind for m in matches} - {kind}, key=_RANK.__getitem__)
+        if others:
+            evidence["also"] = others
+        example = Example("test", meta.path, meta.index, meta.line, "", (), meta.record_hash)
+        return self.finding(example, message, pointer=pointer or None, related=related,
+                            evidence=evidence, severity=_SEVERITY[kind])
+
+
+def _match_evidence(m: _Match) -> dict:
+    if m.kind == "near":
+        return {"jaccard": m.jaccard}
+    if m.kind == "ngram":
+        return {"run_words": m.run_words}
+    if m.kind == "conversation":
+        return {"shared_turns": m.shared_turns}
+    return {}
+
+
+def _where(loc: Location) -> str:
+    name = loc.path.rsplit("/", 1)[-1]
+    return f"{name}:{loc.line}" if loc.line is not None else f"{name}[{loc.index}]"
+
+
+def _ranges(starts: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    """Concatenation of arange(starts[i], starts[i] + counts[i]) for every i, without a loop."""
+    counts = np.asarray(counts, dtype=np.int64)
+    shift = np.repeat(np.asarray(starts, dtype=np.int64) - (np.cumsum(counts) - counts), counts)
+    return np.arange(int(counts.sum()), dtype=np.int64) + shift
+
+
+CHECKS = [TestLeakage]
