@@ -23,7 +23,8 @@ def test_counts_reconcile_on_a_partly_broken_file(tmp_path):
     good = json.dumps({"prompt": "p", "completion": "c"})
     p = tmp_path / "t.jsonl"
     p.write_text("\n".join([good, "{oops", good, '{"prompt": 1}']) + "\n")
-    report = lint(p, settings=Settings(ignore=("test-leakage",)))
+    # The two good records are copies of each other; only the structural checks are under test.
+    report = lint(p, settings=Settings(select=("F",)))
     ds = report.datasets[0]
     assert (ds.lines, ds.examples, ds.rejected) == (4, 2, 2)
     assert sorted((f.check, f.location.line) for f in report.findings) == [("invalid-json", 2), ("schema-violation", 4)]

@@ -179,6 +179,29 @@ def list_formats() -> None:
         click.echo(f"{name:<18}  {fmt.description}")
 
 
+@main.command("clean")
+@click.argument("train")
+@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="Where to write the deduplicated copy (a log goes to OUTPUT.log.jsonl).")
+@click.option("--config", type=click.Path(dir_okay=False), help="Config file (default: closest tunelint.toml or pyproject.toml).")
+@click.option("--fields", help="Map a flat JSON shape onto roles: KEY=ROLE,... (roles: system, user, assistant).")
+@click.option("--input-format", help="Skip format detection: openai-chat, alpaca, sharegpt, ...")
+def clean_command(train, output, config, fields, input_format):
+    """Write TRAIN without exact and near duplicates (keeping each cluster's first example) and a log of every drop."""
+    from tunelint.clean import clean
+
+    try:
+        mapping = parse_fields(fields) if fields else None
+    except ValueError as exc:
+        raise UsageFailure(f"--fields: {exc}") from None
+    settings = _settings(config, fields=mapping, input_format=input_format)
+    try:
+        result = clean(train, output, settings)
+    except (ConfigError, RegistryError, InputError) as exc:
+        raise UsageFailure(str(exc)) from None
+    detail = ", ".join(f"{n} {check}" for check, n in sorted(result.by_check.items())) or "nothing to drop"
+    click.echo(f"kept {result.kept} of {result.records} records ({detail}); wrote {result.output} and {result.log}")
+
+
 def run() -> None:
     """Console entry point: Ctrl-C ends cleanly with exit 130 and no traceback."""
     try:

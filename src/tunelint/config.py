@@ -13,6 +13,8 @@ from typing import Any, Literal, Mapping
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from tunelint.labels import LabelSpec
+
 if sys.version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover
@@ -41,6 +43,8 @@ class Settings(BaseModel):
     plugins: tuple[str, ...] = ()
     checks: Mapping[str, Mapping[str, Any]] = Field(default_factory=dict)
     deployment: Mapping[str, Any] | None = None
+    # Where the labels of classification-like data are ([tool.tunelint.labels]); see tunelint.labels.
+    labels: LabelSpec | None = None
     show_pii: bool = False
     # Worker processes for large files (None: one per core, up to 8) and the bytes each task reads.
     jobs: int | None = Field(default=None, ge=1)
@@ -148,6 +152,11 @@ fail-on = "error"
 # plugins = ["checks/banned_phrases.py"]
 # Files matched by a glob skip some checks:
 # per-file-ignores = { "data/legacy/*.jsonl" = ["D002"] }
+
+# Classification data: the label set, or where the label is in each output (JSON key or regex).
+# [tool.tunelint.labels]
+# classes = ["billing", "shipping", "returns"]
+# key = "category"
 
 # Per-check options and severity, validated by the check:
 # [tool.tunelint.checks.exceeds-context]

@@ -1,0 +1,117 @@
+"""Shapes of outputs (JSON with keys, a final answer line, a field template, a list, code, text)
+and cheap derived classes (refusal, language), shared by output-format-drift and refusal-rate."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+import orjson
+
+from tunelint.models import Example
+
+_FENCE = re.compile(r"^```[\w-]*\s*\n(.*?)\n?```\s*$", re.S)
+_ANSWER_LINE = re.compile(r"^\s*(####|(?:final\s+)?answer\s*[:：]|the (?:final )?answer is\b)", re.I)
+_FIELD_LINE = re.compile(r"^\s*([A-Z][A-Za-z ]{0,30}?)\s*:\s*\S")
+_LIST_LINE = re.compile(r"^\s*(?:[-*•]|\d+[.)])\s+\S")
+
+
+def output_shape(example: Example) -> tuple[str, str]:
+    """(family, detail) of the final assistant output, e.g. ("json-object", "keys: answer, reason")."""
+    turn = example.final_assistant
+    if turn is None:
+        return ("none", "")
+    text = turn.content.strip()
+    if not text and turn.tool_calls:
+        return ("tool-call", ", ".join(sorted({c.name for c in turn.tool_calls})))
+    if not text:
+        return ("empty", "")
+    fenced = _FENCE.match(text)
+    body = fenced.group(1).strip() if fenced else text
+    if body[:1] in "{[":
+        try:
+            value = orjson.loads(body)
+        except orjson.JSONDecodeError:
+            return ("broken-json", "")
+        if isinstance(value, dict):
+            return ("json-object", "keys: " + ", ".join(sorted(map(str, value))))
+        if isinstance(value, list):
+            return ("json-array", "")
+    lines = [line for line in text.splitlines() if line.strip()]
+    if lines and _ANSWER_LINE.match(lines[-1]):
+        return ("final-answer-line", _ANSWER_LINE.match(lines[-1]).group(1).lower())
+    fields = [m.group(1).strip() for line in lines if (m := _FIELD_LINE.match(line))]
+    if len(fields) >= 2 and len(fields) >= len(lines) / 2:
+        return ("field-template", "fields: " + ", ".join(fields))
+    if "```" in text:
+        return ("code", "")
+    if sum(1 for line in lines if _LIST_LINE.match(line)) >= 2:
+        return ("list", "")
+    return ("text", "")
+
+
+_REFUSALS = re.compile(
+    r"^\W*(?:i'?m sorry|i am sorry|sorry|i apologi[sz]e|unfortunately)\b[^.!?\n]{0,40}?"
+    r"\b(?:can ?not|can't|cannot|won't|will not|unable|not able|not allowed|not comfortable)\b"
+    r"|^\W*(?:i|we)\s+(?:can ?not|can't|cannot|won't|will not|am unable to|'m unable to|am not able to|'m not able to|"
+    r"must decline|have to decline|refuse to)\b"
+    r"|\bas an ai(?: language model| assistant| model)?\b[^.!?\n]{0,60}?\b(?:can ?not|can't|cannot|don't|do not|unable|not able)\b"
+    r"|^\W*as an ai(?: language model)?\b",
+    re.I,
+)
+
+
+def is_refusal(text: str) -> bool:
+    """The output declines the request ("I can't help with that", "As an AI, I cannot …")."""
+    head = text.strip()[:300].replace("\u2019", "'")
+    return bool(_REFUSALS.search(head))
+
+
+_STOPWORDS = {
+    "en": {"the", "and", "is", "to", "of", "you", "it", "that", "for", "in", "your", "this", "with", "are",
+           "a", "i", "was", "be", "have", "not", "on", "my", "he", "she", "they", "what", "can", "do"},
+    "es": {"el", "la", "de", "que", "y", "en", "los", "las", "por", "para", "con", "una", "es", "su"},
+    "fr": {"le", "la", "les", "de", "et", "est", "vous", "une", "des", "pour", "que", "dans", "pas", "du"},
+    "de": {"der", "die", "und", "ist", "nicht", "sie", "das", "ein", "eine", "zu", "mit", "den", "ich", "sich"},
+    "pt": {"o", "a", "de", "que", "e", "do", "da", "em", "um", "uma", "para", "não", "com", "os"},
+    "it": {"il", "di", "che", "e", "la", "per", "un", "una", "non", "sono", "con", "del", "gli", "le"},
+    "nl": {"de", "het", "een", "en", "van", "ik", "je", "niet", "dat", "is", "op", "te", "zijn", "met"},
+}
+_SCRIPTS = (
+    ("CJK", "zh"), ("HIRAGANA", "ja"), ("KATAKANA", "ja"), ("HANGUL", "ko"), ("CYRILLIC", "cyrillic"),
+    ("ARABIC", "ar"), ("HEBREW", "he"), ("GREEK", "el"), ("DEVANAGARI", "hi"), ("THAI", "th"),
+)
+_WORD = re.compile(r"[^\W\d_]+")
+
+
+def language(text: str) -> str:
+    """A cheap guess of the language: the dominant script, and for Latin script the language
+    whose common words occur most ("latin" when none stands out, "none" without letters)."""
+    sample = text[:600]
+    scripts: dict[str, int] = {}
+    latin = 0
+    for ch in sample:
+        if not ch.isalpha():
+            continue
+        if ch.isascii():
+            latin += 1
+            continue
+        name = unicodedata.name(ch, "")
+        for prefix, lang in _SCRIPTS:
+            if name.startswith(prefix) or (prefix == "CJK" and "CJK" in name):
+                scripts[lang] = scripts.get(lang, 0) + 1
+                break
+        else:
+            latin += 1
+    if not latin and not scripts:
+        return "none"
+    best_script = max(scripts.items(), key=lambda kv: kv[1]) if scripts else None
+    if best_script and best_script[1] > latin:
+        return "ja" if best_script[0] == "zh" and scripts.get("ja") else best_script[0]
+    words = [w.lower() for w in _WORD.findall(sample)]
+    votes = {lang: sum(1 for w in words if w in stop) for lang, stop in _STOPWORDS.items()}
+    lang, score = max(votes.items(), key=lambda kv: (kv[1], kv[0] == "en"))
+    if lang != "en" and score < votes["en"] + 2:
+        # Short function words ("a", "e", "o") are shared: another language must clearly win.
+        lang, score = "en", votes["en"]
+    return lang if score >= 2 or (score and len(words) < 8) else "latin"

@@ -1,0 +1,511 @@
+"""Helpers the duplication, consistency and balance checks share: compact per-example references,
+canonical text forms, batched MinHash signatures and safe excerpts for evidence.
+
+Dataset checks see up to millions of examples; they keep hashes, small integers and signatures
+per example here, never the texts.
+"""
+
+from __future__ import annotations
+
+import re
+from array import array
+from typing import TYPE_CHECKING, Iterator
+
+import numpy as np
+import xxhash
+
+from tunelint.models import Example, Location, Role, Turn
+
+if TYPE_CHECKING:
+    from collections import Counter
+
+    from tunelint.labels import LabelProfile, LabelSpec
+from tunelint.privacy.prefilter import PHONE_DIGIT_RUN
+from tunelint.similarity import (
+    MinHasher,
+    Ragged,
+    TokenHasher,
+    estimated_jaccard_pairs,
+    exact_jaccard,
+    exact_jaccard_pairs,
+    lsh_candidate_pairs,
+    lsh_params,
+    normalise,
+    shingle_rows,
+)
+
+# Texts are hashed in batches of this many: big enough for the vectorised hasher to pay off,
+# small enough that the pending texts stay a few megabytes.
+BATCH = 4096
+EXCERPT_CHARS = 300
+# How many other members a finding lists in `related` / evidence; the count is always given.
+MAX_LISTED = 20
+
+_EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
+
+
+class ExampleRefs:
+    """Where each observed example is (split, path, index, line, record hash), in flat arrays."""
+
+    def __init__(self) -> None:
+        self._paths: list[tuple[str, str]] = []
+        self._path_ids: dict[tuple[str, str], int] = {}
+        self._path = array("I")
+        self._index = array("q")
+        self._line = array("q")
+        self._hash = array("Q")
+
+    def add(self, example: Example) -> int:
+        key = (example.split, example.path)
+        pid = self._path_ids.get(key)
+        if pid is None:
+            pid = self._path_ids[key] = len(self._paths)
+            self._paths.append(key)
+        self._path.append(pid)
+        self._index.append(example.index)
+        self._line.append(-1 if example.line is None else example.line)
+        self._hash.append(int(example.record_hash, 16) if example.record_hash else 0)
+        return len(self._index) - 1
+
+    def __len__(self) -> int:
+        return len(self._index)
+
+    def extend(self, other: "ExampleRefs") -> None:
+        """Append the examples another instance saw (a later chunk of the data)."""
+        remap = []
+        for key in other._paths:
+            pid = self._path_ids.get(key)
+            if pid is None:
+                pid = self._path_ids[key] = len(self._paths)
+                self._paths.append(key)
+            remap.append(pid)
+        self._path.extend(remap[p] for p in other._path)
+        self._index.extend(other._index)
+        self._line.extend(other._line)
+        self._hash.extend(other._hash)
+
+    def split(self, pos: int) -> str:
+        return self._paths[self._path[pos]][0]
+
+    def path(self, pos: int) -> str:
+        return self._paths[self._path[pos]][1]
+
+    def line(self, pos: int) -> int | None:
+        value = self._line[pos]
+        return None if value < 0 else value
+
+    def index(self, pos: int) -> int:
+        return self._index[pos]
+
+    def location(self, pos: int) -> Location:
+        split, path = self._paths[self._path[pos]]
+        return Location(split, path, self.line(pos), self._index[pos])
+
+    def ref(self, pos: int) -> dict[str, object]:
+        """A short JSON-ready reference for evidence: line (when known) and index."""
+        out: dict[str, object] = {"index": self._index[pos]}
+        if self._line[pos] >= 0:
+            out["line"] = self._line[pos]
+        if len(self._paths) > 1:
+            out["path"] = self.path(pos)
+        return out
+
+    def where(self, pos: int) -> str:
+        """'line 12' (or 'record 11' for containers without lines), with the file when several."""
+        line = self.line(pos)
+        text = f"line {line}" if line is not None else f"record {self._index[pos]}"
+        return f"{text} of {self.path(pos)}" if len(self._paths) > 1 else text
+
+    def stub(self, pos: int) -> Example:
+        """A bodiless Example at this position, enough for `Check.finding`."""
+        split, path = self._paths[self._path[pos]]
+        return Example(split, path, self._index[pos], self.line(pos), "", (), f"{self._hash[pos]:016x}")
+
+    def splits(self) -> list[str]:
+        return sorted({split for split, _ in self._paths})
+
+    def positions_by_split(self) -> dict[str, np.ndarray]:
+        """Positions of the examples of each split, in observation order."""
+        split_of_path = np.array([self._paths[p][0] for p in range(len(self._paths))], dtype=object)
+        path_ids = np.frombuffer(self._path, dtype=np.uint32) if len(self._path) else np.empty(0, dtype=np.uint32)
+        out: dict[str, np.ndarray] = {}
+        for split in self.splits():
+            ids = [i for i, s in enumerate(split_of_path) if s == split]
+            out[split] = np.flatnonzero(np.isin(path_ids, ids))
+        return out
+
+    def first_path(self, split: str) -> str:
+        for s, path in self._paths:
+            if s == split:
+                return path
+        return ""
+
+
+def _turn_key(turn: Turn) -> str:
+    calls = "".join(f"\x1d{c.name}\x1c{normalise(c.arguments)}" for c in turn.tool_calls)
+    return f"{turn.role.value}\x1f{normalise(turn.content)}{calls}"
+
+
+def example_key(example: Example) -> int:
+    """Hash of the whole example after normalisation (NFKC, case, whitespace): every turn with
+    its role, tool calls, and the rejected side of a preference pair."""
+    text = "\x1e".join(_turn_key(t) for t in example.turns)
+    if example.rejected:
+        text += "\x1e\x1erejected\x1e" + "\x1e".join(_turn_key(t) for t in example.rejected)
+    return xxhash.xxh3_64_intdigest(text.encode("utf-8", "surrogatepass"))
+
+
+def system_key(example: Example) -> int:
+    """Hash of the normalised system prompt(s); 0 when there is none."""
+    parts = [normalise(t.content) for t in example.turns if t.role is Role.SYSTEM]
+    if not parts:
+        return 0
+    return xxhash.xxh3_64_intdigest("\x1e".join(parts).encode("utf-8", "surrogatepass")) | 1
+
+
+def input_turns(example: Example) -> tuple[Turn, ...]:
+    """Every turn before the final assistant turn (the system prompt included)."""
+    last = None
+    for i, turn in enumerate(example.turns):
+        if turn.role is Role.ASSISTANT:
+            last = i
+    return example.turns if last is None else example.turns[:last]
+
+
+def input_key(example: Example) -> int:
+    """Hash of the normalised input: system prompt and every turn before the final answer."""
+    text = "\x1e".join(_turn_key(t) for t in input_turns(example))
+    return xxhash.xxh3_64_intdigest(text.encode("utf-8", "surrogatepass"))
+
+
+def output_text(example: Example) -> str:
+    """The final assistant turn: its text, and its tool calls as `name(arguments)`."""
+    turn = example.final_assistant
+    if turn is None:
+        return ""
+    calls = "\n".join(f"{c.name}({c.arguments})" for c in turn.tool_calls)
+    return f"{turn.content}\n{calls}" if calls else turn.content
+
+
+def output_key(example: Example) -> int:
+    return xxhash.xxh3_64_intdigest(normalise(output_text(example)).encode("utf-8", "surrogatepass"))
+
+
+def words_text(turns: tuple[Turn, ...], skip_system: bool = True) -> str:
+    """The text whose words are shingled: turn contents and tool-call arguments; the system
+    prompt left out when it is compared exactly instead (a long shared system prompt would make
+    every pair look alike)."""
+    parts: list[str] = []
+    for turn in turns:
+        if skip_system and turn.role is Role.SYSTEM:
+            continue
+        parts.append(turn.content)
+        for call in turn.tool_calls:
+            parts.append(call.name)
+            parts.append(call.arguments)
+    return "\n".join(parts)
+
+
+def excerpt(text: str, show_pii: bool = False, limit: int = EXCERPT_CHARS) -> str:
+    """A bounded piece of dataset text for evidence; e-mail addresses and long digit runs (phone,
+    card, account numbers) masked unless the user asked to see PII."""
+    if not show_pii:
+        text = _EMAIL.sub("[email]", text)
+        text = PHONE_DIGIT_RUN.sub("[number]", text)
+    if len(text) > limit:
+        text = text[: limit - 1].rstrip() + "…"
+    return text
+
+
+class Signatures:
+    """MinHash signatures of texts added one at a time, computed in vectorised batches.
+
+    Keeps, per text, its signature and its word count; the texts themselves are dropped once
+    their batch is hashed.
+    """
+
+    def __init__(self, num_perm: int, shingle_size: int, seed: int = 1, keep_shingles: int = 0) -> None:
+        self.shingle_size = shingle_size
+        # Shingle hashes are kept for exact verification while their count stays within
+        # `keep_shingles`; past it they are dropped and only the signatures remain.
+        self._keep_budget = keep_shingles
+        self._kept: list[Ragged] | None = [] if keep_shingles > 0 else None
+        self._kept_count = 0
+        self._tokens = TokenHasher()
+        self._minhash = MinHasher(num_perm=num_perm, seed=seed)
+        self._pending: list[str] = []
+        self._done: list[np.ndarray] = []
+        self._words: list[np.ndarray] = []
+        self.num_perm = num_perm
+
+    def add(self, text: str) -> None:
+        self._pending.append(text)
+        if len(self._pending) >= BATCH:
+            self._flush()
+
+    def _flush(self) -> None:
+        if not self._pending:
+            return
+        tokens: Ragged = self._tokens.hash_texts(self._pending)
+        self._words.append(tokens.lengths().astype(np.int32))
+        rows = shingle_rows(tokens, self.shingle_size)
+        self._done.append(self._minhash.signature_rows(rows))
+        if self._kept is not None:
+            self._kept_count += len(rows.values)
+            if self._kept_count > self._keep_budget:
+                self._kept = None
+            else:
+                self._kept.append(rows)
+        self._pending = []
+
+    def finish(self) -> tuple[np.ndarray, np.ndarray]:
+        """(signatures (n, num_perm) uint32, word counts (n,) int32), in the order added."""
+        self._flush()
+        if not self._done:
+            return np.empty((0, self.num_perm), dtype=np.uint32), np.empty(0, dtype=np.int32)
+        signatures = np.concatenate(self._done)
+        words = np.concatenate(self._words)
+        self._done, self._words = [signatures], [words]
+        return signatures, words
+
+    def extend(self, other: "Signatures") -> None:
+        """Append another instance's texts, in order (a later chunk of the data)."""
+        self._flush()
+        other._flush()
+        self._done.extend(other._done)
+        self._words.extend(other._words)
+        if self._kept is not None and other._kept is not None:
+            self._kept_count += other._kept_count
+            if self._kept_count > self._keep_budget:
+                self._kept = None
+            else:
+                self._kept.extend(other._kept)
+        else:
+            self._kept = None
+
+    def shingles(self) -> Ragged | None:
+        """Every text's shingle hashes (call after `finish`), or None if over the budget."""
+        if self._kept is None:
+            return None
+        if len(self._kept) != 1:
+            self._kept = [Ragged.concatenate(self._kept)]
+        return self._kept[0]
+
+
+def minority(groups: dict[int, list[int]]) -> tuple[int | None, set[int]]:
+    """Given members grouped by some value, the majority value (None on a tie for first) and
+    the members that are not in the majority group (every member on a tie)."""
+    sizes = sorted(((len(v), k) for k, v in groups.items()), key=lambda kv: -kv[0])
+    if len(sizes) > 1 and sizes[0][0] == sizes[1][0]:
+        return None, {m for v in groups.values() for m in v}
+    top = sizes[0][1]
+    return top, {m for k, v in groups.items() if k != top for m in v}
+
+
+def iter_runs(keys: np.ndarray) -> Iterator[np.ndarray]:
+    """Positions grouped by equal key, for every key held by more than one position; each group
+    in increasing position order, groups ordered by their first position."""
+    if len(keys) < 2:
+        return
+    order = np.argsort(keys, kind="stable")
+    sorted_keys = keys[order]
+    bounds = np.flatnonzero(sorted_keys[1:] != sorted_keys[:-1]) + 1
+    starts = np.concatenate(([0], bounds))
+    ends = np.concatenate((bounds, [len(keys)]))
+    multi = (ends - starts) > 1
+    groups = [order[s:e] for s, e in zip(starts[multi], ends[multi])]
+    groups.sort(key=lambda g: int(g[0]))
+    yield from groups
+
+
+def similar_pairs(
+    signatures: np.ndarray,
+    positions: np.ndarray,
+    block: np.ndarray,
+    threshold: float,
+    shingles: Ragged | None,
+    max_bucket: int = 64,
+    boilerplate_share: float | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Pairs of `positions` whose texts reach Jaccard `threshold`, and their similarity.
+
+    Candidates come from MinHash LSH (bands and rows chosen so a pair at the threshold is found
+    with probability 0.95); pairs whose `block` values differ (e.g. different system prompts)
+    are dropped; the rest are verified by their exact Jaccard when the shingles are at hand,
+    else by the signatures' estimate. Returned pairs hold positions (i < j) and are sorted.
+    """
+    if len(positions) < 2:
+        return np.empty((0, 2), dtype=np.int64), np.empty(0, dtype=np.float64)
+    bands, rows = lsh_params(threshold, signatures.shape[1])
+    local = lsh_candidate_pairs(signatures[positions], bands, rows, max_bucket=max_bucket)
+    pairs = positions[local] if len(local) else np.empty((0, 2), dtype=np.int64)
+    if len(pairs):
+        pairs = pairs[block[pairs[:, 0]] == block[pairs[:, 1]]]
+    if not len(pairs):
+        return np.empty((0, 2), dtype=np.int64), np.empty(0, dtype=np.float64)
+    if shingles is not None and boilerplate_share is not None:
+        shingles = without_boilerplate(shingles, positions, boilerplate_share)
+        sims = exact_jaccard_pairs(shingles, pairs)
+    elif shingles is not None:
+        sims = exact_jaccard_pairs(shingles, pairs)
+    else:
+        sims = estimated_jaccard_pairs(signatures, pairs)
+    keep = sims >= threshold
+    return pairs[keep], sims[keep]
+
+
+def pair_similarity(signatures: np.ndarray, shingles: Ragged | None, a: int, b: int) -> float:
+    """Jaccard of two texts: exact when the shingles are kept, else estimated."""
+    if shingles is not None:
+        return float(exact_jaccard(shingles.row(a), shingles.row(b)))
+    return float(estimated_jaccard_pairs(signatures, np.array([[a, b]], dtype=np.int64))[0])
+
+
+def fetch_examples(context: object, wanted: dict[str, set[int]]) -> dict[tuple[str, int], Example]:
+    """Read the named examples again (path -> record indices), to show their text in evidence
+    without having kept every text in memory. Paths that cannot be read twice (stdin) are
+    skipped: the caller shows what it has without the text."""
+    from tunelint.loader import InputError, Loader
+    from tunelint.registry import load_formats
+
+    settings = getattr(context, "settings", None)
+    splits = getattr(context, "splits", {}) or {}
+    split_of = {path: split for split, paths in splits.items() for path in paths}
+    found: dict[tuple[str, int], Example] = {}
+    formats = load_formats()
+    for path, indices in wanted.items():
+        if path == "-" or not indices:
+            continue
+        loader = Loader(
+            path,
+            split_of.get(path, "train"),
+            formats,
+            getattr(settings, "input_format", None),
+            getattr(settings, "fields", None),
+        )
+        remaining = set(indices)
+        try:
+            for item in loader:
+                if isinstance(item, Example) and item.index in remaining:
+                    found[(path, item.index)] = item
+                    remaining.discard(item.index)
+                    if not remaining:
+                        break
+        except (OSError, InputError):
+            continue
+    return found
+
+
+def without_boilerplate(shingles: Ragged, positions: np.ndarray, share: float) -> Ragged:
+    """The shingles of every row minus those present in more than `share` of the rows at
+    `positions` (and in at least 3 of them): the template text every example carries."""
+    lengths = shingles.lengths()
+    rows = np.repeat(np.arange(len(lengths)), lengths)
+    chosen = np.zeros(len(lengths), dtype=bool)
+    chosen[positions] = True
+    take = chosen[rows]
+    values, row_of = shingles.values[take], rows[take]
+    order = np.lexsort((values, row_of))
+    values, row_of = values[order], row_of[order]
+    first = np.ones(len(values), dtype=bool)
+    first[1:] = (values[1:] != values[:-1]) | (row_of[1:] != row_of[:-1])
+    unique, counts = np.unique(values[first], return_counts=True)
+    frequent = unique[(counts > share * len(positions)) & (counts >= 3)]
+    if not len(frequent):
+        return shingles
+    keep = ~np.isin(shingles.values, frequent)
+    kept_lengths = np.add.reduceat(keep.astype(np.int64), shingles.offsets[:-1]) if len(keep) else np.zeros(len(lengths), dtype=np.int64)
+    kept_lengths[lengths == 0] = 0
+    offsets = np.zeros(len(lengths) + 1, dtype=np.int64)
+    np.cumsum(kept_lengths, out=offsets[1:])
+    return Ragged(shingles.values[keep], offsets)
+
+
+class LabelTally:
+    """Per example, the label as spelled and its canonical form, as small integer ids."""
+
+    def __init__(self, spec: "LabelSpec") -> None:
+        from tunelint.labels import LabelReader
+
+        self.spec = spec
+        self._reader = LabelReader(spec)
+        self.spellings: list[str] = []
+        self._spelling_ids: dict[str, int] = {}
+        self.canonical_of: list[int] = []
+        self.canonicals: list[str] = []
+        self._canonical_ids: dict[str, int] = {}
+        self.spelled = array("i")
+        self.outputs = 0
+
+    def add(self, example: Example) -> None:
+        from tunelint.labels import canonical_label
+
+        out = output_text(example)
+        if not out.strip():
+            self.spelled.append(-1)
+            return
+        self.outputs += 1
+        raw = self._reader.raw_label(out)
+        if raw is None:
+            self.spelled.append(-1)
+            return
+        sid = self._spelling_ids.get(raw)
+        if sid is None:
+            sid = self._spelling_ids[raw] = len(self.spellings)
+            self.spellings.append(raw)
+            key = canonical_label(raw)
+            cid = self._canonical_ids.get(key)
+            if cid is None:
+                cid = self._canonical_ids[key] = len(self.canonicals)
+                self.canonicals.append(key)
+            self.canonical_of.append(cid)
+        self.spelled.append(sid)
+
+    def extend(self, other: "LabelTally") -> None:
+        """Append another tally's examples, in order (a later chunk of the data)."""
+        remap = []
+        for sid, raw in enumerate(other.spellings):
+            mine = self._spelling_ids.get(raw)
+            if mine is None:
+                mine = self._spelling_ids[raw] = len(self.spellings)
+                self.spellings.append(raw)
+                key = other.canonicals[other.canonical_of[sid]]
+                cid = self._canonical_ids.get(key)
+                if cid is None:
+                    cid = self._canonical_ids[key] = len(self.canonicals)
+                    self.canonicals.append(key)
+                self.canonical_of.append(cid)
+            remap.append(mine)
+        self.spelled.extend(remap[s] if s >= 0 else -1 for s in other.spelled)
+        self.outputs += other.outputs
+
+    def spelled_array(self) -> np.ndarray:
+        return np.frombuffer(self.spelled, dtype=np.int32) if len(self.spelled) else np.empty(0, dtype=np.int32)
+
+    def spelling_counts(self) -> np.ndarray:
+        ids = self.spelled_array()
+        return np.bincount(ids[ids >= 0], minlength=len(self.spellings))
+
+    def canonical_counts(self) -> "Counter[str]":
+        from collections import Counter
+
+        counts: Counter[str] = Counter()
+        for sid, n in enumerate(self.spelling_counts().tolist()):
+            if n:
+                counts[self.canonicals[self.canonical_of[sid]]] += n
+        return counts
+
+    def display(self) -> dict[str, str]:
+        """Canonical label -> its most common spelling (stripped), for messages."""
+        best: dict[int, tuple[int, int]] = {}
+        for sid, n in enumerate(self.spelling_counts().tolist()):
+            cid = self.canonical_of[sid]
+            if cid not in best or n > best[cid][0]:
+                best[cid] = (n, sid)
+        return {self.canonicals[c]: self.spellings[s].strip() for c, (_, s) in best.items()}
+
+    def profile(self) -> "LabelProfile":
+        from tunelint.labels import profile
+
+        counts = self.canonical_counts()
+        return profile(self.spec, counts, sum(counts.values()), self.outputs)

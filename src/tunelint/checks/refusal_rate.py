@@ -1,0 +1,165 @@
+"""refusal-rate (B002): share of refusals outside the expected range; balance over derived
+classes of generative data (refusal vs answer, tool call vs text, format, language, turns)."""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import ClassVar, Iterator
+
+from pydantic import Field, field_validator, model_validator
+
+from tunelint.checks._shapes import is_refusal, language, output_shape
+from tunelint.checks._support import ExampleRefs
+from tunelint.checks.base import CheckOptions, DatasetCheck
+from tunelint.models import Criterion, Example, Finding, Role, Severity
+
+DIMENSIONS = ("refusal", "output", "format", "language", "turns")
+# Refusals listed in `related`, so the user can look at a few.
+_LISTED = 20
+
+
+def _turn_bucket(users: int) -> str:
+    if users <= 2:
+        return str(users)
+    return "3-5" if users <= 5 else "6+"
+
+
+class RefusalRate(DatasetCheck):
+    """Refusals ("I can't help with that", "As an AI …") far more or less often than expected;
+    balance over derived classes of generative data.
+
+    What it does:
+        Marks each final assistant output that declines the request and reports the share of
+        refusals when it falls outside `expected` (default 0 to 10 %). It also classes every
+        example by derived pseudo-labels — refusal or answer, tool call or text, output format,
+        language (a cheap script and common-word guess) and number of user turns — and shows
+        each distribution in the metrics; a share outside a range given in `expected-shares`
+        (e.g. `"output:tool-call" = [0.2, 0.6]`) is reported.
+
+    Why it matters for a fine-tune:
+        A fine-tune copies the rate: 30 % refusals in training make an assistant that refuses
+        ordinary requests, none at all one that never declines. The same holds for the other
+        derived classes — a dataset that is 98 % single-turn English text will not teach tool
+        use, multi-turn memory or another language.
+
+    Example:
+        {"messages": [{"role": "user", "content": "How do I reset my router?"}, {"role": "assistant", "content": "I'm sorry, but I can't help with that."}]}
+
+    Use instead:
+        {"messages": [{"role": "user", "content": "How do I reset my router?"}, {"role": "assistant", "content": "Hold the reset button for 10 seconds until the light blinks."}]}
+
+    Options:
+        expected: [min, max] share of refusals that is fine (default [0.0, 0.1]).
+        expected-shares: {"dimension:class": [min, max]} for the derived classes; dimensions are
+            refusal (refusal, answer), output (tool-call, text), format (json-object, text, ...),
+            language (en, es, fr, de, ..., latin, zh, ...) and turns (1, 2, 3-5, 6+).
+    """
+
+    code = "B002"
+    name = "refusal-rate"
+    criterion = Criterion.BALANCED
+    severity = Severity.WARNING
+    summary = "share of refusals outside the expected range; balance over derived classes"
+    splits: ClassVar[tuple[str, ...]] = ("train",)
+    mergeable = True
+
+    class Options(CheckOptions):
+        expected: tuple[float, float] = (0.0, 0.1)
+        expected_shares: dict[str, tuple[float, float]] = Field(default_factory=dict)
+
+        @field_validator("expected")
+        @classmethod
+        def _range(cls, value: tuple[float, float]) -> tuple[float, float]:
+            if not 0.0 <= value[0] <= value[1] <= 1.0:
+                raise ValueError("expected must be [min, max] with 0 <= min <= max <= 1")
+            return value
+
+        @model_validator(mode="after")
+        def _shares(self) -> "RefusalRate.Options":
+            for key, (low, high) in self.expected_shares.items():
+                dimension = key.split(":", 1)[0]
+                if ":" not in key or dimension not in DIMENSIONS:
+                    raise ValueError(f"expected-shares key '{key}' is not DIMENSION:CLASS with DIMENSION one of {', '.join(DIMENSIONS)}")
+                if not 0.0 <= low <= high <= 1.0:
+                    raise ValueError(f"expected-shares '{key}' must be [min, max] within 0..1")
+            return self
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self._refs = ExampleRefs()
+        self._counts: dict[str, Counter[str]] = {d: Counter() for d in DIMENSIONS}
+        self._refusals: list[int] = []
+        self._total = 0
+
+    def observe(self, example: Example) -> None:
+        turn = example.final_assistant
+        if turn is None:
+            return
+        pos = self._refs.add(example)
+        self._total += 1
+        refused = bool(turn.content) and is_refusal(turn.content)
+        if refused and len(self._refusals) < _LISTED:
+            self._refusals.append(pos)
+        counts = self._counts
+        counts["refusal"]["refusal" if refused else "answer"] += 1
+        counts["output"]["tool-call" if turn.tool_calls else "text"] += 1
+        counts["format"][output_shape(example)[0]] += 1
+        counts["language"][language(turn.content) if turn.content.strip() else "none"] += 1
+        counts["turns"][_turn_bucket(sum(1 for t in example.turns if t.role is Role.USER))] += 1
+
+    def merge(self, other: "RefusalRate") -> None:
+        super().merge(other)
+        offset = len(self._refs)
+        self._refs.extend(other._refs)
+        for dimension, counter in other._counts.items():
+            self._counts[dimension].update(counter)
+        room = _LISTED - len(self._refusals)
+        self._refusals.extend(offset + p for p in other._refusals[:max(room, 0)])
+        self._total += other._total
+
+    def finish(self) -> Iterator[Finding]:
+        total = self._total
+        refusals = self._counts["refusal"]["refusal"]
+        rate = refusals / total if total else 0.0
+        self.metrics = {
+            "examples": total,
+            "refusals": refusals,
+            "refusal_rate": round(rate, 4),
+            "expected": list(self.options.expected),
+            "derived_classes": {
+                d: {k: round(n / total, 4) for k, n in c.most_common(12)} for d, c in self._counts.items()
+            } if total else {},
+        }
+        if not total:
+            self.mark_not_assessed("no example has an assistant output")
+            return
+        path = self._refs.first_path("train")
+        low, high = self.options.expected
+        if not low <= rate <= high:
+            side = "above" if rate > high else "below"
+            yield self.dataset_finding(
+                "train", path,
+                f"{refusals} of {total} outputs ({rate:.1%}) are refusals, {side} the expected "
+                f"{low:.0%}–{high:.0%}",
+                key="refusal-rate",
+                related=[self._refs.location(p) for p in self._refusals],
+                evidence={"refusals": refusals, "examples": total, "rate": round(rate, 4),
+                          "expected": [low, high], "listed": [self._refs.ref(p) for p in self._refusals]},
+            )
+        for key, (lo, hi) in sorted(self.options.expected_shares.items()):
+            dimension, name = key.split(":", 1)
+            n = self._counts[dimension][name]
+            share = n / total
+            if lo <= share <= hi:
+                continue
+            yield self.dataset_finding(
+                "train", path,
+                f"{dimension} class '{name}' is {share:.1%} of {total} examples ({n}), outside the "
+                f"expected {lo:.0%}–{hi:.0%}",
+                key=f"share:{key}",
+                evidence={"dimension": dimension, "class": name, "count": n, "share": round(share, 4),
+                          "expected": [lo, hi], "distribution": dict(self._counts[dimension].most_common(12))},
+            )
+
+
+CHECKS = [RefusalRate]
