@@ -52,7 +52,8 @@ class ExceedsContext(RecordCheck):
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.counter = CharEstimate(self.options.chars_per_token)
-        self.metrics = {"tokenizer": self.counter.name, "max_tokens": self.options.max_tokens, "over": 0}
+        self.metrics = {"tokenizer": self.counter.name, "max_tokens": self.options.max_tokens,
+                        "chars_per_token": self.options.chars_per_token, "over": 0}
 
     def check(self, example: Example) -> Iterator[Finding]:
         limit = self.options.max_tokens

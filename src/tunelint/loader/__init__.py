@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Iterator, Mapping
+from typing import Callable, Iterator, Mapping
 
 import xxhash
 
@@ -60,11 +60,17 @@ class Loader:
     formats: Mapping[str, Format]
     input_format: str | None = None
     fields: Mapping[str, str] | None = None
+    # In-memory data (lists of dicts, DataFrames): raw records from here instead of reading `path`.
+    records: Callable[[], Iterator[RawRecord]] | None = None
     info: DatasetInfo | None = field(default=None, init=False)
 
     def __iter__(self) -> Iterator[Example | Rejected | FileNote]:
         stats = ReadStats()
-        records = read_records(self.path, stats)
+        if self.records is not None:
+            stats.container = "records"
+            records = iter(self.records())
+        else:
+            records = read_records(self.path, stats)
         text_lines = self.path.endswith(".txt")
         head: list[RawRecord] = []
         for rec in records:
