@@ -65,6 +65,8 @@ td.num,th.num{text-align:right;font-variant-numeric:tabular-nums}
 .bar{height:6px;background:#eaeef2;border-radius:3px;margin:6px 0 8px;overflow:hidden}
 .bar span{display:block;height:100%;background:var(--c)}
 .summary{color:var(--fg);margin:4px 0}
+.card.na{background:#fbfcfd;border-top-width:1px}
+.card.na .summary{color:var(--muted);font-size:13px}
 .advice{color:var(--muted);font-style:italic;margin:6px 0}
 .tops{margin:6px 0 0;padding-left:18px;color:var(--muted);font-size:13px}
 .charts{display:grid;grid-template-columns:repeat(auto-fill,minmax(540px,1fr));gap:14px}
@@ -162,13 +164,14 @@ class HtmlReporter(Reporter):
         for row in report.scorecard.criteria:
             c = STATUS_COLOR[row.status]
             score = "–" if row.score is None else str(row.score)
-            out.append(f"<div class=\"card\" style=\"--c:{c}\"><div class=\"head\"><h3>{esc(row.criterion.value)}</h3>"
+            muted = " na" if row.status == "not-assessed" else ""
+            out.append(f"<div class=\"card{muted}\" style=\"--c:{c}\"><div class=\"head\"><h3>{esc(row.criterion.value)}</h3>"
                        f"<span class=\"pill\" style=\"background:{c}\">{esc(row.status)}</span></div>")
-            out.append(f"<div class=\"score\">{score}<small> / 100</small></div>")
-            width = 0 if row.score is None else row.score
-            out.append(f"<div class=\"bar\"><span style=\"width:{width}%\"></span></div>")
+            if row.score is not None:
+                out.append(f"<div class=\"score\">{score}<small> / 100</small></div>")
+                out.append(f"<div class=\"bar\"><span style=\"width:{row.score}%\"></span></div>")
             out.append(f"<p class=\"summary\">{esc(row.summary)}</p>")
-            if row.status != "pass":
+            if row.status in ("warn", "fail"):
                 out.append(f"<p class=\"advice\">{esc(row.advice)}</p>")
             if row.top_findings:
                 items = []
@@ -299,14 +302,15 @@ class HtmlReporter(Reporter):
             totals.update(labels)
         shown = [label for label, _ in totals.most_common(20)]
         peak = max((labels.get(lab, 0) for labels in series.values() for lab in shown), default=1) or 1
-        names = list(series)
+        order = {"train": 0, "test": 1, "reference": 2}
+        names = sorted(series, key=lambda n: (order.get(n, 3), n))
         bar_h, gap, left, width = 12, 8, 170, 520
         group_h = bar_h * len(names) + gap
         height = len(shown) * group_h + 8
         svg = [f"<svg viewBox=\"0 0 {width} {height}\" width=\"{width}\" role=\"img\" aria-label=\"label distribution\">"]
         for i, label in enumerate(shown):
             y0 = 4 + i * group_h
-            text = label if len(label) <= 26 else label[:25] + "…"
+            text = "(empty)" if not label.strip() else label if len(label) <= 26 else label[:25] + "…"
             svg.append(f"<text class=\"lbl\" x=\"{left - 8}\" y=\"{y0 + bar_h * len(names) / 2 + 4:.1f}\" text-anchor=\"end\">{esc(text)}<title>{esc(label)}</title></text>")
             for j, split in enumerate(names):
                 n = series[split].get(label, 0)
