@@ -98,7 +98,7 @@ class FixtureDuplicates(DatasetCheck):
             keep = members[0]
             for m in members[1:]:
                 yield self.finding(
-                    m, f"duplicate of the example at line {keep.line}: '{_user(m)[:30]}'",
+                    m, f"duplicate of the example at line {keep.line}: '{_user(m)[:400]}'",
                     related=[keep.location] + [o.location for o in members[1:] if o is not m],
                     evidence={"cluster": cluster, "cluster_size": len(members), "kept": keep.index},
                 )

@@ -14,8 +14,11 @@ from tunelint.reporters.base import Reporter, by_check, neutralise, plural, wher
 
 _STATUS = {"pass": "✅ pass", "warn": "⚠️ warn", "fail": "❌ fail", "not-assessed": "➖ not assessed"}
 _SEVERITY = {Severity.ERROR: "error", Severity.WARNING: "warning", Severity.INFO: "info"}
-# Characters Markdown or GitHub give meaning to: formatting, links, tables, HTML, mentions, refs.
-_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|~>=:@])")
+# Characters Markdown or GitHub give meaning to inline: formatting, links, tables, HTML, mentions,
+# issue refs. (Escaped text never starts a line, so list and heading markers are harmless.)
+_SPECIAL = re.compile(r"([\\`*_{}\[\]()#!|~@])")
+# Bare URLs and www. names become links on GitHub; break them without hiding the text.
+_AUTOLINK = re.compile(r"(?i)(://|\bwww\.)")
 # GitHub refuses comments over 65,536 characters; leave room for the footer.
 MAX_CHARS = 60_000
 
@@ -26,7 +29,7 @@ def md_escape(text: str) -> str:
     text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
     # `@` and `#` become entities so no user, team or issue gets pinged or linked.
     text = _SPECIAL.sub(lambda m: {"@": "&#64;", "#": "&#35;", "|": "&#124;"}.get(m.group(1), "\\" + m.group(1)), text)
-    return text
+    return _AUTOLINK.sub(lambda m: m.group(1).replace(":", "&#58;").replace(".", "&#46;"), text)
 
 
 class MarkdownReporter(Reporter):
@@ -71,7 +74,7 @@ class MarkdownReporter(Reporter):
             lines.append(f"; {len(report.suppressed):,} suppressed")
         lines.append("\n\n")
         for reason in report.scorecard.gate_reasons:
-            lines.append(f"- gate: {md_escape(reason)}\n")
+            lines.append(f"- gate: {reason}\n")
         if report.scorecard.gate_reasons:
             lines.append("\n")
         if report.datasets:
