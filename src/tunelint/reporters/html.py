@@ -90,6 +90,7 @@ details.check>summary code{font-weight:700}
 tr.sep td{border-bottom:1px solid var(--line);padding:0}
 code,pre{font:12px/1.45 ui-monospace,SFMono-Regular,Menlo,Consolas,monospace}
 .loc{white-space:nowrap}
+.chart .loc,.tops a{white-space:normal;word-break:break-all}
 .ptr{color:var(--muted)}
 .ex{border:1px solid var(--line);border-radius:8px;margin:4px 0 10px;overflow:hidden}
 .ex .exhead{background:var(--bg);padding:4px 10px;font-size:12px;color:var(--muted);border-bottom:1px solid var(--line)}
@@ -177,7 +178,8 @@ class HtmlReporter(Reporter):
                 items = []
                 for message in row.top_findings:
                     f = first.get(message)
-                    link = f"<a href=\"#f-{esc(f.fingerprint)}\">{esc(message)}</a>" if f else esc(message)
+                    short = message if len(message) <= 140 else message[:139] + "…"
+                    link = f"<a href=\"#f-{esc(f.fingerprint)}\">{esc(short)}</a>" if f else esc(short)
                     items.append(f"<li>{link}</li>")
                 out.append("<ul class=\"tops\">" + "".join(items) + "</ul>")
             out.append("</div>")
@@ -363,7 +365,7 @@ class HtmlReporter(Reporter):
         )
         examples_in = sum(s for s, _ in clusters.values())
         return ("<div class=\"chart\"><h3>Duplicate clusters</h3>"
-                f"<p>{len(clusters):,} clusters holding {examples_in:,} examples, by cluster size.</p>" + "".join(svg)
+                f"<p>{plural(len(clusters), 'cluster')} holding {examples_in:,} examples, by cluster size.</p>" + "".join(svg)
                 + "<table><tr><th class=\"num\">size</th><th>check</th><th>example</th></tr>" + rows + "</table></div>")
 
     # -- findings -----------------------------------------------------------------------------
