@@ -178,3 +178,17 @@ def test_diff_cli(tmp_path, monkeypatch):
     assert saved.exit_code == 0
     mixed = runner.invoke(main, ["diff", "old-report.json", "new.jsonl", "--no-progress", "--format", "markdown", "--fail-on-regression"])
     assert mixed.exit_code == 1 and "regressed" in mixed.output
+
+
+def test_written_reports_are_ordinary_files(tmp_path, monkeypatch):
+    import os
+    import stat
+
+    monkeypatch.chdir(tmp_path)
+    write(tmp_path / "d.jsonl", CLEAN)
+    old = os.umask(0o022)
+    try:
+        assert CliRunner().invoke(main, ["check", "d.jsonl", "--no-progress", "-o", "r.html", "--format", "html"]).exit_code == 0
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE((tmp_path / "r.html").stat().st_mode) == 0o644
