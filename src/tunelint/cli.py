@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 from typing import Sequence
@@ -9,6 +10,7 @@ from typing import Sequence
 import click
 
 from tunelint import __version__
+from tunelint.baseline import Baseline, BaselineError
 from tunelint.config import STARTER, ConfigError, Settings, load_settings
 from tunelint.deployment import read_spec_file
 from tunelint.engine import lint
@@ -49,41 +51,34 @@ def main() -> None:
     """tunelint: lint an LLM fine-tuning dataset before you pay for training."""
 
 
-@main.command()
-@click.argument("train", nargs=-1, required=True)
-@click.option("--test", "test", multiple=True, help="A held-out test split (repeatable).")
-@click.option("--reference", multiple=True, help="A sample of real production inputs (repeatable).")
-@click.option("--deployment", type=click.Path(dir_okay=False), help="Deployment spec (TOML): system prompt, user template, output schema, tools, limits.")
-@click.option("--target", help="Provider profile whose format rules apply: openai, vertex, bedrock, together, mistral, trl.")
-@click.option("--config", type=click.Path(dir_okay=False), help="Config file (default: closest tunelint.toml or pyproject.toml).")
-@click.option("--format", "fmt", default="text", show_default=True, help="Output format: text, json, ...")
-@click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write the report here (atomically) instead of stdout.")
-@click.option("--select", multiple=True, help="Checks to run: names, codes, code prefixes or criteria (comma-separated).")
-@click.option("--ignore", multiple=True, help="Checks to skip: names, codes, code prefixes or criteria.")
-@click.option("--fail-on", type=click.Choice(["error", "warning", "info", "never"]), help="Lowest severity that fails the gate.")
-@click.option("--exit-zero", is_flag=True, help="Exit 0 even when the gate fails (still 2 on usage errors).")
-@click.option("--fields", help="Map a flat JSON shape onto roles: KEY=ROLE,... (roles: system, user, assistant).")
-@click.option("--input-format", help="Skip format detection: openai-chat, alpaca, sharegpt, ...")
-@click.option("--no-progress", is_flag=True, help="No progress display on stderr.")
-@click.option("--jobs", type=click.IntRange(min=1), help="Worker processes for large files (default: one per core).")
-@click.option("--color/--no-color", default=None, help="Colour in the text report (default: when stdout is a terminal).")
-def check(train, test, reference, deployment, target, config, fmt, output, select, ignore, fail_on, exit_zero, fields, input_format, no_progress, jobs, color):
-    """Lint TRAIN (one or more files; '-' reads stdin) and print a report."""
-    reporters = load_reporters()
-    if fmt not in reporters:
-        raise UsageFailure(f"unknown --format '{fmt}' (one of: {', '.join(sorted(reporters))})")
+def _input_options(f):
+    """Options shared by every command that lints: inputs, config, selection, input shape."""
+    for decorator in reversed([
+        click.option("--test", "test", multiple=True, help="A held-out test split (repeatable)."),
+        click.option("--reference", multiple=True, help="A sample of real production inputs (repeatable)."),
+        click.option("--config", type=click.Path(dir_okay=False), help="Config file (default: closest tunelint.toml or pyproject.toml)."),
+        click.option("--select", multiple=True, help="Checks to run: names, codes, code prefixes or criteria (comma-separated)."),
+        click.option("--ignore", multiple=True, help="Checks to skip: names, codes, code prefixes or criteria."),
+        click.option("--fields", help="Map a flat JSON shape onto roles: KEY=ROLE,... (roles: system, user, assistant)."),
+        click.option("--input-format", help="Skip format detection: openai-chat, alpaca, sharegpt, ..."),
+        click.option("--no-progress", is_flag=True, help="No progress display on stderr."),
+        click.option("--deployment", type=click.Path(dir_okay=False),
+                     help="Deployment spec (TOML): system prompt, user template, output schema, tools, limits."),
+        click.option("--target", help="Provider profile whose format rules apply: openai, vertex, bedrock, together, mistral, trl."),
+        click.option("--jobs", type=click.IntRange(min=1), help="Worker processes for large files (default: one per core)."),
+    ]):
+        f = decorator(f)
+    return f
+
+
+def _resolve_settings(config, select, ignore, fields, input_format, deployment=None, target=None, jobs=None,
+                      **overrides) -> Settings:
     try:
         mapping = parse_fields(fields) if fields else None
     except ValueError as exc:
         raise UsageFailure(f"--fields: {exc}") from None
-    overrides = {
-        "fail_on": fail_on,
-        "fields": mapping,
-        "input_format": input_format,
-        "select": _split_list(select) or None,
-        "jobs": jobs,
-    }
-    settings = _settings(config, **overrides)
+    settings = _settings(config, fields=mapping, input_format=input_format, select=_split_list(select) or None,
+                         jobs=jobs, **overrides)
     if ignore:
         settings = settings.replace(ignore=tuple(settings.ignore) + _split_list(ignore))
     if deployment or target:
@@ -92,6 +87,33 @@ def check(train, test, reference, deployment, target, config, fmt, output, selec
         except ConfigError as exc:
             raise UsageFailure(str(exc)) from None
         settings = settings.replace(deployment={**spec, **({"target": target} if target else {})})
+    return settings
+
+
+def _inputs(train, test, reference, settings: Settings) -> tuple[list[str], list[str], list[str]]:
+    """Files from the command line, or the config's `datasets` table when none are given."""
+    if train:
+        return list(train), list(test), list(reference)
+    ds = settings.datasets
+    if ds is None or not ds.train:
+        raise UsageFailure("no dataset given: name TRAIN files, or list them in the config's [tool.tunelint.datasets] table")
+
+    def rel(paths) -> list[str]:
+        out = []
+        for p in paths:
+            path = Path(p)
+            if not path.is_absolute():
+                try:
+                    path = (settings.base_dir / path).relative_to(Path.cwd())
+                except ValueError:
+                    path = settings.base_dir / path
+            out.append(str(path))
+        return out
+
+    return rel(ds.train), list(test) or rel(ds.test), list(reference) or rel(ds.reference)
+
+
+def _run(train, test, reference, settings: Settings, no_progress: bool, **kwargs):
     progress = None
     show_progress = not no_progress and sys.stderr.isatty()
     status = None
@@ -105,28 +127,157 @@ def check(train, test, reference, deployment, target, config, fmt, output, selec
             status.update(f"{split}: {n:,} examples read from {path}")
 
     try:
-        report = lint(list(train), test=list(test), reference=list(reference), settings=settings, progress=progress)
-    except (ConfigError, RegistryError, InputError) as exc:
+        return lint(list(train), test=list(test), reference=list(reference), settings=settings, progress=progress, **kwargs)
+    except (ConfigError, RegistryError, InputError, BaselineError) as exc:
         raise UsageFailure(str(exc)) from None
     finally:
         if status is not None:
             status.stop()
-    reporter_cls = reporters[fmt]
-    if fmt == "text":
-        use_color = color if color is not None else (output is None and sys.stdout.isatty())
-        reporter = reporter_cls(color=use_color)
-    else:
-        reporter = reporter_cls()
-    rendered = reporter.render(report)
+
+
+def _emit(rendered: str, output: str | None) -> None:
     if output:
         from tunelint.reporters.base import write_atomic
 
         write_atomic(output, rendered)
     else:
         click.echo(rendered, nl=False)
+
+
+def pick_format(fmt: str) -> str:
+    """`auto`: GitHub annotations under GitHub Actions, the terminal report elsewhere."""
+    if fmt != "auto":
+        return fmt
+    return "github" if os.environ.get("GITHUB_ACTIONS") == "true" else "text"
+
+
+@main.command()
+@click.argument("train", nargs=-1)
+@_input_options
+@click.option("--format", "fmt", default="text", show_default=True,
+              help="Output format: text, json, html, markdown, sarif, github, junit, or auto (github under GitHub Actions, else text).")
+@click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write the report here (atomically) instead of stdout.")
+@click.option("--fail-on", type=click.Choice(["error", "warning", "info", "never"]), help="Lowest severity that fails the gate.")
+@click.option("--min-score", type=click.IntRange(0, 100), help="Also fail the gate when an assessed criterion scores under this.")
+@click.option("--fail-on-criteria", multiple=True, help="Also fail the gate when these criteria have status fail (comma-separated).")
+@click.option("--baseline", "baseline", type=click.Path(dir_okay=False), help="Suppress the findings listed in this baseline file.")
+@click.option("--show-pii", is_flag=True, default=None, help="Show PII values in findings and example excerpts.")
+@click.option("--exit-zero", is_flag=True, help="Exit 0 even when the gate fails (still 2 on usage errors).")
+@click.option("--color/--no-color", default=None, help="Colour in the text report (default: when stdout is a terminal).")
+def check(train, test, reference, config, select, ignore, fields, input_format, no_progress, deployment, target, jobs,
+          fmt, output, fail_on, min_score, fail_on_criteria, baseline, show_pii, exit_zero, color):
+    """Lint TRAIN (one or more files; '-' reads stdin; none: the config's datasets) and print a report."""
+    reporters = load_reporters()
+    fmt = pick_format(fmt)
+    if fmt not in reporters:
+        raise UsageFailure(f"unknown --format '{fmt}' (one of: auto, {', '.join(sorted(reporters))})")
+    settings = _resolve_settings(config, select, ignore, fields, input_format, deployment, target, jobs,
+                                 fail_on=fail_on, show_pii=show_pii)
+    if min_score is not None or fail_on_criteria:
+        gate = settings.scorecard.model_dump()
+        if min_score is not None:
+            gate["min_score"] = min_score
+        if fail_on_criteria:
+            gate["fail_on_criteria"] = tuple(gate["fail_on_criteria"]) + _split_list(fail_on_criteria)
+        settings = _settings_with(settings, scorecard=gate)
+    train, test, reference = _inputs(train, test, reference, settings)
+    reporter_cls = reporters[fmt]
+    if fmt == "text":
+        use_color = color if color is not None else (output is None and sys.stdout.isatty())
+        reporter = reporter_cls.create(color=use_color)
+    else:
+        reporter = reporter_cls.create() if hasattr(reporter_cls, "create") else reporter_cls()
+    report = _run(train, test, reference, settings, no_progress, baseline=baseline,
+                  excerpts=getattr(reporter_cls, "excerpts", 0))
+    _emit(reporter.render(report), output)
     if not report.passed and not exit_zero:
         sys.exit(EXIT_GATE)
     sys.exit(EXIT_OK)
+
+
+def _settings_with(settings: Settings, **changes) -> Settings:
+    try:
+        return settings.replace(**changes)
+    except ValueError as exc:
+        raise UsageFailure(f"bad option: {exc}") from None
+
+
+@main.command("baseline")
+@click.argument("train", nargs=-1)
+@_input_options
+@click.option("-o", "--output", default=".tunelint-baseline.json", show_default=True, type=click.Path(dir_okay=False),
+              help="Where to write the baseline.")
+def baseline_cmd(train, test, reference, config, select, ignore, fields, input_format, no_progress, deployment, target,
+                 jobs, output):
+    """Accept the current findings: write them, by content fingerprint, to a baseline file.
+
+    `tunelint check --baseline FILE` then fails only on findings not in it.
+    """
+    settings = _resolve_settings(config, select, ignore, fields, input_format, deployment, target, jobs)
+    train, test, reference = _inputs(train, test, reference, settings)
+    report = _run(train, test, reference, settings, no_progress)
+    base = Baseline.from_findings(report.findings)
+    from tunelint.reporters.base import write_atomic
+
+    write_atomic(output, base.to_json())
+    click.echo(f"wrote {len(base.entries):,} findings to {output}")
+
+
+@main.command("diff")
+@click.argument("old")
+@click.argument("new")
+@click.option("--test", "test", multiple=True, help="A held-out test split linted with both versions (repeatable).")
+@click.option("--reference", multiple=True, help="A production sample linted with both versions (repeatable).")
+@click.option("--config", type=click.Path(dir_okay=False), help="Config file (default: closest tunelint.toml or pyproject.toml).")
+@click.option("--select", multiple=True, help="Checks to run: names, codes, code prefixes or criteria (comma-separated).")
+@click.option("--ignore", multiple=True, help="Checks to skip: names, codes, code prefixes or criteria.")
+@click.option("--fields", help="Map a flat JSON shape onto roles: KEY=ROLE,...")
+@click.option("--input-format", help="Skip format detection: openai-chat, alpaca, sharegpt, ...")
+@click.option("--no-progress", is_flag=True, help="No progress display on stderr.")
+@click.option("--format", "fmt", type=click.Choice(["text", "json", "markdown"]), default="text", show_default=True)
+@click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write the diff here instead of stdout.")
+@click.option("--fail-on-regression", is_flag=True, help="Exit 1 when a criterion got worse or the gate newly fails.")
+def diff_cmd(old, new, test, reference, config, select, ignore, fields, input_format, no_progress, fmt, output, fail_on_regression):
+    """Compare two versions of a dataset (or two saved JSON reports): per check and criterion, better or worse."""
+    from tunelint.diff import diff_reports, render_markdown, render_text
+
+    settings = _resolve_settings(config, select, ignore, fields, input_format)
+    sides = []
+    for path in (old, new):
+        saved = _saved_report(path)
+        if saved is None:
+            saved = _run([path], test, reference, settings, no_progress).to_dict(timing=False)
+        sides.append(saved)
+    d = diff_reports(sides[0], sides[1], {"before": old, "after": new})
+    if fmt == "json":
+        import orjson
+
+        rendered = orjson.dumps(d.to_dict(), option=orjson.OPT_INDENT_2).decode() + "\n"
+    elif fmt == "markdown":
+        rendered = render_markdown(d)
+    else:
+        from tunelint.reporters.base import neutralise
+
+        rendered = neutralise(render_text(d), keep_newlines=True)
+    _emit(rendered, output)
+    sys.exit(EXIT_GATE if fail_on_regression and d.regressed else EXIT_OK)
+
+
+def _saved_report(path: str):
+    """A tunelint JSON report at `path`, or None when it is a dataset."""
+    p = Path(path)
+    if p.suffix != ".json" or not p.is_file():
+        return None
+    import orjson
+
+    try:
+        data = orjson.loads(p.read_bytes())
+    except (orjson.JSONDecodeError, OSError):
+        return None
+    if isinstance(data, dict) and data.get("version") == 1 and isinstance(data.get("tool"), dict) \
+            and data["tool"].get("name") == "tunelint" and "scorecard" in data:
+        return data
+    return None
 
 
 @main.command("checks")

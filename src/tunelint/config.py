@@ -28,6 +28,65 @@ class ConfigError(Exception):
     """Bad configuration: the message names the file and the key."""
 
 
+CRITERIA = (
+    "representative", "correct", "consistent", "diverse", "complete",
+    "balanced", "privacy-reviewed", "held-out", "fit-for-fine-tuning",
+)
+
+
+def _check_criteria(values: tuple[str, ...] | Mapping[str, Any], key: str) -> None:
+    for name in values:
+        if name not in CRITERIA:
+            raise ValueError(f"{key}: '{name}' is not a criterion (one of: {', '.join(CRITERIA)})")
+
+
+class ScorecardSettings(BaseModel):
+    """`[tool.tunelint.scorecard]`: when a criterion's status turns and what else fails the gate.
+
+    A criterion's status comes from its worst finding (error → fail, warning → warn); `warn-below`
+    and `fail-below` also turn it by score. The gate fails on severity (`fail-on`) and, when set,
+    on the status of the criteria in `fail-on-criteria`, on a score under `min-score` (one number
+    for every assessed criterion, or a table per criterion) and on a criterion in
+    `require-assessed` that could not be assessed.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    warn_below: int | None = Field(None, ge=0, le=100)
+    fail_below: int | None = Field(None, ge=0, le=100)
+    min_score: int | Mapping[str, int] | None = None
+    fail_on_criteria: tuple[str, ...] = ()
+    criteria_fail_status: Literal["warn", "fail"] = "fail"
+    require_assessed: tuple[str, ...] = ()
+
+    @field_validator("fail_on_criteria", "require_assessed")
+    @classmethod
+    def _known(cls, v: tuple[str, ...], info: Any) -> tuple[str, ...]:
+        _check_criteria(v, info.field_name.replace("_", "-"))
+        return v
+
+    @field_validator("min_score")
+    @classmethod
+    def _scores(cls, v: int | Mapping[str, int] | None) -> int | Mapping[str, int] | None:
+        values = [v] if isinstance(v, int) else list(v.values()) if v else []
+        if isinstance(v, Mapping):
+            _check_criteria(v, "min-score")
+        for n in values:
+            if not 0 <= n <= 100:
+                raise ValueError(f"min-score {n} is outside 0..100")
+        return v
+
+
+class DatasetPaths(BaseModel):
+    """`[tool.tunelint.datasets]`: the files `tunelint check` lints when given none (paths relative to the config)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    train: tuple[str, ...] = ()
+    test: tuple[str, ...] = ()
+    reference: tuple[str, ...] = ()
+
+
 class Settings(BaseModel):
     """Everything a run needs besides the input files. Frozen; CLI flags are merged in by `replace`."""
 
@@ -49,6 +108,8 @@ class Settings(BaseModel):
     # Worker processes for large files (None: one per core, up to 8) and the bytes each task reads.
     jobs: int | None = Field(default=None, ge=1)
     chunk_bytes: int = Field(default=32 << 20, ge=1 << 10)
+    scorecard: ScorecardSettings = Field(default_factory=ScorecardSettings)
+    datasets: DatasetPaths | None = None
     base_dir: Path = Field(default_factory=Path.cwd)
     config_path: Path | None = None
 
@@ -127,6 +188,11 @@ def load_settings(config: Path | None = None, start: Path | None = None) -> Sett
         if not isinstance(raw["checks"], dict):
             raise ConfigError(f"{path}: 'checks' must be a table of per-check tables")
         raw["checks"] = {name: dict(v) if isinstance(v, dict) else v for name, v in raw["checks"].items()}
+    if isinstance(raw.get("scorecard"), dict):
+        raw["scorecard"] = _kebab_to_snake(raw["scorecard"])
+    if isinstance(raw.get("datasets"), (list, str)):
+        # `datasets = ["train.jsonl"]` is shorthand for the train split alone.
+        raw["datasets"] = {"train": [raw["datasets"]] if isinstance(raw["datasets"], str) else raw["datasets"]}
     if "deployment" in raw and isinstance(raw["deployment"], dict):
         raw["deployment"] = {**raw["deployment"], "_base_dir": str(path.parent), "_source": str(path)}
     try:
@@ -157,6 +223,19 @@ fail-on = "error"
 # [tool.tunelint.labels]
 # classes = ["billing", "shipping", "returns"]
 # key = "category"
+# The datasets `tunelint check` (and the `tunelint-datasets` pre-commit hook) lint when given no files:
+# [tool.tunelint.datasets]
+# train = ["data/train.jsonl"]
+# test = ["data/test.jsonl"]
+
+# Scorecard thresholds and the gate beyond severity:
+# [tool.tunelint.scorecard]
+# warn-below = 90                       # a criterion scoring under this is at least "warn"
+# fail-below = 60                       # ... and under this "fail"
+# min-score = 70                        # the gate fails when an assessed criterion scores less
+# fail-on-criteria = ["privacy-reviewed", "held-out"]   # the gate fails when these are "fail"
+# criteria-fail-status = "fail"         # or "warn": fail-on-criteria also fails on "warn"
+# require-assessed = ["held-out"]       # the gate fails when these could not be assessed
 
 # Per-check options and severity, validated by the check:
 # [tool.tunelint.checks.exceeds-context]

@@ -17,10 +17,13 @@ from pydantic import ValidationError
 from tunelint import __version__
 from tunelint.checks.base import Check, CheckContext, DatasetCheck, RecordCheck
 from tunelint.config import ConfigError, Settings
+from tunelint.baseline import Baseline, BaselineOutcome, as_baseline
+from tunelint.lengths import LengthHistogram
 from tunelint.loader import Chunk, FileNote, Loader, Rejected, plan_chunks
-from tunelint.models import Criterion, DatasetInfo, Example, Finding
+from tunelint.models import CheckInfo, Criterion, DatasetInfo, Example, Excerpt, Finding
 from tunelint.registry import CheckRegistry, RegistryError, load_checks, load_formats
 from tunelint.scorecard import Scorecard, build_scorecard
+from tunelint.sources import Source, as_sources
 
 SPLITS = ("train", "test", "reference")
 # Held-out splits are read before train: a cross-split check (test-leakage) indexes the smaller
@@ -40,6 +43,11 @@ class Report:
     stats: Mapping[str, Any]
     suppressed: tuple[Finding, ...] = ()
     timing: Mapping[str, float] = field(default_factory=dict)
+    # The checks that ran, with their documentation (rule metadata for SARIF and the HTML report).
+    checks: tuple[CheckInfo, ...] = ()
+    # Shortened, PII-masked copies of the examples findings point at, when `lint(excerpts=N)` asked.
+    excerpts: Mapping[tuple[str, str, int], Excerpt] = field(default_factory=dict)
+    baseline: BaselineOutcome | None = None
 
     @property
     def passed(self) -> bool:
@@ -49,7 +57,7 @@ class Report:
         stats = dict(self.stats)
         if timing:
             stats["timing_seconds"] = dict(self.timing)
-        return {
+        out = {
             "version": 1,
             "tool": {"name": "tunelint", "version": __version__},
             "datasets": [d.to_dict() for d in self.datasets],
@@ -57,6 +65,43 @@ class Report:
             "scorecard": self.scorecard.to_dict(),
             "stats": stats,
         }
+        if self.baseline is not None:
+            out["baseline"] = self.baseline.to_dict()
+        return out
+
+    def excerpt(self, location: Any) -> Excerpt | None:
+        if location.index is None:
+            return None
+        return self.excerpts.get((location.split, location.path, location.index))
+
+    def to_pandas(self) -> Any:
+        """The findings as a pandas DataFrame, one row each (empty, with the columns, when none)."""
+        import pandas as pd
+
+        columns = ["code", "check", "criterion", "severity", "message", "split", "path", "line", "index",
+                   "pointer", "related", "evidence", "fingerprint"]
+        rows = [
+            {
+                "code": f.code,
+                "check": f.check,
+                "criterion": f.criterion.value,
+                "severity": f.severity.value,
+                "message": f.message,
+                "split": f.location.split,
+                "path": f.location.path,
+                "line": f.location.line,
+                "index": f.location.index,
+                "pointer": f.location.pointer,
+                "related": [r.to_dict() for r in f.related],
+                "evidence": dict(f.evidence),
+                "fingerprint": f.fingerprint,
+            }
+            for f in self.findings
+        ]
+        df = pd.DataFrame(rows, columns=columns)
+        for col in ("line", "index"):
+            df[col] = df[col].astype("Int64")
+        return df
 
 
 def build_checks(registry: CheckRegistry, settings: Settings, context: CheckContext) -> list[Check]:
@@ -110,14 +155,6 @@ def _where(settings: Settings) -> str:
     return str(settings.config_path) if settings.config_path else "settings"
 
 
-def _as_paths(value: str | Path | Sequence[str | Path] | None) -> tuple[str, ...]:
-    if value is None:
-        return ()
-    if isinstance(value, (str, Path)):
-        return (str(value),)
-    return tuple(str(v) for v in value)
-
-
 class _Run:
     """The checks of one run (or of one chunk of it, in a worker process) and what they found."""
 
@@ -126,6 +163,7 @@ class _Run:
         self.by_name = {c.name: c for c in checks}
         self.findings: list[Finding] = []
         self.timing: dict[str, float] = defaultdict(float)
+        self.lengths = LengthHistogram()
         self.per_split = {
             split: (
                 [c for c in checks if isinstance(c, RecordCheck) and split in c.splits],
@@ -142,6 +180,7 @@ class _Run:
         t0 = time.perf_counter()
         for item in loader:
             if isinstance(item, Example):
+                self.lengths.add(item.split, sum([len(t.content) for t in item.turns]))
                 for rc in rcs:
                     t = time.perf_counter()
                     findings.extend(rc.check(item))
@@ -172,6 +211,7 @@ class _Run:
             mine.merge(theirs)
         for k, v in other.timing.items():
             self.timing[k] += v
+        self.lengths.merge(other.lengths)
 
 
 # Worker-process state, set once per process by the pool initializer.
@@ -211,17 +251,29 @@ def _default_jobs() -> int:
 
 
 def lint(
-    train: str | Path | Sequence[str | Path],
+    train: Any,
     *,
-    test: str | Path | Sequence[str | Path] | None = None,
-    reference: str | Path | Sequence[str | Path] | None = None,
+    test: Any = None,
+    reference: Any = None,
     settings: Settings | None = None,
     progress: Progress | None = None,
+    baseline: Baseline | str | Path | None = None,
+    excerpts: int = 0,
 ) -> Report:
-    """Lint a training file (and optional test and production-reference files)."""
+    """Lint a training set (and optional test and production-reference sets).
+
+    Each split is a path, a list of paths, a list of records (dicts), a pandas DataFrame or a
+    Hugging Face `datasets.Dataset`; in-memory data goes through the same loader as files.
+    `baseline`: a Baseline or a baseline file; its findings are suppressed (the gate is current
+    minus baseline). `excerpts`: keep shortened copies of up to this many examples that findings
+    point at, for reports that show them (the HTML report); this reads the inputs a second time.
+    """
     settings = settings or Settings()
     started = time.perf_counter()
-    splits = {"train": _as_paths(train), "test": _as_paths(test), "reference": _as_paths(reference)}
+    sources = {"train": as_sources(train, "train"), "test": as_sources(test, "test"),
+               "reference": as_sources(reference, "reference")}
+    splits = {split: tuple(s.label for s in srcs) for split, srcs in sources.items()}
+    base = as_baseline(baseline)
     registry = load_checks(settings.plugins, settings.base_dir)
     formats = load_formats()
     if settings.input_format and settings.input_format not in formats:
@@ -239,10 +291,11 @@ def lint(
     pool = None
     try:
         for split in READ_ORDER:
-            for path in splits[split]:
-                loader = Loader(path, split, formats, settings.input_format, settings.fields)
+            for source in sources[split]:
+                path = source.label
+                loader = Loader(path, split, formats, settings.input_format, settings.fields, records=source.records)
                 chunks = None
-                if jobs > 1 and not unmergeable and not path.endswith(".txt"):
+                if jobs > 1 and not unmergeable and source.records is None and not path.endswith(".txt"):
                     chunks = plan_chunks(path, settings.chunk_bytes)
                 if chunks is None or len(chunks) < 2:
                     datasets.append(run.consume(loader, progress))
@@ -276,6 +329,11 @@ def lint(
             findings.extend(dc.finish())
             timing[dc.name] += time.perf_counter() - t
     findings, suppressed = _suppress(findings, settings, registry)
+    outcome = None
+    if base is not None:
+        outcome = base.apply(findings, [c.code for c in checks], [p for paths in splits.values() for p in paths])
+        findings = list(outcome.kept)
+        suppressed += outcome.matched
     findings.sort(key=Finding.sort_key)
     suppressed.sort(key=Finding.sort_key)
     examples = sum(d.examples for d in datasets if d.split != "reference")
@@ -290,7 +348,7 @@ def lint(
             not_assessed[c.criterion].append(f"{c.name}: {reason}")
         if c.metrics or c.counts:
             metrics[c.criterion][c.name] = c.all_metrics()
-    scorecard = build_scorecard(findings, assessed, not_assessed, examples, settings.fail_on, metrics)
+    scorecard = build_scorecard(findings, assessed, not_assessed, examples, settings.fail_on, metrics, settings.scorecard)
     timing["total"] = time.perf_counter() - started
     stats = {
         "examples": examples,
@@ -301,9 +359,15 @@ def lint(
         "findings_by_check": _count(f.check for f in findings),
         "suppressed": len(suppressed),
         "containers": {d.path: dict(d.formats) for d in datasets},
+        "length_histogram": run.lengths.to_dict(),
     }
     if parallel_note:
         stats["parallelism"] = parallel_note
+    kept_excerpts: dict[tuple[str, str, int], Excerpt] = {}
+    if excerpts > 0:
+        t = time.perf_counter()
+        kept_excerpts = collect_excerpts(findings, sources, formats, settings, excerpts)
+        timing["excerpts"] = time.perf_counter() - t
     return Report(
         datasets=tuple(datasets),
         findings=tuple(findings),
@@ -311,7 +375,87 @@ def lint(
         stats=stats,
         suppressed=tuple(suppressed),
         timing={k: round(v, 4) for k, v in sorted(timing.items())},
+        checks=tuple(CheckInfo(c.code, c.name, c.criterion, c.level, c.summary, c.doc()) for c in checks),
+        excerpts=kept_excerpts,
+        baseline=outcome,
     )
+
+
+# Per finding group, how many examples (and related members) an HTML report shows.
+EXCERPTS_PER_CHECK = 8
+RELATED_PER_FINDING = 3
+EXCERPT_CHARS = 1200
+EXCERPT_TURNS = 8
+
+
+def _wanted(findings: Sequence[Finding], limit: int) -> list[tuple[str, str, int]]:
+    per_check: dict[str, int] = defaultdict(int)
+    wanted: dict[tuple[str, str, int], None] = {}
+    for f in sorted(findings, key=lambda f: (-f.severity.rank, f.sort_key())):
+        if per_check[f.check] >= EXCERPTS_PER_CHECK:
+            continue
+        per_check[f.check] += 1
+        for loc in (f.location, *f.related[:RELATED_PER_FINDING]):
+            if loc.index is not None:
+                wanted[(loc.split, loc.path, loc.index)] = None
+    return list(wanted)[:limit]
+
+
+def collect_excerpts(
+    findings: Sequence[Finding], sources: Mapping[str, tuple[Source, ...]], formats: Mapping[str, Any],
+    settings: Settings, limit: int,
+) -> dict[tuple[str, str, int], Excerpt]:
+    """Read the inputs again and keep shortened copies of the examples findings point at.
+
+    Untrusted text stays text: reporters escape it. PII is masked unless `show_pii`.
+    """
+    wanted = _wanted(findings, limit)
+    by_source: dict[tuple[str, str], set[int]] = defaultdict(set)
+    for split, path, index in wanted:
+        by_source[(split, path)].add(index)
+    out: dict[tuple[str, str, int], Excerpt] = {}
+    masker = None if settings.show_pii else _pii_masker()
+    for split, srcs in sources.items():
+        for source in srcs:
+            indices = by_source.get((split, source.label))
+            if not indices or not source.rereadable or source.label == "-":
+                continue
+            loader = Loader(source.label, split, formats, settings.input_format, settings.fields, records=source.records)
+            for item in loader:
+                if isinstance(item, Example) and item.index in indices:
+                    out[(split, source.label, item.index)] = _excerpt(item, masker)
+                    indices.discard(item.index)
+                    if not indices:
+                        break
+    return out
+
+
+def _excerpt(example: Example, masker: Callable[[str], str] | None) -> Excerpt:
+    turns = []
+    truncated = len(example.turns) > EXCERPT_TURNS
+    for t in example.turns[:EXCERPT_TURNS]:
+        text = t.content
+        if len(text) > EXCERPT_CHARS:
+            text = text[:EXCERPT_CHARS]
+            truncated = True
+        if masker is not None:
+            text = masker(text)
+        turns.append((t.role.value, text))
+    return Excerpt(example.split, example.path, example.index, example.line, tuple(turns), truncated)
+
+
+def _pii_masker() -> Callable[[str], str]:
+    from tunelint.privacy.pii import PiiDetector
+
+    detector = PiiDetector(ner="off")
+
+    def mask(text: str) -> str:
+        spans = detector.detect(text)
+        for span in sorted(spans, key=lambda s: s.start, reverse=True):
+            text = f"{text[: span.start]}<{span.entity_type}>{text[span.end :]}"
+        return text
+
+    return mask
 
 
 def _count(values: Iterable[str]) -> dict[str, int]:

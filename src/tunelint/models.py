@@ -219,3 +219,43 @@ class DatasetInfo:
             "examples": self.examples,
             "rejected": self.rejected,
         }
+
+
+@dataclass(frozen=True, slots=True)
+class CheckInfo:
+    """What a report says about a check that ran: reporters render rule metadata from it."""
+
+    code: str
+    name: str
+    criterion: Criterion
+    severity: Severity
+    summary: str
+    doc: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "code": self.code,
+            "name": self.name,
+            "criterion": self.criterion.value,
+            "severity": self.severity.value,
+            "summary": self.summary,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Excerpt:
+    """A shortened copy of one example's turns, kept so a report can show what a finding is about.
+
+    Text is untrusted and, unless `show_pii`, has PII masked; every reporter escapes it.
+    """
+
+    split: str
+    path: str
+    index: int
+    line: int | None
+    turns: tuple[tuple[str, str], ...]
+    truncated: bool = False
+
+    @property
+    def key(self) -> tuple[str, str, int]:
+        return (self.split, self.path, self.index)

@@ -10,9 +10,12 @@ from __future__ import annotations
 
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Iterable, Mapping, Sequence
 
 from tunelint.models import Criterion, Finding, Severity
+
+if TYPE_CHECKING:
+    from tunelint.config import ScorecardSettings
 
 # What to give the linter so a criterion can be assessed when nothing covers it.
 ASSESS_HINT = {
@@ -63,6 +66,7 @@ class CriterionResult:
             "metrics": dict(self.metrics),
             "checks": list(self.checks),
             "advice": self.advice,
+            "top_findings": list(self.top_findings),
         }
 
 
@@ -71,9 +75,22 @@ class Scorecard:
     passed: bool
     criteria: tuple[CriterionResult, ...]
     fail_on: str
+    # Why the gate failed, one sentence each (empty when it passed).
+    gate_reasons: tuple[str, ...] = ()
+    # The gate's settings beyond `fail_on`, as configured (kebab-case keys, unset ones left out).
+    gate: Mapping[str, Any] = field(default_factory=dict)
+
+    def row(self, criterion: Criterion | str) -> CriterionResult:
+        name = criterion.value if isinstance(criterion, Criterion) else criterion
+        return next(r for r in self.criteria if r.criterion.value == name)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"passed": self.passed, "fail_on": self.fail_on, "criteria": [c.to_dict() for c in self.criteria]}
+        return {
+            "passed": self.passed,
+            "fail_on": self.fail_on,
+            "gate": {**self.gate, "reasons": list(self.gate_reasons)},
+            "criteria": [c.to_dict() for c in self.criteria],
+        }
 
 
 def gate_passes(findings: Iterable[Finding], fail_on: str) -> bool:
@@ -90,8 +107,14 @@ def build_scorecard(
     examples: int,
     fail_on: str,
     extra_metrics: Mapping[Criterion, Mapping[str, Any]] | None = None,
+    thresholds: "ScorecardSettings | None" = None,
 ) -> Scorecard:
-    """`assessed`: check names that assessed each criterion; `not_assessed`: reasons of the others."""
+    """`assessed`: check names that assessed each criterion; `not_assessed`: reasons of the others.
+
+    `thresholds` (the `[tool.tunelint.scorecard]` settings) turn statuses by score and add gate
+    conditions on criteria; without it the status follows the worst finding and the gate is
+    severity alone.
+    """
     by_criterion: dict[Criterion, list[Finding]] = defaultdict(list)
     for f in findings:
         by_criterion[f.criterion].append(f)
@@ -128,6 +151,7 @@ def build_scorecard(
             penalty = max(penalty, 1.0)
         score = max(0, min(100, round(100 - penalty * 2 - dataset_penalty)))
         status = "fail" if severities[Severity.ERROR] else "warn" if severities[Severity.WARNING] else "pass"
+        status = _by_score(status, score, thresholds)
         # A finding may say the criterion fails as a whole (its precondition is missing).
         if any(f.evidence.get("criterion_status") == "fail" for f in fs):
             status = "fail"
@@ -150,4 +174,62 @@ def build_scorecard(
             summary = f"no findings from {len(checks)} check{'s' if len(checks) != 1 else ''}"
         tops = tuple(f.message for f in sorted(fs, key=lambda f: (-f.severity.rank, f.sort_key()))[:3])
         rows.append(CriterionResult(criterion, status, score, summary, metrics, checks, ADVICE[criterion], tops))
-    return Scorecard(passed=gate_passes(findings, fail_on), criteria=tuple(rows), fail_on=fail_on)
+    reasons = _gate_reasons(findings, fail_on, rows, thresholds)
+    return Scorecard(
+        passed=not reasons,
+        criteria=tuple(rows),
+        fail_on=fail_on,
+        gate_reasons=tuple(reasons),
+        gate=_gate_settings(thresholds),
+    )
+
+
+_STATUS_RANK = {"pass": 0, "warn": 1, "fail": 2}
+
+
+def _by_score(status: str, score: int, thresholds: "ScorecardSettings | None") -> str:
+    if thresholds is None:
+        return status
+    if thresholds.fail_below is not None and score < thresholds.fail_below:
+        return "fail"
+    if thresholds.warn_below is not None and score < thresholds.warn_below and status == "pass":
+        return "warn"
+    return status
+
+
+def _min_score(thresholds: "ScorecardSettings", criterion: Criterion) -> int | None:
+    ms = thresholds.min_score
+    if ms is None or isinstance(ms, int):
+        return ms
+    return ms.get(criterion.value)
+
+
+def _gate_reasons(
+    findings: Sequence[Finding], fail_on: str, rows: Sequence[CriterionResult], thresholds: "ScorecardSettings | None"
+) -> list[str]:
+    reasons: list[str] = []
+    if not gate_passes(findings, fail_on):
+        threshold = Severity(fail_on).rank
+        n = sum(1 for f in findings if f.severity.rank >= threshold)
+        reasons.append(f"{n} finding{'s' if n != 1 else ''} at or above severity {fail_on} (fail-on = {fail_on})")
+    if thresholds is None:
+        return reasons
+    limit = _STATUS_RANK[thresholds.criteria_fail_status]
+    for row in rows:
+        name = row.criterion.value
+        if name in thresholds.fail_on_criteria and row.status in _STATUS_RANK and _STATUS_RANK[row.status] >= limit:
+            reasons.append(f"{name} is {row.status} (fail-on-criteria)")
+        if name in thresholds.require_assessed and row.status == "not-assessed":
+            reasons.append(f"{name} could not be assessed (require-assessed)")
+        floor = _min_score(thresholds, row.criterion)
+        if floor is not None and row.score is not None and row.score < floor:
+            reasons.append(f"{name} scores {row.score}, under min-score {floor}")
+    return reasons
+
+
+def _gate_settings(thresholds: "ScorecardSettings | None") -> dict[str, Any]:
+    if thresholds is None:
+        return {}
+    data = thresholds.model_dump(exclude_defaults=True)
+    return {k.replace("_", "-"): (list(v) if isinstance(v, tuple) else dict(v) if isinstance(v, Mapping) else v)
+            for k, v in sorted(data.items())}

@@ -83,6 +83,7 @@ class ExceedsContext(RecordCheck):
             "exact": self.counter.exact,
             "max_tokens": self.limit,
             "limit_from": self.limit_from,
+            "chars_per_token": self.options.chars_per_token,
         }
         if resolved.note:
             self.metrics["tokenizer_note"] = resolved.note

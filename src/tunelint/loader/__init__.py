@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Iterator, Mapping
+from typing import Callable, Iterator, Mapping
 
 import xxhash
 
@@ -63,14 +63,22 @@ class Loader:
     fields: Mapping[str, str] | None = None
     chunk: Chunk | None = None
     format_name: str | None = None
+    # In-memory data (lists of dicts, DataFrames): raw records from here instead of reading `path`.
+    records: Callable[[], Iterator[RawRecord]] | None = None
     info: DatasetInfo | None = field(default=None, init=False)
+
+    def _raw(self, stats: ReadStats) -> Iterator[RawRecord]:
+        if self.records is not None:
+            stats.container = "records"
+            return iter(self.records())
+        return read_records(self.path, stats)
 
     def detect(self) -> str | None:
         """The format name detection picks for this file (reads only its head)."""
         if self.path.endswith(".txt"):
             return "text-lines"
         head: list[RawRecord] = []
-        for rec in read_records(self.path, ReadStats()):
+        for rec in self._raw(ReadStats()):
             head.append(rec)
             if len(head) >= _DETECT_SAMPLE:
                 break
@@ -93,7 +101,7 @@ class Loader:
             records = read_chunk(self.path, self.chunk, stats)
             fmt = self._format_by_name(self.format_name)
         else:
-            records = read_records(self.path, stats)
+            records = self._raw(stats)
             for rec in records:
                 head.append(rec)
                 if len(head) >= _DETECT_SAMPLE:

@@ -24,6 +24,10 @@ class TextReporter(Reporter):
     name = "text"
     extension = ".txt"
 
+    @classmethod
+    def create(cls, color: bool | None = None) -> "TextReporter":
+        return cls(color=color)
+
     def __init__(self, color: bool | None = None, width: int = 110, max_per_check: int = 20) -> None:
         self.color = color
         self.width = width
@@ -43,8 +47,10 @@ class TextReporter(Reporter):
         self._datasets(console, report)
         self._findings(console, report)
         self._scorecard(console, report)
+        self._baseline(console, report)
         self._summary(console, report)
-        return buf.getvalue()
+        # Cells are padded to their column's width; trailing blanks only get in a diff's way.
+        return "\n".join(line.rstrip() for line in buf.getvalue().split("\n"))
 
     def _datasets(self, console: Console, report: Report) -> None:
         for d in report.datasets:
@@ -86,7 +92,7 @@ class TextReporter(Reporter):
                     if refs:
                         more = f" +{len(f.related) - 5}" if len(f.related) > 5 else ""
                         message.append(f"  (see {', '.join(refs)}{more})", style="dim")
-                grid.add_row(where, Text(f.severity.value, style=_SEV_STYLE[f.severity]), message)
+                grid.add_row(where, Text(f.severity.value + ":", style=_SEV_STYLE[f.severity]), message)
             console.print(grid)
             if len(items) > self.max_per_check:
                 console.print(Text(f"  … and {len(items) - self.max_per_check} more (see --format json)", style="dim"))
@@ -106,6 +112,30 @@ class TextReporter(Reporter):
                 Text(neutralise(row.summary)),
             )
         console.print(table)
+        for row in report.scorecard.criteria:
+            if row.status not in ("warn", "fail"):
+                continue
+            head = Text()
+            head.append(f"{row.criterion.value}: ", style=_STATUS_STYLE[row.status])
+            head.append(row.advice)
+            console.print(head)
+            for message in row.top_findings:
+                console.print(Text(f"  · {neutralise(message)}", style="dim"))
+        console.print()
+
+    def _baseline(self, console: Console, report: Report) -> None:
+        outcome = report.baseline
+        if outcome is None:
+            return
+        line = Text(f"baseline {neutralise(outcome.path or '')}: {len(outcome.matched)} known findings suppressed")
+        if outcome.stale:
+            line.append(f"; {len(outcome.stale)} entries no longer match (fixed? run `tunelint baseline` to drop them)", style="yellow")
+        console.print(line)
+        for entry in outcome.stale[: self.max_per_check]:
+            console.print(Text(f"  {entry.code} {entry.check}  {neutralise(entry.path)}  {neutralise(entry.message)}", style="dim"))
+        if len(outcome.stale) > self.max_per_check:
+            console.print(Text(f"  … and {len(outcome.stale) - self.max_per_check} more", style="dim"))
+        console.print()
 
     def _summary(self, console: Console, report: Report) -> None:
         sev = report.stats.get("findings_by_severity", {})
@@ -121,3 +151,5 @@ class TextReporter(Reporter):
         if report.suppressed:
             line.append(f"; {len(report.suppressed)} suppressed", style="dim")
         console.print(line)
+        for reason in report.scorecard.gate_reasons:
+            console.print(Text(f"  gate: {reason}", style="red"))
