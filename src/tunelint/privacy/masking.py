@@ -1,4 +1,4 @@
-"""Masked forms for evidence (enough to recognise a value, never enough to recover it) and redaction.
+"""Masked forms for evidence (enough to recognise a value, never to recover it) and redaction.
 
 `mask` shows at most a kind prefix and the last few characters, and never more than half of
 the value; `redact` replaces detected spans with `<ENTITY_TYPE>` placeholders.
@@ -7,7 +7,7 @@ the value; `redact` replaces detected spans with `<ENTITY_TYPE>` placeholders.
 from __future__ import annotations
 
 import re
-from typing import Callable, Iterable
+from collections.abc import Callable, Iterable
 
 from tunelint.privacy.spans import Span
 
@@ -22,7 +22,13 @@ _SECRET_PREFIX = re.compile(
 _PEM_HEADER = re.compile(r"^-----BEGIN [A-Z0-9 ]*PRIVATE KEY(?: BLOCK)?-----")
 # Secret kinds whose every character is secret: nothing of them is shown.
 _FULLY_HIDDEN = frozenset(
-    {"PASSWORD", "GENERIC_SECRET", "CONNECTION_STRING_PASSWORD", "AWS_SECRET_ACCESS_KEY", "BEARER_TOKEN"}
+    {
+        "PASSWORD",
+        "GENERIC_SECRET",
+        "CONNECTION_STRING_PASSWORD",
+        "AWS_SECRET_ACCESS_KEY",
+        "BEARER_TOKEN",
+    }
 )
 
 

@@ -9,8 +9,8 @@ around digit runs that could pass that judgement.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator, Sequence
 from functools import lru_cache
-from typing import Iterator, Sequence
 
 import phonenumbers
 from presidio_analyzer import AnalysisExplanation, EntityRecognizer, RecognizerResult
@@ -30,9 +30,7 @@ MIN_PHONE_DIGITS = 7
 
 # A maximal run of digits holding at least MIN_PHONE_DIGITS of them, each pair separated by
 # at most four punctuation characters: where a phone number's digits can be.
-PHONE_DIGIT_RUN = re.compile(
-    rf"\d(?:{PHONE_PUNCTUATION}{{0,4}}\d){{{MIN_PHONE_DIGITS - 1},}}"
-)
+PHONE_DIGIT_RUN = re.compile(rf"\d(?:{PHONE_PUNCTUATION}{{0,4}}\d){{{MIN_PHONE_DIGITS - 1},}}")
 
 # Words that, shortly before a number, say it is a phone number...
 _PHONE_CONTEXT = re.compile(
@@ -43,12 +41,18 @@ _PHONE_CONTEXT = re.compile(
 # ...and words that say it is some other identifier.
 _OTHER_NUMBER_CONTEXT = re.compile(
     r"\b(?:order|invoice|ref|reference|isbn|issn|serial|tracking|account|acct|sku|part|ticket|"
-    r"case|id|batch|lot|model|version|build|zip|postcode|population)\b",
+    r"case|id|batch|lot|model|version|build|zip|postcode|population|licen[cs]e|passport|"
+    r"policy|routing|iban|ssn)\b",
     re.IGNORECASE,
 )
 _CONTEXT_WINDOW = 40
 _DIGIT_BLOCKS = re.compile(r"\d+")
 _DATE = re.compile(r"\d{4}[-/.]\d{1,2}[-/.]\d{1,2}|\d{1,2}[-/.]\d{1,2}[-/.]\d{2,4}")
+# A calendar date inside a longer digit stretch ("21:38 2027-08-27" reads as one stretch).
+_EMBEDDED_DATE = re.compile(
+    r"(?<!\d)(?:(?:19|20)\d\d([-/.])(?:0?[1-9]|1[0-2])\1(?:0?[1-9]|[12]\d|3[01])"
+    r"|(?:0?[1-9]|[12]\d|3[01])([-/.])(?:0?[1-9]|1[0-2])\2(?:19|20)\d\d)(?!\d)"
+)
 _EXTENSION = re.compile(r"(?i)\d\s*(?:x|ext)")
 _EXTENSION_AFTER = re.compile(r"(?i)\s*(?:ext\.?|extension|x|#)\s*\d")
 # E.164 caps a full international number at 15 digits; longer runs are cards or ids.
@@ -59,21 +63,46 @@ _LEAD_REACH = 6
 # Text kept on each side of a digit run when matching, snapped out to whitespace; the matcher
 # looks at neighbouring characters (letters, "%", a following ":30") to reject candidates.
 _WINDOW_MARGIN = 32
+# Any stretch of digits joined by phone punctuation: the number as written around a match.
+_DIGIT_STRETCH = re.compile(rf"\d(?:{PHONE_PUNCTUATION}{{0,4}}\d)*")
+# Stretches that are some other number written in its usual form: a date, an IPv4 address,
+# an SSN, a card number. A phonenumbers match inside one is a fragment of it.
+_OTHER_NUMBER_SHAPE = re.compile(
+    r"\d{4}[-/.]\d{1,2}[-/.]\d{1,2}|\d{1,2}[-/.]\d{1,2}[-/.]\d{2,4}"
+    r"|(?:25[0-5]|2[0-4]\d|1?\d?\d)(?:\.(?:25[0-5]|2[0-4]\d|1?\d?\d)){3}"
+    r"|\d{3}-\d{2}-\d{4}"
+    r"|\d{16,19}|\d{4}([ -])\d{4}\1\d{4}\1\d{4}(?:\1\d{1,3})?|\d{4}([ -])\d{6}\2\d{5}"
+)
 
 STRONG = "strong"
 GROUPED = "grouped"
 
 
+def _stretch_around(text: str, position: int) -> tuple[int, int]:
+    """The digit stretch of `text` that holds the digit at `position`."""
+    for stretch in _DIGIT_STRETCH.finditer(text, max(0, position - 512), position + 512):
+        if stretch.start() <= position < stretch.end():
+            return stretch.span()
+    return position, position + 1
+
+
 def phone_evidence(text: str, start: int, end: int) -> str | None:
     """How a phonenumbers match reads: STRONG, GROUPED, or None (not a phone number).
 
-    None: fewer than seven digits in a run, part of a price or decimal, a date, an ISBN-like
-    run of one-digit blocks, more than 15 digits. STRONG: written with a + country code or
-    introduced by a phone word. GROUPED: an (area) code or three or more digit blocks, with no
-    other-identifier word ("order", "invoice", "ISBN", ...) before it.
+    None: fewer than seven digits in a run; part of a price or decimal, or of a number written
+    as a date, IPv4 address, SSN or card; an ISBN-like run of one-digit blocks; more than 15
+    digits. STRONG: written with a + country code, or a phone word shortly before the number.
+    GROUPED: an (area) code or three or more digit blocks, with no other-identifier word
+    ("order", "invoice", "ISBN", ...) shortly before it.
     """
     value = text[start:end]
-    if PHONE_DIGIT_RUN.search(value) is None or _DATE.fullmatch(value):
+    first_digit = _DIGIT_BLOCKS.search(value)
+    if first_digit is None or PHONE_DIGIT_RUN.search(value) is None:
+        return None
+    if _DATE.fullmatch(value) or _EMBEDDED_DATE.search(value):
+        return None
+    run_start, run_end = _stretch_around(text, start + first_digit.start())
+    if _OTHER_NUMBER_SHAPE.fullmatch(text, run_start, run_end):
         return None
     before = text[max(0, start - 2) : start]
     if before[-1:] in ("#", "$", "€", "£", "¥") or re.search(r"\d[.,]$", before):
@@ -87,10 +116,12 @@ def phone_evidence(text: str, start: int, end: int) -> str | None:
         return None
     if set(re.sub(r"[\d\s]", "", value)) == {"."} and len(blocks) == 2:
         return None  # a decimal such as 12345678.90
-    window = text[max(0, start - _CONTEXT_WINDOW) : start]
-    if value.startswith("+") or before[-1:] == "+" or _PHONE_CONTEXT.search(window):
+    # Context is read before the whole stretch, searched in place so that a window edge
+    # falling inside "string" does not make a "ring".
+    lo = max(0, run_start - _CONTEXT_WINDOW)
+    if value.startswith("+") or before[-1:] == "+" or _PHONE_CONTEXT.search(text, lo, run_start):
         return STRONG
-    if _OTHER_NUMBER_CONTEXT.search(window):
+    if _OTHER_NUMBER_CONTEXT.search(text, lo, run_start):
         return None
     if "(" in value or len(blocks) >= 3:
         return GROUPED
@@ -98,20 +129,21 @@ def phone_evidence(text: str, start: int, end: int) -> str | None:
 
 
 def _run_may_be_phone(text: str, start: int, end: int) -> bool:
-    """Whether some match around the digit run text[start:end] could get `phone_evidence`.
+    """Whether some match in the digit stretch text[start:end] could get `phone_evidence`.
 
-    A superset of that test: a match's digits lie inside one run, its lead within
-    _LEAD_REACH characters before it, and its blocks are the run's plus an extension.
+    A superset of that test: a match's digits lie inside one stretch, its lead within
+    _LEAD_REACH characters before it, and its blocks are the stretch's plus an extension.
     """
-    run = text[start:end]
-    if _DATE.fullmatch(run):
+    if _OTHER_NUMBER_SHAPE.fullmatch(text, start, end):
         return False
-    lead = text[max(0, start - _LEAD_REACH) : start]
-    if "+" in lead or "(" in lead or "(" in run:
+    lo = max(0, start - _CONTEXT_WINDOW)
+    if "+" in text[max(0, start - _LEAD_REACH) : start] or _PHONE_CONTEXT.search(text, lo, start):
         return True
-    if _PHONE_CONTEXT.search(text[max(0, start - _CONTEXT_WINDOW - _LEAD_REACH) : start]):
+    if _OTHER_NUMBER_CONTEXT.search(text, lo, start):
+        return False
+    if "(" in text[max(0, start - _LEAD_REACH) : end]:
         return True
-    blocks = len(_DIGIT_BLOCKS.findall(run)) + bool(_EXTENSION_AFTER.match(text, end))
+    blocks = len(_DIGIT_BLOCKS.findall(text, start, end)) + bool(_EXTENSION_AFTER.match(text, end))
     return blocks >= 3
 
 
@@ -143,14 +175,18 @@ def has_phone_candidate(text: str) -> bool:
 
 
 @lru_cache(maxsize=16384)
-def _matches(text: str, regions: tuple[str, ...], possible: bool) -> tuple[tuple[int, int, bool], ...]:
+def _matches(
+    text: str, regions: tuple[str, ...], possible: bool
+) -> tuple[tuple[int, int, bool], ...]:
     """(start, end, valid) of phonenumbers' matches: valid in a region, or merely possible.
 
     Cached because chat datasets repeat the same lines (signatures, templates) many times.
     """
     found: dict[tuple[int, int], bool] = {}
     for region in regions:
-        for match in phonenumbers.PhoneNumberMatcher(text, region, leniency=phonenumbers.Leniency.VALID):
+        for match in phonenumbers.PhoneNumberMatcher(
+            text, region, leniency=phonenumbers.Leniency.VALID
+        ):
             found[(match.start, match.end)] = True
     if possible:
         for match in phonenumbers.PhoneNumberMatcher(
@@ -173,6 +209,12 @@ class ChatPhoneRecognizer(PhoneRecognizer):
         supported_regions: Sequence[str] = PhoneRecognizer.DEFAULT_SUPPORTED_REGIONS,
         windowed: bool = True,
     ) -> None:
+        unknown = sorted(set(supported_regions) - phonenumbers.SUPPORTED_REGIONS)
+        if unknown or not supported_regions:
+            raise ValueError(
+                "phone regions must be ISO 3166 codes known to phonenumbers, "
+                f"got {unknown or 'none'}"
+            )
         super().__init__(supported_regions=tuple(supported_regions))
         self.windowed = windowed
 
@@ -200,8 +242,8 @@ class ChatPhoneRecognizer(PhoneRecognizer):
     @staticmethod
     def _possible_gate(text: str, start: int, end: int) -> bool:
         # Merely-possible numbers count only when STRONG: a "+" or a phone word before them.
-        reach = text[max(0, start - _CONTEXT_WINDOW) : end]
-        return "+" in text[start:end] or _PHONE_CONTEXT.search(reach) is not None
+        lo = max(0, start - _CONTEXT_WINDOW)
+        return "+" in text[start:end] or _PHONE_CONTEXT.search(text, lo, end) is not None
 
     def _result(self, start: int, end: int) -> RecognizerResult:
         return RecognizerResult(
@@ -215,7 +257,7 @@ class ChatPhoneRecognizer(PhoneRecognizer):
                 textual_explanation="phone number shape, validated by python-phonenumbers",
             ),
             recognition_metadata={
-                RecognizerResult.RECOGNIZER_NAME_KEY: self.name,
+                RecognizerResult.RECOGNIZER_NAME_KEY: type(self).__name__,
                 RecognizerResult.RECOGNIZER_IDENTIFIER_KEY: self.id,
             },
         )

@@ -6,14 +6,14 @@ LOCATION, NRP and ORGANIZATION run too when a spaCy NER model is installed (`ner
 
 from __future__ import annotations
 
-import logging
 import re
+from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Iterable, Literal, Sequence
+from typing import Literal
 
 import spacy.util
 from presidio_analyzer import AnalyzerEngine, RecognizerRegistry, RecognizerResult
-from presidio_analyzer.nlp_engine import NlpEngine, NlpEngineProvider
+from presidio_analyzer.nlp_engine import NlpArtifacts, NlpEngine, NlpEngineProvider
 from presidio_analyzer.predefined_recognizers import SpacyRecognizer
 
 from tunelint.privacy.phone import ChatPhoneRecognizer
@@ -76,6 +76,7 @@ def find_ner_model(ner: str) -> str | None:
 
 
 def _nlp_engine(model: str | None) -> NlpEngine:
+    configuration: dict[str, object]
     if model is None:
         configuration = {
             "nlp_engine_name": "no_op",
@@ -123,9 +124,7 @@ class PiiDetector:
         self.mode = PATTERNS_ONLY if model is None else f"ner:{Path(model).name}"
         available = set(PATTERN_ENTITIES) | (set(NER_ENTITIES) if model else set())
         requested = (
-            set(PATTERN_ENTITIES) | set(DEFAULT_NER_ENTITIES)
-            if entities is None
-            else set(entities)
+            set(PATTERN_ENTITIES) | set(DEFAULT_NER_ENTITIES) if entities is None else set(entities)
         )
         unknown = requested - set(PATTERN_ENTITIES) - set(NER_ENTITIES)
         if unknown:
@@ -138,8 +137,9 @@ class PiiDetector:
         if not 0.0 <= score_threshold <= 1.0:
             raise ValueError(f"score_threshold must be within 0..1, got {score_threshold}")
         self.score_threshold = score_threshold
-        self._allow_exact = {a.casefold() for a in allow_list if isinstance(a, str)}
-        self._allow_patterns = [a for a in allow_list if isinstance(a, re.Pattern)]
+        allowed = tuple(allow_list)
+        self._allow_exact = {a.casefold() for a in allowed if isinstance(a, str)}
+        self._allow_patterns = [a for a in allowed if isinstance(a, re.Pattern)]
 
         pattern_entities = [e for e in self.entities if e in PATTERN_ENTITIES]
         self._ner_entities = [e for e in self.entities if e in NER_ENTITIES]
@@ -153,8 +153,6 @@ class PiiDetector:
         if self._ner_entities:
             recognizers.append(SpacyRecognizer(supported_entities=list(NER_ENTITIES)))
         registry = RecognizerRegistry(recognizers=recognizers, supported_languages=["en"])
-        # Presidio logs a warning per call for some configurations; a linter's output is its report.
-        logging.getLogger("presidio-analyzer").setLevel(logging.ERROR)
         self._engine = AnalyzerEngine(
             registry=registry, nlp_engine=nlp_engine, supported_languages=["en"]
         )
@@ -169,13 +167,12 @@ class PiiDetector:
         if not self._ner_entities:
             return [
                 self._analyze(text, wanted) if wanted else []
-                for text, wanted in zip(texts, entity_lists)
+                for text, wanted in zip(texts, entity_lists, strict=True)
             ]
         nlp = self._engine.nlp_engine
         out: list[list[Span]] = []
-        for (text, artifacts), wanted in zip(
-            nlp.process_batch(list(texts), language="en", batch_size=64), entity_lists
-        ):
+        batches = nlp.process_batch(list(texts), language="en", batch_size=64)
+        for (text, artifacts), wanted in zip(batches, entity_lists, strict=True):
             out.append(self._analyze(text, wanted, artifacts))
         return out
 
@@ -187,7 +184,9 @@ class PiiDetector:
             pattern = self._prefilter.candidates(text)
         return pattern + self._ner_entities
 
-    def _analyze(self, text: str, entities: list[str], artifacts: object = None) -> list[Span]:
+    def _analyze(
+        self, text: str, entities: list[str], artifacts: NlpArtifacts | None = None
+    ) -> list[Span]:
         if not entities:
             return []
         results: list[RecognizerResult] = self._engine.analyze(

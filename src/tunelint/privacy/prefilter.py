@@ -1,16 +1,19 @@
-"""Cheap regexes that decide which texts could hold a pattern PII entity, before Presidio runs.
+"""Cheap tests that decide which texts could hold a pattern PII entity, before Presidio runs.
 
-Each trigger is a superset of what its recognizer (see `recognizers.py`) can report, so a text
-that no trigger matches is skipped without losing a detection; for phone numbers the trigger
-is the very test the recognizer uses to choose where to look (`phone.py`).
+Each entity's trigger is a superset of what its recognizer (see `recognizers.py`) can report,
+so a text no trigger matches is skipped without losing a detection; for phone numbers the
+final test is the one the recognizer itself uses to choose where to look (`phone.py`).
+A gate in front of the triggers answers "nothing here" for most texts in one scan.
 """
 
 from __future__ import annotations
 
 import re
-from typing import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 
-from tunelint.privacy.phone import PHONE_DIGIT_RUN, has_phone_candidate
+from tunelint.privacy.phone import PHONE_DIGIT_RUN, PHONE_PUNCTUATION, has_phone_candidate
+
+_IPV6_FULL = r"[0-9A-Fa-f]{1,4}(?::[0-9A-Fa-f]{1,4}){7}"
 
 # Per entity, a pattern every value that entity's recognizer accepts must contain.
 TRIGGERS: Mapping[str, str] = {
@@ -20,13 +23,15 @@ TRIGGERS: Mapping[str, str] = {
     "CREDIT_CARD": r"\d(?:[ -]?\d){11}",
     # SSNs: the recognizer's 3-2-4 pattern.
     "US_SSN": r"\d{3}[- .]\d{2}[- .]\d{4}",
-    # IBAN: country letters, check digits, then at least two groups of four.
-    "IBAN_CODE": r"(?i:[a-z]{2}\d{2}(?:[ -]?[a-z0-9]{4}){2})",
-    # IPv4 (dotted quad, also inside IPv4-mapped IPv6); IPv6 either compressed ("::")
-    # or written out in full with eight groups.
-    "IP_ADDRESS": r"\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3}|::|(?i:[0-9a-f]{1,4}(?::[0-9a-f]{1,4}){7})",
-    # Bitcoin P2PKH / P2SH / bech32 addresses (the crypto recognizer's own shape).
-    "CRYPTO": r"(?i:(?:bc1|[13])[a-z0-9]{25})",
+    # IBAN: country letters, check digits, then at least two groups of four (any case).
+    # (Written to start at a digit: a leading lookbehind would defeat the regex engine's
+    # skip-ahead to a possible first character.)
+    "IBAN_CODE": r"\d(?<=[A-Za-z]{2}\d)\d(?:[ -]?[A-Za-z0-9]{4}){2}",
+    # IPv4 (a dotted quad, also inside IPv4-mapped IPv6); IPv6 compressed ("::") or in full
+    # (the full form is tested only when the text has a colon, see `_per_entity_test`).
+    "IP_ADDRESS": rf"\d{{1,3}}\.\d{{1,3}}\.\d{{1,3}}\.\d{{1,3}}|::|{_IPV6_FULL}",
+    # Bitcoin addresses: "1" / "3" (P2PKH, P2SH) or "bc1" (bech32), then 25+ characters.
+    "CRYPTO": r"[13][A-Za-z0-9]{25}",
 }
 
 # Second, exact-but-costlier tests for entities whose trigger is common in ordinary text
@@ -34,6 +39,33 @@ TRIGGERS: Mapping[str, str] = {
 REFINEMENTS: Mapping[str, Callable[[str], bool]] = {
     "PHONE_NUMBER": has_phone_candidate,
 }
+
+# The gate: per entity, what its trigger implies, written to start at a digit so that one
+# regex skips the non-digit text at C speed; plus substring tests for the rest.
+_DIGIT_GATES: Mapping[str, str] = {
+    "PHONE_NUMBER": rf"(?:{PHONE_PUNCTUATION}{{0,4}}\d){{6}}",
+    "CREDIT_CARD": rf"(?:{PHONE_PUNCTUATION}{{0,4}}\d){{6}}",  # 12 digits: a phone run
+    "US_SSN": rf"(?:{PHONE_PUNCTUATION}{{0,4}}\d){{6}}",  # 9 digits: a phone run
+    "IBAN_CODE": r"(?<=[A-Za-z]{2}\d)\d(?:[ -]?[A-Za-z0-9]{4}){2}",
+    "IP_ADDRESS": r"\d{0,2}\.\d{1,3}\.\d{1,3}\.\d",
+    "CRYPTO": r"(?<=[13])[A-Za-z0-9]{25}",
+}
+_SUBSTRING_GATES: Mapping[str, tuple[str, ...]] = {
+    "EMAIL_ADDRESS": ("@",),
+    "IP_ADDRESS": ("::",),
+}
+
+
+def _per_entity_test(entity: str) -> Callable[[str], bool]:
+    """`TRIGGERS[entity]` as a predicate; for IP addresses, split so the slow part runs rarely."""
+    if entity == "IP_ADDRESS":
+        ipv4 = re.compile(r"\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3}")
+        ipv6 = re.compile(_IPV6_FULL)
+        return lambda text: (
+            "::" in text or bool(ipv4.search(text)) or (":" in text and bool(ipv6.search(text)))
+        )
+    pattern = re.compile(TRIGGERS[entity])
+    return lambda text: pattern.search(text) is not None
 
 
 class Prefilter:
@@ -44,18 +76,35 @@ class Prefilter:
         unknown = [e for e in self.entities if e not in TRIGGERS]
         if unknown:
             raise ValueError(f"no prefilter trigger for {unknown}; known: {sorted(TRIGGERS)}")
-        self._per_entity = {e: re.compile(TRIGGERS[e]) for e in self.entities}
-        # One combined search decides the common case (nothing there) in a single pass;
-        # per-entity triggers only run on the few texts that pass.
-        alternatives = sorted({TRIGGERS[e] for e in self.entities})
-        self._any = re.compile("|".join(f"(?:{a})" for a in alternatives)) if alternatives else None
+        self._per_entity = {e: _per_entity_test(e) for e in self.entities}
+        digit_gates = sorted({_DIGIT_GATES[e] for e in self.entities if e in _DIGIT_GATES})
+        self._digit_gate = (
+            re.compile(r"\d(?:" + "|".join(digit_gates) + ")") if digit_gates else None
+        )
+        self._substrings = tuple(
+            sorted({s for e in self.entities for s in _SUBSTRING_GATES.get(e, ())})
+        )
+        # Eight-group IPv6 with no decimal digit at all ("abcd:ef01:...") passes no digit gate.
+        self._ipv6_full = re.compile(_IPV6_FULL) if "IP_ADDRESS" in self.entities else None
+
+    def may_contain(self, text: str) -> bool:
+        """False when no enabled entity can be in `text` (the common case, decided cheaply)."""
+        if any(s in text for s in self._substrings):
+            return True
+        if self._digit_gate is not None and self._digit_gate.search(text):
+            return True
+        return self._ipv6_full is not None and ":" in text and bool(self._ipv6_full.search(text))
 
     def candidates(self, text: str) -> list[str]:
         """The enabled entities whose trigger occurs in `text`, sorted; empty means skip it."""
-        if self._any is None or self._any.search(text) is None:
+        if not self.may_contain(text):
             return []
         return [
             e
             for e, trigger in self._per_entity.items()
-            if trigger.search(text) and (e not in REFINEMENTS or REFINEMENTS[e](text))
+            if trigger(text) and (e not in REFINEMENTS or REFINEMENTS[e](text))
         ]
+
+    def triggered(self, text: str) -> list[str]:
+        """The enabled entities whose regex trigger occurs in `text`, before any refinement."""
+        return [e for e, trigger in self._per_entity.items() if trigger(text)]

@@ -7,8 +7,8 @@ coordinates are not reported, and so that nothing is fetched from the network.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from functools import lru_cache
-from typing import Sequence
 
 import tldextract
 from presidio_analyzer import EntityRecognizer, Pattern
@@ -83,7 +83,9 @@ class CardRecognizer(CreditCardRecognizer):
         Pattern("card solid", _NOT_AFTER + r"\d{12,19}" + _NOT_BEFORE, 0.3),
         Pattern("card 4-4-4-4", _NOT_AFTER + r"\d{4}([ -])\d{4}\1\d{4}\1\d{4}" + _NOT_BEFORE, 0.3),
         Pattern(
-            "card 4-4-4-4-n", _NOT_AFTER + r"\d{4}([ -])\d{4}\1\d{4}\1\d{4}\1\d{1,3}" + _NOT_BEFORE, 0.3
+            "card 4-4-4-4-n",
+            _NOT_AFTER + r"\d{4}([ -])\d{4}\1\d{4}\1\d{4}\1\d{1,3}" + _NOT_BEFORE,
+            0.3,
         ),
         Pattern("card 4-6-4/5", _NOT_AFTER + r"\d{4}([ -])\d{6}\1\d{4,5}" + _NOT_BEFORE, 0.3),
         # Short cards (12-15 digits); not the head of a longer group run.
