@@ -9,6 +9,7 @@ import unicodedata
 import orjson
 
 from tunelint.models import Example
+from tunelint.textscan import LETTERS_ONLY, fold
 
 _FENCE = re.compile(r"^```[\w-]*\s*\n(.*?)\n?```\s*$", re.S)
 _ANSWER_LINE = re.compile(r"^\s*(####|(?:final\s+)?answer\s*[:：]|the (?:final )?answer is\b)", re.I)
@@ -50,21 +51,27 @@ def output_shape(example: Example) -> tuple[str, str]:
     return ("text", "")
 
 
-_REFUSALS = re.compile(
+_REFUSAL_PARTS = (
     r"^\W*(?:i'?m sorry|i am sorry|sorry|i apologi[sz]e|unfortunately)\b[^.!?\n]{0,40}?"
-    r"\b(?:can ?not|can't|cannot|won't|will not|unable|not able|not allowed|not comfortable)\b"
-    r"|^\W*(?:i|we)\s+(?:can ?not|can't|cannot|won't|will not|am unable to|'m unable to|am not able to|'m not able to|"
-    r"must decline|have to decline|refuse to)\b"
-    r"|\bas an ai(?: language model| assistant| model)?\b[^.!?\n]{0,60}?\b(?:can ?not|can't|cannot|don't|do not|unable|not able)\b"
-    r"|^\W*as an ai(?: language model)?\b",
-    re.I,
+    r"\b(?:can ?not|can't|cannot|won't|will not|unable|not able|not allowed|not comfortable)\b",
+    r"^\W*(?:i|we)\s+(?:can ?not|can't|cannot|won't|will not|am unable to|'m unable to|am not able to|'m not able to|"
+    r"must decline|have to decline|refuse to)\b",
+    r"\bas an ai(?: language model| assistant| model)?\b[^.!?\n]{0,60}?\b(?:can ?not|can't|cannot|don't|do not|unable|not able)\b",
+    r"^\W*as an ai(?: language model)?\b",
 )
+_REFUSALS = re.compile("|".join(_REFUSAL_PARTS), re.I)
+# The same split for speed: three alternatives are anchored at the start (no MULTILINE, so a
+# search only tries position 0 and `match` answers the same), the other needs "as an ai".
+_REFUSAL_START = re.compile("|".join(p for p in _REFUSAL_PARTS if p.startswith("^")), re.I)
+_REFUSAL_AI = re.compile("|".join(p for p in _REFUSAL_PARTS if not p.startswith("^")), re.I)
 
 
 def is_refusal(text: str) -> bool:
     """The output declines the request ("I can't help with that", "As an AI, I cannot …")."""
     head = text.strip()[:300].replace("\u2019", "'")
-    return bool(_REFUSALS.search(head))
+    if _REFUSAL_START.match(head) is not None:
+        return True
+    return "as an ai" in fold(head) and _REFUSAL_AI.search(head) is not None
 
 
 _STOPWORDS = {
@@ -84,32 +91,64 @@ _SCRIPTS = (
 _WORD = re.compile(r"[^\W\d_]+")
 
 
+_ALL_STOP = frozenset().union(*_STOPWORDS.values())
+_STOP_LANGS = {w: tuple(lang for lang, stop in _STOPWORDS.items() if w in stop) for w in _ALL_STOP}
+_NON_ASCII = re.compile(r"[^\x00-\x7f]")
+_ASCII_LETTERS = bytes(range(ord("A"), ord("Z") + 1)) + bytes(range(ord("a"), ord("z") + 1))
+_SCRIPT_OF: dict[str, str | None] = {}
+
+
+def _script(ch: str) -> str | None:
+    """The _SCRIPTS language of a non-ASCII letter, None for Latin and other scripts."""
+    try:
+        return _SCRIPT_OF[ch]
+    except KeyError:
+        pass
+    name = unicodedata.name(ch, "")
+    found = None
+    for prefix, lang in _SCRIPTS:
+        if name.startswith(prefix) or (prefix == "CJK" and "CJK" in name):
+            found = lang
+            break
+    if len(_SCRIPT_OF) < 1 << 16:
+        _SCRIPT_OF[ch] = found
+    return found
+
+
 def language(text: str) -> str:
     """A cheap guess of the language: the dominant script, and for Latin script the language
     whose common words occur most ("latin" when none stands out, "none" without letters)."""
     sample = text[:600]
+    if sample.isascii():
+        # Every letter is Latin, and the words are the runs of ASCII letters.
+        words = sample.lower().translate(LETTERS_ONLY).split()
+        return _vote(words) if words else "none"
     scripts: dict[str, int] = {}
-    latin = 0
-    for ch in sample:
+    ascii_part = sample.encode("ascii", "ignore")
+    latin = len(ascii_part) - len(ascii_part.translate(None, _ASCII_LETTERS))
+    for ch in _NON_ASCII.findall(sample):
         if not ch.isalpha():
             continue
-        if ch.isascii():
+        lang = _script(ch)
+        if lang is None:
             latin += 1
-            continue
-        name = unicodedata.name(ch, "")
-        for prefix, lang in _SCRIPTS:
-            if name.startswith(prefix) or (prefix == "CJK" and "CJK" in name):
-                scripts[lang] = scripts.get(lang, 0) + 1
-                break
         else:
-            latin += 1
+            scripts[lang] = scripts.get(lang, 0) + 1
     if not latin and not scripts:
         return "none"
     best_script = max(scripts.items(), key=lambda kv: kv[1]) if scripts else None
     if best_script and best_script[1] > latin:
         return "ja" if best_script[0] == "zh" and scripts.get("ja") else best_script[0]
-    words = [w.lower() for w in _WORD.findall(sample)]
-    votes = {lang: sum(1 for w in words if w in stop) for lang, stop in _STOPWORDS.items()}
+    return _vote(list(map(str.lower, _WORD.findall(sample))))
+
+
+def _vote(words: list[str]) -> str:
+    """The Latin-script language whose common words occur most among `words` (lower-cased)."""
+    votes = dict.fromkeys(_STOPWORDS, 0)
+    for w in _ALL_STOP.intersection(words):
+        n = words.count(w)
+        for lang in _STOP_LANGS[w]:
+            votes[lang] += n
     lang, score = max(votes.items(), key=lambda kv: (kv[1], kv[0] == "en"))
     if lang != "en" and score < votes["en"] + 2:
         # Short function words ("a", "e", "o") are shared: another language must clearly win.

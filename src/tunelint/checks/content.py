@@ -14,6 +14,7 @@ from typing import Iterator
 
 from tunelint.checks.base import CheckOptions, RecordCheck
 from tunelint.models import Criterion, Example, Finding, Role, Severity, Turn
+from tunelint.textscan import any_in, fold, line_breaks_at_least
 
 
 def _assistant_turns(example: Example) -> list[tuple[int, Turn]]:
@@ -50,6 +51,16 @@ _LOREM = re.compile(r"\blorem ipsum\b", re.IGNORECASE)
 _INSERT = re.compile(r"[\[<]\s*(?:insert|add|put|enter)\s+(?:your\s+|the\s+)?(?:answer|output|response|text|content)\b[^\]>]{0,30}[\]>]", re.IGNORECASE)
 
 
+def _placeholder_patterns(prose: str) -> Iterator[tuple[str, re.Pattern[str]]]:
+    """The placeholder patterns that can match `prose`, in order (each behind a substring gate)."""
+    if "{{" in prose or "${" in prose or "<<" in prose:
+        yield "unfilled-variable", _UNFILLED
+    if ("[" in prose or "<" in prose) and ("]" in prose or ">" in prose):
+        yield "insert-marker", _INSERT
+    if "lorem ipsum" in fold(prose):
+        yield "lorem-ipsum", _LOREM
+
+
 class PlaceholderOutput(RecordCheck):
     """An output that is a placeholder rather than an answer.
 
@@ -79,18 +90,19 @@ class PlaceholderOutput(RecordCheck):
     def check(self, example: Example) -> Iterator[Finding]:
         for n, turn in _assistant_turns(example):
             text = turn.content
-            whole = text.strip(_PLACEHOLDER_STRIP).lower()
-            if len(text) <= 40 and text.strip() and (whole in _PLACEHOLDER_WHOLE or not whole):
-                yield self.finding(
-                    example,
-                    f"assistant turn {n} is a placeholder: {text.strip()!r}",
-                    pointer=turn.pointer,
-                    key=f"whole:{n}",
-                    evidence={"kind": "whole", "text": text.strip()},
-                )
-                continue
+            if len(text) <= 40 and text.strip():
+                whole = text.strip(_PLACEHOLDER_STRIP).lower()
+                if whole in _PLACEHOLDER_WHOLE or not whole:
+                    yield self.finding(
+                        example,
+                        f"assistant turn {n} is a placeholder: {text.strip()!r}",
+                        pointer=turn.pointer,
+                        key=f"whole:{n}",
+                        evidence={"kind": "whole", "text": text.strip()},
+                    )
+                    continue
             prose = _prose(text)
-            for kind, pattern in (("unfilled-variable", _UNFILLED), ("insert-marker", _INSERT), ("lorem-ipsum", _LOREM)):
+            for kind, pattern in _placeholder_patterns(prose):
                 m = pattern.search(prose)
                 if m is not None:
                     yield self.finding(
@@ -114,6 +126,13 @@ _AI_DISCLAIMER = re.compile(
     r"|\bI (?:do not|don't) have (?:access to|the ability to browse) (?:the internet|real-time)",
     re.IGNORECASE,
 )
+# Each alternative of _AI_DISCLAIMER contains one of these (lower-cased): the pattern runs only
+# on text that holds one.
+_DISCLAIMER_GATE = (
+    "as an ai", "as a ai", "artificial intelligence", "language model", "just a", "only a", "merely a",
+    "openai", "cutoff", "cut-off", "the internet", "real-time",
+)
+# Anchored at the start (no MULTILINE): `match` finds what `search` would.
 _CANNED_REFUSAL = re.compile(
     r"^\s*(?:I'm sorry|I am sorry|Sorry|I apologi[sz]e|Unfortunately)?[,.!]?\s*(?:but\s+)?"
     r"I(?:'m| am)? (?:cannot|can't|can not|won't|will not|am unable to|'m unable to|unable to|am not able to|'m not able to)"
@@ -159,7 +178,7 @@ class RefusalBoilerplate(RecordCheck):
 
     def check(self, example: Example) -> Iterator[Finding]:
         for n, turn in _assistant_turns(example):
-            m = _AI_DISCLAIMER.search(turn.content)
+            m = _AI_DISCLAIMER.search(turn.content) if any_in(fold(turn.content), _DISCLAIMER_GATE) else None
             if m is not None:
                 yield self.finding(
                     example,
@@ -170,7 +189,7 @@ class RefusalBoilerplate(RecordCheck):
                 )
                 continue
             if not self.options.refusals_expected:
-                m = _CANNED_REFUSAL.search(turn.content)
+                m = _CANNED_REFUSAL.match(turn.content)
                 if m is not None:
                     yield self.finding(
                         example,
@@ -189,6 +208,23 @@ _MERGED_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("instruction line", re.compile(r"^[ \t]*(?:New |Next )?Instruction[ \t]*:", re.MULTILINE)),
     ("chat template token", re.compile(r"<\|(?:im_start|im_end|user|assistant|system|endoftext|eot_id|start_header_id)\|>|\[/?INST\]")),
 )
+
+
+def _merged_patterns(prose: str) -> Iterator[tuple[str, re.Pattern[str]]]:
+    """The _MERGED_PATTERNS that can match `prose`, in order (each behind a substring gate)."""
+    colon = ":" in prose
+    folded = fold(prose) if colon or "##" in prose else ""
+    numbered, header, line, template = _MERGED_PATTERNS
+    if colon and ("." in prose or ")" in prose) and any_in(folded, ("instruction", "input", "output")):
+        yield numbered
+    if "##" in prose and any_in(folded, ("instruction", "response", "input")):
+        yield header
+    if colon and "Instruction" in prose:
+        yield line
+    if "<|" in prose or "INST]" in prose:
+        yield template
+
+
 _TRANSCRIPT = re.compile(r"^[ \t]*(?:Human|User|USER|### Human)[ \t]*:[ \t]*\S", re.MULTILINE)
 _DIALOGUE_ASKED = re.compile(r"dialog|conversation|script|chat|interview|transcript|role[- ]?play|exchange|scene", re.IGNORECASE)
 
@@ -221,19 +257,23 @@ class MergedInstructions(RecordCheck):
     summary = "output carries further numbered instructions or a second task"
 
     def check(self, example: Example) -> Iterator[Finding]:
-        user_text = "\n".join(t.content for t in example.turns if t.role in (Role.USER, Role.SYSTEM))
+        asked: bool | None = None
         for n, turn in _assistant_turns(example):
             prose = _prose(turn.content)
             hit = None
-            for kind, pattern in _MERGED_PATTERNS:
+            for kind, pattern in _merged_patterns(prose):
                 m = pattern.search(prose)
                 if m is not None:
                     hit = (kind, m)
                     break
-            if hit is None and not _DIALOGUE_ASKED.search(user_text):
+            if hit is None and ":" in prose and ("Human" in prose or "User" in prose or "USER" in prose):
                 m = _TRANSCRIPT.search(prose)
                 if m is not None:
-                    hit = ("new user turn", m)
+                    if asked is None:
+                        user_text = "\n".join(t.content for t in example.turns if t.role in (Role.USER, Role.SYSTEM))
+                        asked = _DIALOGUE_ASKED.search(user_text) is not None
+                    if not asked:
+                        hit = ("new user turn", m)
             if hit is None:
                 continue
             kind, m = hit
@@ -316,8 +356,9 @@ class DegenerateRepetition(RecordCheck):
         # repeats each of its word pairs r - 1 times at least, and a phrase without spaces
         # shows up as one long word.
         k = max(2, self.options.min_repeats) - 1
-        pairs = Counter(zip(words, words[1:]))
-        gate = (pairs and max(pairs.values()) >= k) or any(len(w) >= 20 and w.isalpha() for w in words)
+        gate = _pair_repeats(words, k) or (
+            max(map(len, words), default=0) >= 20 and any(len(w) >= 20 and w.isalpha() for w in words)
+        )
         best = None
         for m in (self._run.finditer(text) if gate else ()):
             unit = m.group(1)
@@ -329,6 +370,8 @@ class DegenerateRepetition(RecordCheck):
                 best = (unit.strip(), count, share, "run")
         if best is not None:
             return best
+        if not line_breaks_at_least(text, self.options.min_repeats - 1):
+            return None  # fewer lines than min-repeats
         lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
         if len(lines) >= self.options.min_repeats:
             line, count = Counter(lines).most_common(1)[0]
@@ -337,6 +380,17 @@ class DegenerateRepetition(RecordCheck):
                 if share >= self.options.min_share:
                     return line, count, share, "line"
         return None
+
+
+def _pair_repeats(words: list[str], k: int) -> bool:
+    """Whether some pair of adjacent words occurs at least k times. A pair seen k times makes
+    k - 1 duplicates among the pairs, so the set of pairs answers "no" for most texts."""
+    if len(words) < 2:
+        return False
+    pairs = set(zip(words, words[1:]))
+    if len(words) - 1 - len(pairs) < k - 1:
+        return False
+    return max(Counter(zip(words, words[1:])).values()) >= k
 
 
 # ------------------------------------------------------------------------------ missing context
@@ -355,6 +409,9 @@ _REFERENCE = re.compile(
     rf"|\b(?:this|the attached|the accompanying|the enclosed)[ \t]+(?P<visual>image|picture|photo|photograph|screenshot|diagram|drawing|painting|video|audio(?: clip)?|attachment|pdf)\b",
     re.IGNORECASE,
 )
+# Every match of _REFERENCE holds one of the first words (lower-cased), or "this" and a visual noun.
+_REFERENCE_WORDS = ("following", "given", "provided", "attached", "above", "below", "accompanying", "enclosed", "linked")
+_VISUAL_WORDS = ("image", "picture", "photo", "screenshot", "diagram", "drawing", "painting", "video", "audio", "attachment", "pdf")
 _VISUAL = {"image", "picture", "photo", "photograph", "screenshot", "diagram", "drawing", "painting", "video", "audio", "audio clip", "attachment", "pdf"}
 _LINKABLE = {"article", "page", "website", "webpage", "web page", "blog post", "post", "video", "paper", "news", "document", "report", "text"}
 _FILE_STUB = re.compile(
@@ -410,7 +467,9 @@ class MissingContext(RecordCheck):
                 return
 
     def _missing(self, text: str, attachments: bool, example: Example, turn: Turn) -> tuple[str, dict] | None:
-        for m in _REFERENCE.finditer(text):
+        folded = fold(text)
+        references = any_in(folded, _REFERENCE_WORDS) or ("this" in folded and any_in(folded, _VISUAL_WORDS))
+        for m in _REFERENCE.finditer(text) if references else ():
             noun = (m.group("noun") or m.group("post") or m.group("visual") or "").lower()
             phrase = m.group().strip()
             if noun in _VISUAL:
@@ -435,6 +494,8 @@ class MissingContext(RecordCheck):
             if _URL_ONLY.match(material) and noun.replace("-", "") in _LINKABLE:
                 return (f"refers to {phrase!r} but the example holds only a link, not its content", {"reference": phrase, "kind": "link"})
         # "Given a news article, write a headline" followed by nothing but a URL.
+        if text.count("\n") < 2:
+            return None  # one paragraph: no stand-in after it, no link paragraph
         paragraphs = [p for p in re.split(r"\n\s*\n", text.strip()) if p.strip()]
         if not attachments:
             for p in paragraphs[1:]:
@@ -516,7 +577,7 @@ class TruncatedOutput(RecordCheck):
                 )
 
     def _cut(self, text: str) -> tuple[str, str] | None:
-        fences = _FENCE_LINE.findall(text)
+        fences = _FENCE_LINE.findall(text) if "```" in text or "~~~" in text else ()
         if len(fences) % 2 == 1:
             return "code-fence", "it opens a code fence that never closes"
         stripped = text.strip()
@@ -532,12 +593,14 @@ class TruncatedOutput(RecordCheck):
         return self._mid_sentence(stripped)
 
     def _mid_sentence(self, text: str) -> tuple[str, str] | None:
+        # `text` is stripped, so its last line is the last line of its last paragraph, and
+        # that line (stripped) ends in its last character.
+        if not text:
+            return None
+        last = text.splitlines()[-1].strip()
+        if _SENTENCE_END.search(last[-1:]) or _LIST_OR_HEAD.match(last):
+            return None
         paragraphs = [p.strip() for p in re.split(r"\n\s*\n", text) if p.strip()]
-        if not paragraphs:
-            return None
-        last = paragraphs[-1].splitlines()[-1].strip()
-        if _LIST_OR_HEAD.match(last) or _SENTENCE_END.search(last):
-            return None
         sentences = re.split(r"(?<=[.!?])\s+", last)
         words = sentences[-1].split()
         if len(words) < self.options.min_words or len(text.split()) < 2 * self.options.min_words:
@@ -551,7 +614,7 @@ class TruncatedOutput(RecordCheck):
         # The writer punctuates elsewhere: the other paragraphs, or earlier sentences of this one.
         others = [p.splitlines()[-1].strip() for p in paragraphs[:-1]]
         if others:
-            punctuated = sum(bool(_SENTENCE_END.search(o)) for o in others) / len(others)
+            punctuated = sum(bool(_SENTENCE_END.search(o[-1:])) for o in others) / len(others)
             if punctuated < 0.8:
                 return None
         elif len(sentences) < 3:

@@ -155,10 +155,7 @@ class OutputSchemaViolation(RecordCheck):
             tools: Mapping[str, Tool] = spec.tools
             origin = "the deployment"
         else:
-            try:
-                tools = parse_tools(list(example.tools), "record tools") if example.tools else {}
-            except DeploymentError:
-                tools = {}  # malformed record tools are schema-violation's finding
+            tools = _record_tools(example.tools) if example.tools else {}
             origin = "the record's tools"
             if not tools:
                 return
@@ -205,10 +202,47 @@ class OutputSchemaViolation(RecordCheck):
                 )
 
 
+# Records usually repeat a few tool lists: parsing (and checking the schemas of) each distinct
+# one once, and keeping the parsed objects, lets the validator cache below key on identity.
+_TOOLS_CACHE: dict[str, Mapping[str, Tool]] = {}
+_VALIDATORS: dict[int, tuple[Mapping[str, Any], Any]] = {}
+_CACHE_LIMIT = 256
+
+
+def _record_tools(tools: tuple[Mapping[str, Any], ...]) -> Mapping[str, Tool]:
+    """parse_tools of a record's tools ({} when malformed: that is schema-violation's finding),
+    cached per process by the tools' repr (which tells 1 from 1.0 and True, and keeps order)."""
+    key = repr(tools)
+    hit = _TOOLS_CACHE.get(key)
+    if hit is None:
+        try:
+            hit = parse_tools(list(tools), "record tools")
+        except DeploymentError:
+            hit = {}
+        if len(_TOOLS_CACHE) >= _CACHE_LIMIT:
+            _TOOLS_CACHE.clear()
+        _TOOLS_CACHE[key] = hit
+    return hit
+
+
 def _validator(schema: Mapping[str, Any]) -> Any:
     """A compiled validator per schema, cached per process (checks travel between processes,
-    so they hold schemas, not validators)."""
-    return _compiled(json.dumps(schema, sort_keys=True))
+    so they hold schemas, not validators): first by the schema object's identity, then by its
+    canonical JSON."""
+    hit = _VALIDATORS.get(id(schema))
+    if hit is not None and hit[0] is schema:
+        return hit[1]
+    validator = _compiled(json.dumps(schema, sort_keys=True))
+    if len(_VALIDATORS) >= _CACHE_LIMIT:
+        _VALIDATORS.clear()
+    _VALIDATORS[id(schema)] = (schema, validator)
+    return validator
+
+
+def clear_caches() -> None:
+    _TOOLS_CACHE.clear()
+    _VALIDATORS.clear()
+    _compiled.cache_clear()
 
 
 @functools.lru_cache(maxsize=256)

@@ -16,6 +16,7 @@ from pydantic import Field
 
 from tunelint.checks.base import CheckOptions, DatasetCheck, fingerprint
 from tunelint.models import Criterion, Example, Finding, Location, Severity
+from tunelint.textscan import LETTERS_ONLY, any_in, fold, has_digit, input_text
 
 _MONTH = r"(?:jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|sep(?:t(?:ember)?)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)"
 _PRODUCTS = ("python", "node", "java", "ios", "android", "windows", "macos", "ubuntu", "chrome", "firefox",
@@ -50,15 +51,138 @@ _VOLATILE: tuple[tuple[str, tuple[str, ...], re.Pattern[str]], ...] = (
 )
 
 
+# The substring needles above say which patterns can match; the tests below say it more sharply,
+# so that most texts skip most patterns (each regex scan costs tens of nanoseconds a character).
+# Each is a necessary condition for its pattern to match, so the matches are what the patterns
+# alone would give: every pattern but the "in stock" phrases needs a digit; a word a pattern
+# matches between word boundaries (or a space, hyphen or digit) is one of the text's tokens
+# (_tokens); and the literal shapes below are found fast, the regex engine skipping to their
+# first character.
+_PRICE_DOLLAR = re.compile("\\$" + _VOLATILE[0][2].pattern[len("[$€£¥₹]"):])
+_CURRENCY_WORDS = frozenset({"usd", "eur", "gbp", "jpy", "inr", "dollars", "euros", "pounds"})
+_STOCK_ITEMS = frozenset({"item", "items", "unit", "units", "piece", "pieces", "seat", "seats", "room", "rooms"})
+_STOCK_STATES = frozenset({"left", "remaining", "available"})
+_ONLY_LEFT = re.compile(r"only \d+ (?:left|remaining)")
+_VERSION_WORDS = frozenset({"version", "release"})
+_PRODUCT_AFTER = {p: re.compile(re.escape(p) + (r"(?:\.js)?" if p == "node" else "") + r"[- ]\d") for p in _PRODUCTS}
+_DOTTED = re.compile(r"\.\d+\.\d")
+_ISO_MIDDLE = re.compile(r"-\d\d-")
+_YEARS = (re.compile(r"19\d\d"), re.compile(r"20\d\d"))
+# What stands before the whitespace in front of a year in each alternative of the date pattern.
+_BEFORE_YEAR = re.compile(
+    r"(?:of|since|until|through|effective|starting|from|jan|january|feb|february|mar|march|apr|april|may|jun|june"
+    r"|jul|july|aug|august|sep|sept|september|oct|october|nov|november|dec|december|st|nd|rd|th|\d|,)\Z"
+)
+_NOW_AFTER = {
+    word: re.compile(phrase + r"\b[^.\n]{0,60}\d")
+    for word, phrase in (
+        ("currently", "currently"), ("moment", "at the moment"), ("present", "at present"), ("now", "right now"),
+        ("today", "as of today"), ("latest", "the latest"), ("recent", "most recent"), ("year", "this year"),
+        ("month", "this month"), ("quarter", "this quarter"),
+    )
+}
+
+
+def _tokens(lower: str) -> set[str]:
+    """The runs of ASCII letters of a lower-cased text, every other character a separator. A word
+    that a pattern matches with a word boundary, space, hyphen or digit on each side is one."""
+    if not lower.isascii():
+        lower = lower.encode("ascii", "replace").decode("ascii")
+    return set(lower.translate(LETTERS_ONLY).split())
+
+
+def _number_before(lower: str, word: str) -> bool:
+    """Whether `word` occurs right after a digit or comma, or after one and one whitespace."""
+    p = lower.find(word)
+    while p > 0:
+        c = lower[p - 1]
+        if c.isdecimal() or c == "," or (c.isspace() and p > 1 and (lower[p - 2].isdecimal() or lower[p - 2] == ",")):
+            return True
+        p = lower.find(word, p + 1)
+    return False
+
+
+def _number_after(lower: str, word: str) -> bool:
+    """Whether `word` occurs right before a digit, or before one whitespace and a digit."""
+    p = lower.find(word)
+    n = len(word)
+    while p >= 0:
+        c = lower[p + n:p + n + 1]
+        if c.isdecimal() or (c.isspace() and lower[p + n + 1:p + n + 2].isdecimal()):
+            return True
+        p = lower.find(word, p + 1)
+    return False
+
+
+def _dated_year(lower: str) -> bool:
+    """Whether a year (19xx, 20xx) follows whitespace that follows a date keyword, a month, a
+    day or a comma: every alternative of the date pattern has one."""
+    for years in _YEARS:
+        for m in years.finditer(lower):
+            p = m.start()
+            if p == 0 or not lower[p - 1].isspace():
+                continue
+            q = p - 1
+            while q > 0 and lower[q - 1].isspace():
+                q -= 1
+            if _BEFORE_YEAR.search(lower, max(0, q - 12), q) is not None:
+                return True
+    return False
+
+
+def _patterns(lower: str, digits: bool, kinds: frozenset[str] | set[str] | None = None) -> Iterator[tuple[str, re.Pattern[str]]]:
+    """The _VOLATILE entries (kind, pattern) that can match `lower`, in their order; only `kinds`
+    when given. `digits`: whether the text has a digit."""
+    (p_sym, p_word, stock, v_triple, v_word, v_product, d_iso, d_year, d_now) = (e[2] for e in _VOLATILE)
+    want = (lambda kind: True) if kinds is None else kinds.__contains__
+    toks = _tokens(lower)
+    if want("price") and digits:
+        if "$" in lower or "€" in lower or "£" in lower or "¥" in lower or "₹" in lower:
+            yield "price", (p_sym if "€" in lower or "£" in lower or "¥" in lower or "₹" in lower else _PRICE_DOLLAR)
+        if any(_number_before(lower, w) for w in _CURRENCY_WORDS.intersection(toks)):
+            yield "price", p_word
+    if want("stock-level") and (
+        ("stock" in toks and ("in stock" in lower or "of stock" in lower or "stock level" in lower))
+        or digits and (
+            ("only" in toks and _ONLY_LEFT.search(lower) is not None)
+            or any(f"{i} {s}" in lower for i in _STOCK_ITEMS.intersection(toks) for s in _STOCK_STATES.intersection(toks))
+        )
+    ):
+        yield "stock-level", stock
+    if want("version") and digits:
+        if "." in lower and _DOTTED.search(lower) is not None:
+            yield "version", v_triple
+        if any(_number_after(lower, w) for w in _VERSION_WORDS.intersection(toks)):
+            yield "version", v_word
+        if any(_PRODUCT_AFTER[p].search(lower) is not None for p in toks.intersection(_PRODUCT_AFTER)):
+            yield "version", v_product
+    if want("dated-fact") and digits:
+        if "-" in lower and _ISO_MIDDLE.search(lower) is not None:
+            yield "dated-fact", d_iso
+        if _dated_year(lower):
+            yield "dated-fact", d_year
+        if any(_NOW_AFTER[w].search(lower) is not None for w in toks.intersection(_NOW_AFTER)):
+            yield "dated-fact", d_now
+
+
 def _volatile_matches(text: str) -> list[tuple[str, str]]:
     lower = text.lower()
     # Lower-casing keeps offsets for nearly all text; where it does not, show the lower-cased match.
     same = len(lower) == len(text)
     out = []
-    for kind, needles, pattern in _VOLATILE:
-        if any(n in lower for n in needles):
-            out.extend((kind, text[m.start():m.end()] if same else m.group()) for m in pattern.finditer(lower))
+    for kind, pattern in _patterns(lower, has_digit(lower)):
+        out.extend((kind, text[m.start():m.end()] if same else m.group()) for m in pattern.finditer(lower))
     return out
+
+
+def _kinds_present(text: str, kinds: set[str]) -> set[str]:
+    """Which of `kinds` _volatile_matches(text) would report (searching no further than needed)."""
+    lower = text.lower()
+    present: set[str] = set()
+    for kind, pattern in _patterns(lower, has_digit(lower), kinds):
+        if kind not in present and pattern.search(lower) is not None:
+            present.add(kind)
+    return present
 
 
 class _ShareCheck(DatasetCheck):
@@ -91,7 +215,7 @@ class _ShareCheck(DatasetCheck):
         if not hits:
             return
         self.affected += 1
-        for kind in {k for k, _ in hits}:
+        for kind in dict.fromkeys(k for k, _ in hits):  # first-seen order: the metrics read the same every run
             self.by_kind[kind] = self.by_kind.get(kind, 0) + 1
         if len(self.shown) < self.options.examples_shown:
             turn = example.final_assistant
@@ -193,15 +317,15 @@ class VolatileFacts(_ShareCheck):
 
     def detect(self, example: Example) -> list[tuple[str, str]]:
         output = example.output_text
-        if not output or not any(ch.isdigit() for ch in output) and "stock" not in output.lower():
+        if not output or not has_digit(output) and "stock" not in output.lower():
             return []
         found = _volatile_matches(output)
         if not found:
             return []
-        source = example.input_text
+        source = input_text(example)
         # When the input itself gives values of a kind (a word problem's prices, a changelog's
         # versions), the output's values of that kind are derived from it, not recalled.
-        given = {kind for kind, _ in _volatile_matches(source)}
+        given = _kinds_present(source, {k for k, _ in found})
         return _fresh([(k, m) for k, m in found if k not in given], source)
 
 
@@ -211,6 +335,22 @@ _NUM = r"-?\d+(?:,\d{3})*(?:\.\d+)?"
 _OP = r"(?:[-+−×*/÷^]|(?<=\s)x(?=\s))"
 _EQUATION = re.compile(rf"(?<![\w.,])({_NUM})\s*({_OP})\s*({_NUM})((?:\s*{_OP}\s*{_NUM})*)\s*=\s*(\$?{_NUM})(?![\w.])")
 _EXPR_IN_INPUT = re.compile(rf"{_NUM}\s*{_OP}\s*{_NUM}|\d\s*%\s*of\s*\d|\b(?:square root|factorial|sum|product|average|mean|median)\s+of\b", re.IGNORECASE)
+# Whether _EXPR_IN_INPUT.search(text) finds anything, split so each part has a cheap gate. A
+# match of its first alternative holds a digit, then the operator and the second number: this
+# starts at that digit. (It is a yes/no answer; the matched text differs.)
+_EXPR_NUMERIC = re.compile(rf"\d\s*(?:{_OP}\s*-?\d|%\s*of\s*\d)", re.IGNORECASE)
+_EXPR_WORDS = re.compile(r"\b(?:square root|factorial|sum|product|average|mean|median)\s+of\b", re.IGNORECASE)
+_EXPR_WORD_GATE = ("square root", "factorial", "sum", "product", "average", "mean", "median")
+
+
+def _expression_in(text: str) -> bool:
+    """Exactly `_EXPR_IN_INPUT.search(text) is not None`."""
+    if has_digit(text) and _EXPR_NUMERIC.search(text) is not None:
+        return True
+    folded = fold(text)
+    return "of" in folded and any_in(folded, _EXPR_WORD_GATE) and _EXPR_WORDS.search(text) is not None
+
+
 _NUMBER = re.compile(_NUM)
 _CHAIN = "+-−×x*/÷^()=<>"
 # An input that is nothing but an arithmetic expression ("17*23=", "e^(iπ)+1=").
@@ -260,10 +400,10 @@ class Calculations(_ShareCheck):
 
     def detect(self, example: Example) -> list[tuple[str, str]]:
         output = example.output_text
-        if not output or not any(ch.isdigit() for ch in output):
+        if not output or not has_digit(output):
             return []
         hits: list[tuple[str, str]] = []
-        for m in _EQUATION.finditer(output):
+        for m in _EQUATION.finditer(output) if "=" in output else ():
             hits.append(("worked-arithmetic", m.group()))
             before = output[: m.start()].rstrip()[-1:]
             after = output[m.end():m.end() + 1]
@@ -279,12 +419,12 @@ class Calculations(_ShareCheck):
                             self.wrong.append((example.location, m.group()))
         if hits:
             return hits
-        source = example.input_text
-        if _PURE_EXPRESSION.match(source) and any(ch.isdigit() for ch in source):
+        source = input_text(example)
+        if _PURE_EXPRESSION.match(source) and has_digit(source):
             numbers = _NUMBER.findall(output)
             if numbers and len(output) < 400:
                 hits.append(("arithmetic-answer", numbers[0]))
-        elif _EXPR_IN_INPUT.search(source):
+        elif _expression_in(source):
             given = set(_NUMBER.findall(source))
             answer = [n for n in _NUMBER.findall(output) if n not in given]
             if answer and len(output) < 400:
