@@ -38,11 +38,79 @@ def fold(text: str) -> str:
 # `text.translate(LETTERS_ONLY).split()` gives the runs of letters of ASCII text).
 LETTERS_ONLY = str.maketrans({chr(c): " " for c in range(128) if not chr(c).isalpha()})
 
-_OTHER_DIGIT: re.Pattern[str] | None = None
+# The words the checks' gates ask about, by check. A word that a pattern matches with a word
+# boundary (or a space, hyphen, digit, bracket...) on each side is a token of the text: a run
+# of ASCII letters once every other character counts as a separator (see `scan`).
+WORDS = frozenset(
+    # placeholder-output: lorem ipsum, "[insert your answer here]"
+    "lorem ipsum insert add put enter answer output response text content".split()
+    # refusal-boilerplate: the AI self-disclaimers
+    + "ai artificial model program openai cutoff cut access browse".split()
+    # merged-instructions
+    + "instruction input output response human user".split()
+    # missing-context: "the following text", "this image"
+    + "following given provided attached above below accompanying enclosed linked this".split()
+    + "image picture photo photograph screenshot diagram drawing painting video audio attachment pdf".split()
+    # volatile-facts: currency words, stock levels, versions, products, "currently"-phrases
+    + "usd eur gbp jpy inr dollars euros pounds stock only left remaining available".split()
+    + "item items unit units piece pieces seat seats room rooms version release".split()
+    + "python node java ios android windows macos ubuntu chrome firefox kubernetes react django php ruby go rust gpt".split()
+    + "currently moment present now today latest recent year month quarter".split()
+    # calculations: "the sum of", "the square root of"
+    + "of square factorial sum product average mean median".split()
+)
+
+
+class Scan:
+    """What the gates need of one text: `folded` (fold(text)) and `words`, the WORDS among its
+    tokens. `plain`: folding changed nothing but the case, so `folded == text.lower()`."""
+
+    __slots__ = ("folded", "words", "plain")
+
+    def __init__(self, folded: str, words: frozenset[str] | set[str], plain: bool) -> None:
+        self.folded = folded
+        self.words = words
+        self.plain = plain
+
+
+_BYTE_WORDS = frozenset(w.encode("ascii") for w in WORDS)
+_WORD_OF_BYTES = {w.encode("ascii"): w for w in WORDS}
+# bytes.translate is several times faster than str.translate: ASCII letters stay, every other
+# byte becomes a space.
+_LETTER_BYTES = bytes(c if chr(c).isascii() and chr(c).isalpha() else 32 for c in range(256))
+
+
+def vocabulary(lowered: str) -> set[str]:
+    """The WORDS among the tokens of a lower-cased text: runs of ASCII letters, with every other
+    character (digits, punctuation, any non-ASCII character) a separator."""
+    found = _BYTE_WORDS.intersection(lowered.encode("ascii", "replace").translate(_LETTER_BYTES).split())
+    return {_WORD_OF_BYTES[w] for w in found}
+
+
+_SCANS: dict[int, tuple[str, Scan]] = {}
+
+
+def scan(text: str) -> Scan:
+    """The Scan of a text, kept for the last few texts: the checks that read the same turn one
+    after another fold it and split it once."""
+    hit = _SCANS.get(id(text))
+    if hit is not None and hit[0] is text:
+        return hit[1]
+    folded = fold(text)
+    plain = text.isascii() or not ("\u0130" in text or "\u0131" in text or "\u017f" in text)
+    result = Scan(folded, vocabulary(folded), plain)
+    if len(_SCANS) >= 64:
+        _SCANS.clear()
+    _SCANS[id(text)] = (text, result)
+    return result
+
+
+_DECIMAL = re.compile(r"\d")
+_NON_ASCII = re.compile(r"[^\x00-\x7f]")
 
 
 def has_digit(text: str) -> bool:
-    """Exactly `any(ch.isdigit() for ch in text)`, without a Python-level loop."""
+    """Exactly `any(ch.isdigit() for ch in text)`, without a Python-level loop over the text."""
     if (
         "0" in text or "1" in text or "2" in text or "3" in text or "4" in text
         or "5" in text or "6" in text or "7" in text or "8" in text or "9" in text
@@ -50,11 +118,9 @@ def has_digit(text: str) -> bool:
         return True
     if text.isascii():
         return False
-    global _OTHER_DIGIT
-    if _OTHER_DIGIT is None:
-        digits = "".join(chr(u) for u in range(0x80, 0x110000) if chr(u).isdigit())
-        _OTHER_DIGIT = re.compile("[" + re.escape(digits) + "]")
-    return _OTHER_DIGIT.search(text) is not None
+    # Other decimal digits (\d), then the digits that are not decimal (superscripts, circled
+    # numbers), all outside ASCII.
+    return _DECIMAL.search(text) is not None or any(map(str.isdigit, _NON_ASCII.findall(text)))
 
 
 def any_in(text: str, needles: tuple[str, ...]) -> bool:
@@ -96,4 +162,5 @@ def clear() -> None:
 
     _last_input[0] = None
     _last_input[1] = ""
+    _SCANS.clear()
     output_schema.clear_caches()

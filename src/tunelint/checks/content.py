@@ -14,7 +14,7 @@ from typing import Iterator
 
 from tunelint.checks.base import CheckOptions, RecordCheck
 from tunelint.models import Criterion, Example, Finding, Role, Severity, Turn
-from tunelint.textscan import any_in, fold, line_breaks_at_least
+from tunelint.textscan import line_breaks_at_least, scan
 
 
 def _assistant_turns(example: Example) -> list[tuple[int, Turn]]:
@@ -52,13 +52,21 @@ _INSERT = re.compile(r"[\[<]\s*(?:insert|add|put|enter)\s+(?:your\s+|the\s+)?(?:
 
 
 def _placeholder_patterns(prose: str) -> Iterator[tuple[str, re.Pattern[str]]]:
-    """The placeholder patterns that can match `prose`, in order (each behind a substring gate)."""
+    """The placeholder patterns that can match `prose`, in order (each behind a cheap gate)."""
     if "{{" in prose or "${" in prose or "<<" in prose:
         yield "unfilled-variable", _UNFILLED
-    if ("[" in prose or "<" in prose) and ("]" in prose or ">" in prose):
+    words = scan(prose).words
+    if (
+        ("[" in prose or "<" in prose) and ("]" in prose or ">" in prose)
+        and not words.isdisjoint(_INSERT_VERBS) and not words.isdisjoint(_INSERT_NOUNS)
+    ):
         yield "insert-marker", _INSERT
-    if "lorem ipsum" in fold(prose):
+    if "lorem" in words and "ipsum" in words:
         yield "lorem-ipsum", _LOREM
+
+
+_INSERT_VERBS = frozenset({"insert", "add", "put", "enter"})
+_INSERT_NOUNS = frozenset({"answer", "output", "response", "text", "content"})
 
 
 class PlaceholderOutput(RecordCheck):
@@ -126,12 +134,9 @@ _AI_DISCLAIMER = re.compile(
     r"|\bI (?:do not|don't) have (?:access to|the ability to browse) (?:the internet|real-time)",
     re.IGNORECASE,
 )
-# Each alternative of _AI_DISCLAIMER contains one of these (lower-cased): the pattern runs only
-# on text that holds one.
-_DISCLAIMER_GATE = (
-    "as an ai", "as a ai", "artificial intelligence", "language model", "just a", "only a", "merely a",
-    "openai", "cutoff", "cut-off", "the internet", "real-time",
-)
+# Each alternative of _AI_DISCLAIMER holds one of these words: the pattern runs only on text
+# that does.
+_DISCLAIMER_WORDS = frozenset({"ai", "artificial", "model", "program", "openai", "cutoff", "cut", "access", "browse"})
 # Anchored at the start (no MULTILINE): `match` finds what `search` would.
 _CANNED_REFUSAL = re.compile(
     r"^\s*(?:I'm sorry|I am sorry|Sorry|I apologi[sz]e|Unfortunately)?[,.!]?\s*(?:but\s+)?"
@@ -178,7 +183,7 @@ class RefusalBoilerplate(RecordCheck):
 
     def check(self, example: Example) -> Iterator[Finding]:
         for n, turn in _assistant_turns(example):
-            m = _AI_DISCLAIMER.search(turn.content) if any_in(fold(turn.content), _DISCLAIMER_GATE) else None
+            m = _AI_DISCLAIMER.search(turn.content) if not scan(turn.content).words.isdisjoint(_DISCLAIMER_WORDS) else None
             if m is not None:
                 yield self.finding(
                     example,
@@ -211,18 +216,24 @@ _MERGED_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
 
 
 def _merged_patterns(prose: str) -> Iterator[tuple[str, re.Pattern[str]]]:
-    """The _MERGED_PATTERNS that can match `prose`, in order (each behind a substring gate)."""
+    """The _MERGED_PATTERNS that can match `prose`, in order (each behind a cheap gate)."""
     colon = ":" in prose
-    folded = fold(prose) if colon or "##" in prose else ""
+    hashes = "##" in prose
+    words = scan(prose).words if colon or hashes else frozenset()
     numbered, header, line, template = _MERGED_PATTERNS
-    if colon and ("." in prose or ")" in prose) and any_in(folded, ("instruction", "input", "output")):
+    if colon and ("." in prose or ")" in prose) and not words.isdisjoint(("instruction", "input", "output")):
         yield numbered
-    if "##" in prose and any_in(folded, ("instruction", "response", "input")):
+    if hashes and not words.isdisjoint(("instruction", "response", "input")):
         yield header
-    if colon and "Instruction" in prose:
+    if colon and "instruction" in words and "Instruction" in prose:
         yield line
     if "<|" in prose or "INST]" in prose:
         yield template
+
+
+def _may_transcript(prose: str) -> bool:
+    """Whether _TRANSCRIPT can match: it needs a colon and "Human", "User" or "USER"."""
+    return ":" in prose and not scan(prose).words.isdisjoint(("human", "user"))
 
 
 _TRANSCRIPT = re.compile(r"^[ \t]*(?:Human|User|USER|### Human)[ \t]*:[ \t]*\S", re.MULTILINE)
@@ -266,7 +277,7 @@ class MergedInstructions(RecordCheck):
                 if m is not None:
                     hit = (kind, m)
                     break
-            if hit is None and ":" in prose and ("Human" in prose or "User" in prose or "USER" in prose):
+            if hit is None and _may_transcript(prose):
                 m = _TRANSCRIPT.search(prose)
                 if m is not None:
                     if asked is None:
@@ -372,7 +383,9 @@ class DegenerateRepetition(RecordCheck):
             return best
         if not line_breaks_at_least(text, self.options.min_repeats - 1):
             return None  # fewer lines than min-repeats
-        lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
+        lines = list(filter(None, map(str.strip, text.splitlines())))
+        if len(lines) - len(set(lines)) < self.options.min_repeats - 1:
+            return None  # no line occurs min-repeats times
         if len(lines) >= self.options.min_repeats:
             line, count = Counter(lines).most_common(1)[0]
             if count >= self.options.min_repeats and len(line.split()) >= 3 and not _TRIVIAL_LINE.match(line):
@@ -410,8 +423,8 @@ _REFERENCE = re.compile(
     re.IGNORECASE,
 )
 # Every match of _REFERENCE holds one of the first words (lower-cased), or "this" and a visual noun.
-_REFERENCE_WORDS = ("following", "given", "provided", "attached", "above", "below", "accompanying", "enclosed", "linked")
-_VISUAL_WORDS = ("image", "picture", "photo", "screenshot", "diagram", "drawing", "painting", "video", "audio", "attachment", "pdf")
+_REFERENCE_WORDS = frozenset({"following", "given", "provided", "attached", "above", "below", "accompanying", "enclosed", "linked"})
+_VISUAL_WORDS = frozenset({"image", "picture", "photo", "photograph", "screenshot", "diagram", "drawing", "painting", "video", "audio", "attachment", "pdf"})
 _VISUAL = {"image", "picture", "photo", "photograph", "screenshot", "diagram", "drawing", "painting", "video", "audio", "audio clip", "attachment", "pdf"}
 _LINKABLE = {"article", "page", "website", "webpage", "web page", "blog post", "post", "video", "paper", "news", "document", "report", "text"}
 _FILE_STUB = re.compile(
@@ -467,8 +480,8 @@ class MissingContext(RecordCheck):
                 return
 
     def _missing(self, text: str, attachments: bool, example: Example, turn: Turn) -> tuple[str, dict] | None:
-        folded = fold(text)
-        references = any_in(folded, _REFERENCE_WORDS) or ("this" in folded and any_in(folded, _VISUAL_WORDS))
+        words = scan(text).words
+        references = not words.isdisjoint(_REFERENCE_WORDS) or ("this" in words and not words.isdisjoint(_VISUAL_WORDS))
         for m in _REFERENCE.finditer(text) if references else ():
             noun = (m.group("noun") or m.group("post") or m.group("visual") or "").lower()
             phrase = m.group().strip()

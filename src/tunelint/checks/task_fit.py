@@ -16,7 +16,7 @@ from pydantic import Field
 
 from tunelint.checks.base import CheckOptions, DatasetCheck, fingerprint
 from tunelint.models import Criterion, Example, Finding, Location, Severity
-from tunelint.textscan import LETTERS_ONLY, any_in, fold, has_digit, input_text
+from tunelint.textscan import has_digit, input_text, scan, vocabulary
 
 _MONTH = r"(?:jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|sep(?:t(?:ember)?)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)"
 _PRODUCTS = ("python", "node", "java", "ios", "android", "windows", "macos", "ubuntu", "chrome", "firefox",
@@ -58,6 +58,7 @@ _VOLATILE: tuple[tuple[str, tuple[str, ...], re.Pattern[str]], ...] = (
 # matches between word boundaries (or a space, hyphen or digit) is one of the text's tokens
 # (_tokens); and the literal shapes below are found fast, the regex engine skipping to their
 # first character.
+_VOLATILE_PATTERNS = tuple(pattern for _, _, pattern in _VOLATILE)
 _PRICE_DOLLAR = re.compile("\\$" + _VOLATILE[0][2].pattern[len("[$€£¥₹]"):])
 _CURRENCY_WORDS = frozenset({"usd", "eur", "gbp", "jpy", "inr", "dollars", "euros", "pounds"})
 _STOCK_ITEMS = frozenset({"item", "items", "unit", "units", "piece", "pieces", "seat", "seats", "room", "rooms"})
@@ -81,14 +82,6 @@ _NOW_AFTER = {
         ("month", "this month"), ("quarter", "this quarter"),
     )
 }
-
-
-def _tokens(lower: str) -> set[str]:
-    """The runs of ASCII letters of a lower-cased text, every other character a separator. A word
-    that a pattern matches with a word boundary, space, hyphen or digit on each side is one."""
-    if not lower.isascii():
-        lower = lower.encode("ascii", "replace").decode("ascii")
-    return set(lower.translate(LETTERS_ONLY).split())
 
 
 def _number_before(lower: str, word: str) -> bool:
@@ -130,12 +123,22 @@ def _dated_year(lower: str) -> bool:
     return False
 
 
-def _patterns(lower: str, digits: bool, kinds: frozenset[str] | set[str] | None = None) -> Iterator[tuple[str, re.Pattern[str]]]:
+def _lowered(text: str) -> tuple[str, frozenset[str] | set[str]]:
+    """text.lower() and its tokens among textscan.WORDS (shared with the other checks' scan of
+    the same text when lower-casing is all that folding does)."""
+    sc = scan(text)
+    if sc.plain:
+        return sc.folded, sc.words
+    lower = text.lower()
+    return lower, vocabulary(lower)
+
+
+def _patterns(lower: str, toks: frozenset[str] | set[str], kinds: frozenset[str] | set[str] | None = None) -> Iterator[tuple[str, re.Pattern[str]]]:
     """The _VOLATILE entries (kind, pattern) that can match `lower`, in their order; only `kinds`
-    when given. `digits`: whether the text has a digit."""
-    (p_sym, p_word, stock, v_triple, v_word, v_product, d_iso, d_year, d_now) = (e[2] for e in _VOLATILE)
+    when given. `toks`: the text's tokens among textscan.WORDS."""
+    p_sym, p_word, stock, v_triple, v_word, v_product, d_iso, d_year, d_now = _VOLATILE_PATTERNS
     want = (lambda kind: True) if kinds is None else kinds.__contains__
-    toks = _tokens(lower)
+    digits = has_digit(lower)
     if want("price") and digits:
         if "$" in lower or "€" in lower or "£" in lower or "¥" in lower or "₹" in lower:
             yield "price", (p_sym if "€" in lower or "£" in lower or "¥" in lower or "₹" in lower else _PRICE_DOLLAR)
@@ -166,20 +169,20 @@ def _patterns(lower: str, digits: bool, kinds: frozenset[str] | set[str] | None 
 
 
 def _volatile_matches(text: str) -> list[tuple[str, str]]:
-    lower = text.lower()
+    lower, toks = _lowered(text)
     # Lower-casing keeps offsets for nearly all text; where it does not, show the lower-cased match.
     same = len(lower) == len(text)
     out = []
-    for kind, pattern in _patterns(lower, has_digit(lower)):
+    for kind, pattern in _patterns(lower, toks):
         out.extend((kind, text[m.start():m.end()] if same else m.group()) for m in pattern.finditer(lower))
     return out
 
 
 def _kinds_present(text: str, kinds: set[str]) -> set[str]:
     """Which of `kinds` _volatile_matches(text) would report (searching no further than needed)."""
-    lower = text.lower()
+    lower, toks = _lowered(text)
     present: set[str] = set()
-    for kind, pattern in _patterns(lower, has_digit(lower), kinds):
+    for kind, pattern in _patterns(lower, toks, kinds):
         if kind not in present and pattern.search(lower) is not None:
             present.add(kind)
     return present
@@ -340,19 +343,45 @@ _EXPR_IN_INPUT = re.compile(rf"{_NUM}\s*{_OP}\s*{_NUM}|\d\s*%\s*of\s*\d|\b(?:squ
 # starts at that digit. (It is a yes/no answer; the matched text differs.)
 _EXPR_NUMERIC = re.compile(rf"\d\s*(?:{_OP}\s*-?\d|%\s*of\s*\d)", re.IGNORECASE)
 _EXPR_WORDS = re.compile(r"\b(?:square root|factorial|sum|product|average|mean|median)\s+of\b", re.IGNORECASE)
-_EXPR_WORD_GATE = ("square root", "factorial", "sum", "product", "average", "mean", "median")
+_EXPR_WORD_GATE = frozenset({"square", "factorial", "sum", "product", "average", "mean", "median"})
 
 
 def _expression_in(text: str) -> bool:
     """Exactly `_EXPR_IN_INPUT.search(text) is not None`."""
     if has_digit(text) and _EXPR_NUMERIC.search(text) is not None:
         return True
-    folded = fold(text)
-    return "of" in folded and any_in(folded, _EXPR_WORD_GATE) and _EXPR_WORDS.search(text) is not None
+    words = scan(text).words
+    return "of" in words and not words.isdisjoint(_EXPR_WORD_GATE) and _EXPR_WORDS.search(text) is not None
 
 
 _NUMBER = re.compile(_NUM)
 _CHAIN = "+-−×x*/÷^()=<>"
+# What an equation may hold before its "=" (numbers, operators, whitespace) and after it.
+_BEFORE_EQUALS = frozenset(",.-+−×*/÷^x")
+_AFTER_EQUALS = re.compile(r"[\s$\-\d,.]*")
+
+
+def _equations(text: str) -> Iterator[re.Match[str]]:
+    """Exactly the matches of _EQUATION.finditer(text), found without scanning the whole text
+    with it: every match holds one "=", and starts in the run of number, operator and space
+    characters that ends at that "=", so only that run (and what follows the "=") is searched."""
+    pos = 0
+    e = text.find("=")
+    while e >= 0:
+        start = e
+        while start > pos and ((c := text[start - 1]).isdecimal() or c.isspace() or c in _BEFORE_EQUALS):
+            start -= 1
+        end = _AFTER_EQUALS.match(text, e + 1).end()
+        # One character more: the match's closing look-ahead reads it.
+        m = _EQUATION.search(text, start, end + 1)
+        if m is not None:
+            yield m
+            pos = m.end()
+            e = text.find("=", pos)
+        else:
+            e = text.find("=", e + 1)
+
+
 # An input that is nothing but an arithmetic expression ("17*23=", "e^(iπ)+1=").
 _PURE_EXPRESSION = re.compile(r"^\s*(?:user:\s*)?[\d\s.,+\-−×x*/÷^()=%eπi√!]+\s*$")
 
@@ -403,9 +432,12 @@ class Calculations(_ShareCheck):
         if not output or not has_digit(output):
             return []
         hits: list[tuple[str, str]] = []
-        for m in _EQUATION.finditer(output) if "=" in output else ():
+        for m in _equations(output):
             hits.append(("worked-arithmetic", m.group()))
-            before = output[: m.start()].rstrip()[-1:]
+            i = m.start()
+            while i > 0 and output[i - 1].isspace():
+                i -= 1
+            before = output[i - 1:i]  # the last character before the match that is not whitespace
             after = output[m.end():m.end() + 1]
             # Only a whole binary equation is re-computed: not the tail of a longer chain
             # ("300*4/5 = 240") and not a percentage ("3/6 = 50%"), nor a mixed number ("1 1/2 = 1.5").
@@ -465,8 +497,17 @@ def _number(text: str) -> Fraction | None:
         return None
 
 
+def _integer(text: str) -> int:
+    return int(text.replace(",", "").replace("$", "").replace("−", "-"))
+
+
 def _verify(a: str, op: str, b: str, result: str) -> bool | None:
     """Whether `a op b = result` holds (to the result's shown precision); None if not checkable."""
+    if op in "+-−×x*" and "." not in a and "." not in b and "." not in result:
+        # Whole numbers: the same answer without Fractions (a tolerance of 1/2 between
+        # integers is equality).
+        x, y, r = _integer(a), _integer(b), _integer(result)
+        return (x + y if op == "+" else x - y if op in "-−" else x * y) == r
     x, y, r = _number(a), _number(b), _number(result)
     if x is None or y is None or r is None:
         return None
