@@ -371,7 +371,7 @@ class DegenerateRepetition(RecordCheck):
             max(map(len, words), default=0) >= 20 and any(len(w) >= 20 and w.isalpha() for w in words)
         )
         best = None
-        for m in (self._run.finditer(text) if gate else ()):
+        for m in (_runs(self._run, text) if gate else ()):
             unit = m.group(1)
             if not any(c.isalpha() for c in unit) or len(unit.strip()) < 3:
                 continue
@@ -393,6 +393,55 @@ class DegenerateRepetition(RecordCheck):
                 if share >= self.options.min_share:
                     return line, count, share, "line"
         return None
+
+
+_WORD_RUN = re.compile(r"\w+")
+
+
+def _runs(run: re.Pattern[str], text: str) -> Iterator[re.Match[str]]:
+    """Exactly the matches of run.finditer(text) for the pattern `\\b(\\w[^\\n]{2,79}?)(?:\\s*\\1){k,}`,
+    trying the pattern only where it can match: at the start of a run of word characters whose
+    unit (its first 3 to 80 characters) comes again right after it, past any whitespace. Trying
+    every position costs milliseconds on a long text; finding those few costs microseconds."""
+    pos = 0
+    find = text.find
+    for w in _WORD_RUN.finditer(text):
+        p = w.start()
+        if p < pos:
+            continue
+        # The quick "no" of _repeats_once: the unit's first three characters do not come again
+        # within reach (and no whitespace at the furthest unit end stretches that reach).
+        if find(text[p:p + 3], p + 3, p + 83) < 0 and not text[p + 80:p + 81].isspace():
+            continue
+        if _repeats_once(text, p):
+            m = run.match(text, p)
+            if m is not None:
+                yield m
+                pos = m.end()
+
+
+def _repeats_once(text: str, p: int) -> bool:
+    """Whether some u = text[p:p+L] (3 <= L <= 80, no line break) is followed, after whitespace,
+    by u again: what the run pattern needs at p before its further repeats."""
+    g = text[p:p + 3]
+    if len(g) < 3 or "\n" in g:
+        return False
+    n = len(text)
+    last = p + 80  # the furthest end of a unit; a copy starts there or after the whitespace there
+    while last < n and text[last].isspace():
+        last += 1
+    q = text.find(g, p + 3, last + 3)
+    while q >= 0:
+        # A copy at q follows a unit ending anywhere in the whitespace just before q.
+        r = q
+        while r > p + 3 and text[r - 1].isspace():
+            r -= 1
+        for end in range(max(r, p + 3), min(q, p + 80) + 1):
+            unit = text[p:end]
+            if "\n" not in unit and text.startswith(unit, q):
+                return True
+        q = text.find(g, q + 1, last + 3)
+    return False
 
 
 def _pair_repeats(words: list[str], k: int) -> bool:
