@@ -86,7 +86,7 @@ _NOW_AFTER = {
 
 def _number_before(lower: str, word: str) -> bool:
     """Whether `word` occurs right after a digit or comma, or after one and one whitespace."""
-    p = lower.find(word)
+    p = lower.find(word, 1)
     while p > 0:
         c = lower[p - 1]
         if c.isdecimal() or c == "," or (c.isspace() and p > 1 and (lower[p - 2].isdecimal() or lower[p - 2] == ",")):

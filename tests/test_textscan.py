@@ -1,0 +1,229 @@
+"""The fast paths of the content checks give exactly what their patterns alone give.
+
+Each gate in front of a pattern is a necessary condition for it to match, and each rewritten
+helper is compared with the plain form it replaces (kept here as the reference), on generated
+text built from the pieces the patterns look for.
+"""
+
+from __future__ import annotations
+
+import re
+from fractions import Fraction
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from tunelint import textscan
+from tunelint.checks import _shapes, content, task_fit
+
+_ALL_CHARS = "".join(chr(u) for u in range(0x80, 0x110000) if not 0xD800 <= u < 0xE000)
+
+
+def _text(pieces: list[str], max_size: int = 40) -> st.SearchStrategy[str]:
+    return st.lists(st.sampled_from(pieces), max_size=max_size).map("".join)
+
+
+# ------------------------------------------------------------------------------ textscan
+
+
+def test_fold_maps_every_character_an_ignorecase_pattern_matches_to_an_ascii_letter():
+    for ch in re.compile("[a-z]", re.IGNORECASE).findall(_ALL_CHARS):
+        folded = textscan.fold(ch)
+        assert len(folded) == 1 and folded.isascii() and re.fullmatch(folded, ch, re.IGNORECASE), ch
+
+
+def test_has_digit_is_any_isdigit():
+    digits = [ch for ch in _ALL_CHARS if ch.isdigit()]
+    assert digits and all(textscan.has_digit("x" + ch + "é") for ch in digits)
+    assert all(textscan.has_digit(str(d)) for d in range(10))
+    for text in ("", "abc", "é ü", "½ ⅓", "x²", "٣", "Ⅻ", "①"):
+        assert textscan.has_digit(text) == any(ch.isdigit() for ch in text), text
+
+
+@given(_text(["as ", "an ", "AI", "ai", "-", "é", "’", "_", "1", " ", "\n", "İ", "ı", "ſ", "model", "x"]))
+def test_vocabulary_finds_every_word_a_pattern_matches_between_boundaries(text):
+    words = textscan.vocabulary(textscan.fold(text))
+    for word in ("ai", "model", "as", "an"):
+        if word in textscan.WORDS and re.search(rf"\b{word}\b", text, re.IGNORECASE):
+            assert word in words, (word, text)
+
+
+def test_every_gate_word_is_in_the_scanned_vocabulary():
+    gates = [
+        content._INSERT_VERBS, content._INSERT_NOUNS, content._DISCLAIMER_WORDS, content._REFERENCE_WORDS,
+        content._VISUAL_WORDS, {"lorem", "ipsum", "instruction", "input", "output", "response", "human", "user", "this"},
+        task_fit._CURRENCY_WORDS, task_fit._STOCK_ITEMS, task_fit._STOCK_STATES, task_fit._VERSION_WORDS,
+        set(task_fit._PRODUCT_AFTER), set(task_fit._NOW_AFTER), task_fit._EXPR_WORD_GATE, {"stock", "only", "of"},
+    ]
+    for gate in gates:
+        assert set(gate) <= textscan.WORDS, set(gate) - textscan.WORDS
+
+
+# ------------------------------------------------------------------------------ content gates
+
+_CONTENT_PIECES = [
+    " ", "\n", ":", ".", ")", "#", "## ", "1. ", "Instruction", "instruction", "INPUT", "Output", "Response",
+    "<|im_start|>", "[INST]", "User", "Human", "USER", "{{name}}", "${x}", "<<v>>", "[insert your answer here]",
+    "<Enter the text>", "Lorem ipsum", "LOREM IPSUM", "As an AI", "as a language model", "I'm just an AI",
+    "developed by OpenAI", "my knowledge cutoff", "I don't have access to the internet", "ſ", "ı", "İ", "word",
+    "the following text", "this image", "the attached PDF", "The article below", "given", "photograph",
+]
+
+
+@settings(max_examples=300)
+@given(_text(_CONTENT_PIECES))
+def test_content_gates_let_through_every_pattern_that_matches(text):
+    placeholder = {p for _, p in content._placeholder_patterns(text)}
+    for pattern in (content._UNFILLED, content._INSERT, content._LOREM):
+        assert pattern.search(text) is None or pattern in placeholder
+    merged = {p for _, p in content._merged_patterns(text)}
+    for _, pattern in content._MERGED_PATTERNS:
+        assert pattern.search(text) is None or pattern in merged
+    assert content._TRANSCRIPT.search(text) is None or content._may_transcript(text)
+    words = textscan.scan(text).words
+    assert content._AI_DISCLAIMER.search(text) is None or not words.isdisjoint(content._DISCLAIMER_WORDS)
+    assert content._REFERENCE.search(text) is None or (
+        not words.isdisjoint(content._REFERENCE_WORDS) or ("this" in words and not words.isdisjoint(content._VISUAL_WORDS))
+    )
+
+
+_RUN_PIECES = ["ha", "ha ", "Eat a banana!", " ", "  ", "\n", "ab", "abc", "x", "!", "é", "the cat", "\t", "a-b", "_", "1", " " * 30, "y" * 30]
+
+
+@settings(max_examples=300)
+@given(_text(_RUN_PIECES), st.sampled_from([1, 2, 4]))
+def test_repetition_runs_are_the_patterns_finditer(text, k):
+    run = re.compile(r"\b(\w[^\n]{2,79}?)(?:\s*\1){%d,}" % k)
+    assert [(m.span(), m.group(1)) for m in content._runs(run, text)] == [(m.span(), m.group(1)) for m in run.finditer(text)]
+
+
+# ------------------------------------------------------------------------------ task fit
+
+
+def _volatile_reference(text: str) -> list[tuple[str, str]]:
+    """_volatile_matches as it was: every pattern whose needles occur, over the whole text."""
+    lower = text.lower()
+    same = len(lower) == len(text)
+    out = []
+    for kind, needles, pattern in task_fit._VOLATILE:
+        if any(n in lower for n in needles):
+            out.extend((kind, text[m.start():m.end()] if same else m.group()) for m in pattern.finditer(lower))
+    return out
+
+
+_VOLATILE_PIECES = [
+    " ", "  ", "\n", ",", ".", "-", "$", "€", "5", "29", "1,200", "3.5", "2024", "1999", "2021-03-04", "k", " per month",
+    "USD", "dollars", " pounds", "in stock", "out of stock", "stock level", "only 3 left", "12 items remaining",
+    "seats available", "version 4.2", "release 7", "Python 3.12", "node.js 18", "Go-1", "iOS 17", "as of March 2024",
+    "since 1999", "May 5th, 2023", "4 june 2022", "from", "currently ", "at the moment", "right now", "the latest",
+    "this year", "this quarter", "1.2.3", "v", "İ", "é", "’", "K",
+]
+
+
+@settings(max_examples=400)
+@given(_text(_VOLATILE_PIECES))
+def test_volatile_matches_are_what_every_pattern_finds(text):
+    expected = _volatile_reference(text)
+    assert task_fit._volatile_matches(text) == expected
+    kinds = {k for k, _ in _volatile_reference("$ 5 version 2 2024")} | {"stock-level"}
+    assert task_fit._kinds_present(text, kinds) == {k for k, _ in expected if k in kinds}
+
+
+_EQUATION_PIECES = list("0123456789") * 3 + list("+-*/ = x,.") + ["a", " ", "\n", "$", "−", "×", "÷", "^", "٣", "%"]
+
+
+@settings(max_examples=500)
+@given(_text(_EQUATION_PIECES, max_size=50))
+def test_equations_are_the_patterns_finditer(text):
+    found = [(m.span(), m.groups()) for m in task_fit._equations(text)]
+    assert found == [(m.span(), m.groups()) for m in task_fit._EQUATION.finditer(text)]
+
+
+@settings(max_examples=300)
+@given(_text(_EQUATION_PIECES + [" of ", "the sum of", "Square Root of", "MEAN OF", "ſum of", " X "], max_size=30))
+def test_expression_in_is_the_old_search(text):
+    assert task_fit._expression_in(text) == (task_fit._EXPR_IN_INPUT.search(text) is not None)
+
+
+def _verify_reference(a: str, op: str, b: str, result: str) -> bool | None:
+    x, y, r = task_fit._number(a), task_fit._number(b), task_fit._number(result)
+    if x is None or y is None or r is None:
+        return None
+    if op in "+":
+        value = x + y
+    elif op in "-−":
+        value = x - y
+    elif op in "×x*":
+        value = x * y
+    elif op in "/÷":
+        if y == 0:
+            return None
+        value = x / y
+    else:
+        return None
+    decimals = len(result.split(".")[1]) if "." in result else 0
+    tolerance = Fraction(1, 10**decimals) if decimals else Fraction(1, 2)
+    return abs(value - r) <= tolerance
+
+
+_NUMBER = st.from_regex(r"\A-?\d{1,4}(?:,\d{3})?(?:\.\d{1,2})?\Z").filter(lambda s: "\n" not in s)
+
+
+@given(_NUMBER, st.sampled_from(list("+-−×x*/÷^")), _NUMBER, st.sampled_from(["", "$"]), _NUMBER)
+def test_verify_without_fractions_gives_the_same_verdict(a, op, b, dollar, result):
+    assert task_fit._verify(a, op, b, dollar + result) == _verify_reference(a, op, b, dollar + result)
+    if op in "+-*":
+        x, y = Fraction(a.replace(",", "")), Fraction(b.replace(",", ""))
+        exact = str(x + y if op == "+" else x - y if op == "-" else x * y)
+        exact = exact if "/" not in exact else str(float(Fraction(exact)))
+        assert task_fit._verify(a, op, b, exact) == _verify_reference(a, op, b, exact)
+
+
+# ------------------------------------------------------------------------------ refusal-rate
+
+
+def _language_reference(text: str) -> str:
+    """_shapes.language as it was: a Python loop over the characters, then a vote."""
+    import unicodedata
+
+    sample = text[:600]
+    scripts: dict[str, int] = {}
+    latin = 0
+    for ch in sample:
+        if not ch.isalpha():
+            continue
+        if ch.isascii():
+            latin += 1
+            continue
+        name = unicodedata.name(ch, "")
+        for prefix, lang in _shapes._SCRIPTS:
+            if name.startswith(prefix) or (prefix == "CJK" and "CJK" in name):
+                scripts[lang] = scripts.get(lang, 0) + 1
+                break
+        else:
+            latin += 1
+    if not latin and not scripts:
+        return "none"
+    best_script = max(scripts.items(), key=lambda kv: kv[1]) if scripts else None
+    if best_script and best_script[1] > latin:
+        return "ja" if best_script[0] == "zh" and scripts.get("ja") else best_script[0]
+    words = [w.lower() for w in _shapes._WORD.findall(sample)]
+    votes = {lang: sum(1 for w in words if w in stop) for lang, stop in _shapes._STOPWORDS.items()}
+    lang, score = max(votes.items(), key=lambda kv: (kv[1], kv[0] == "en"))
+    if lang != "en" and score < votes["en"] + 2:
+        lang, score = "en", votes["en"]
+    return lang if score >= 2 or (score and len(words) < 8) else "latin"
+
+
+_LANGUAGE_PIECES = (
+    "the de la que a e o não und der le il het ¹ ² ٣ ı İ ſ é 漢 字 ひ カ 한 Ж ع ש α क ก , . 1 ! ’ _ "
+    "As an AI, I cannot I'm sorry, but I can't We must decline Unfortunately"
+).split(" ") + [" ", " ", "\n", "x" * 30]
+
+
+@settings(max_examples=500)
+@given(_text(_LANGUAGE_PIECES, max_size=80))
+def test_language_and_refusal_are_what_they_were(text):
+    assert _shapes.language(text) == _language_reference(text)
+    head = text.strip()[:300].replace("\u2019", "'")
+    assert _shapes.is_refusal(text) == bool(_shapes._REFUSALS.search(head))
