@@ -70,14 +70,18 @@ class OutputSchemaViolation(RecordCheck):
 
     def check(self, example: Example) -> Iterator[Finding]:
         spec = self.spec
-        outputs = [t for t in example.turns if t.role is Role.ASSISTANT and not t.tool_calls and not t.content_is_null]
-        if outputs and spec is not None and (self.output_schema is not None or spec.labels is not None):
+        outputs = (
+            [t for t in example.turns if t.role is Role.ASSISTANT and not t.tool_calls and not t.content_is_null]
+            if spec is not None and (self.output_schema is not None or spec.labels is not None)
+            else ()
+        )
+        if outputs:
             for turn in outputs if self.options.all_outputs else outputs[-1:]:
                 self.counts["outputs_checked"] += 1
                 found = list(self._output(example, turn))
                 self.counts["output_violations"] += bool(found)
                 yield from found
-        calls = [c for t in example.turns for c in t.tool_calls]
+        calls = [c for t in example.turns if t.tool_calls for c in t.tool_calls]
         if calls:
             self.counts["tool_calls"] += len(calls)
             yield from self._tool_calls(example, calls)
