@@ -13,18 +13,15 @@ import re
 
 from tunelint.models import Example
 
-# Characters that do not lower-case to the ASCII letter a case-insensitive regex matches them to:
-# "İ" lower-cases to "i" + U+0307, "ı" and "ſ" stay themselves, yet re.IGNORECASE matches them
-# to i, i and s. Mapping them first makes `fold(text)` contain every ASCII phrase that an
-# IGNORECASE pattern could match in `text`.
-
 
 def fold(text: str) -> str:
     """The text lower-cased for substring gates in front of case-insensitive patterns: if a
     pattern with re.IGNORECASE matches an ASCII phrase in `text`, the lower-cased phrase occurs
     in `fold(text)` (Kelvin sign and friends included)."""
     if not text.isascii():
-        # str.translate with a table is slow on non-ASCII text; three replaces are not.
+        # Characters that do not lower-case to the ASCII letter re.IGNORECASE matches them to:
+        # "İ" lower-cases to "i" + U+0307, "ı" and "ſ" stay themselves, yet match i, i and s.
+        # (str.translate with a table is slow on non-ASCII text; three replaces are not.)
         if "\u0130" in text:
             text = text.replace("\u0130", "i")
         if "\u0131" in text:
@@ -33,10 +30,6 @@ def fold(text: str) -> str:
             text = text.replace("\u017f", "s")
     return text.lower()
 
-
-# For str.translate: ASCII letters stay, every other ASCII character becomes a space (so
-# `text.translate(LETTERS_ONLY).split()` gives the runs of letters of ASCII text).
-LETTERS_ONLY = str.maketrans({chr(c): " " for c in range(128) if not chr(c).isalpha()})
 
 # The words the checks' gates ask about, by check. A word that a pattern matches with a word
 # boundary (or a space, hyphen, digit, bracket...) on each side is a token of the text: a run

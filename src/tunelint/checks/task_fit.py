@@ -56,8 +56,8 @@ _VOLATILE: tuple[tuple[str, tuple[str, ...], re.Pattern[str]], ...] = (
 # Each is a necessary condition for its pattern to match, so the matches are what the patterns
 # alone would give: every pattern but the "in stock" phrases needs a digit; a word a pattern
 # matches between word boundaries (or a space, hyphen or digit) is one of the text's tokens
-# (_tokens); and the literal shapes below are found fast, the regex engine skipping to their
-# first character.
+# (textscan.vocabulary); and the literal shapes below are found fast, the regex engine skipping
+# to their first character. tests/test_textscan.py compares the result with the plain loop.
 _VOLATILE_PATTERNS = tuple(pattern for _, _, pattern in _VOLATILE)
 _PRICE_DOLLAR = re.compile("\\$" + _VOLATILE[0][2].pattern[len("[$€£¥₹]"):])
 _CURRENCY_WORDS = frozenset({"usd", "eur", "gbp", "jpy", "inr", "dollars", "euros", "pounds"})
