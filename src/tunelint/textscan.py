@@ -41,9 +41,6 @@ WORDS = frozenset(
     + "ai artificial model program openai cutoff cut access browse".split()
     # merged-instructions
     + "instruction input output response human user".split()
-    # missing-context: "the following text", "this image"
-    + "following given provided attached above below accompanying enclosed linked this".split()
-    + "image picture photo photograph screenshot diagram drawing painting video audio attachment pdf".split()
     # volatile-facts: currency words, stock levels, versions, products, "currently"-phrases
     + "usd eur gbp jpy inr dollars euros pounds stock only left remaining available".split()
     + "item items unit units piece pieces seat seats room rooms version release".split()

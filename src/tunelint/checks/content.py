@@ -14,7 +14,7 @@ from typing import Iterator
 
 from tunelint.checks.base import CheckOptions, RecordCheck
 from tunelint.models import Criterion, Example, Finding, Role, Severity, Turn
-from tunelint.textscan import line_breaks_at_least, scan
+from tunelint.textscan import any_in, fold, line_breaks_at_least, scan
 
 
 def _assistant_turns(example: Example) -> list[tuple[int, Turn]]:
@@ -472,8 +472,8 @@ _REFERENCE = re.compile(
     re.IGNORECASE,
 )
 # Every match of _REFERENCE holds one of the first words (lower-cased), or "this" and a visual noun.
-_REFERENCE_WORDS = frozenset({"following", "given", "provided", "attached", "above", "below", "accompanying", "enclosed", "linked"})
-_VISUAL_WORDS = frozenset({"image", "picture", "photo", "photograph", "screenshot", "diagram", "drawing", "painting", "video", "audio", "attachment", "pdf"})
+_REFERENCE_WORDS = ("following", "given", "provided", "attached", "above", "below", "accompanying", "enclosed", "linked")
+_VISUAL_WORDS = ("image", "picture", "photo", "screenshot", "diagram", "drawing", "painting", "video", "audio", "attachment", "pdf")
 _VISUAL = {"image", "picture", "photo", "photograph", "screenshot", "diagram", "drawing", "painting", "video", "audio", "audio clip", "attachment", "pdf"}
 _LINKABLE = {"article", "page", "website", "webpage", "web page", "blog post", "post", "video", "paper", "news", "document", "report", "text"}
 _FILE_STUB = re.compile(
@@ -529,8 +529,9 @@ class MissingContext(RecordCheck):
                 return
 
     def _missing(self, text: str, attachments: bool, example: Example, turn: Turn) -> tuple[str, dict] | None:
-        words = scan(text).words
-        references = not words.isdisjoint(_REFERENCE_WORDS) or ("this" in words and not words.isdisjoint(_VISUAL_WORDS))
+        # User turns are read by no other gate, so a few substring tests beat a word scan here.
+        folded = fold(text)
+        references = any_in(folded, _REFERENCE_WORDS) or ("this" in folded and any_in(folded, _VISUAL_WORDS))
         for m in _REFERENCE.finditer(text) if references else ():
             noun = (m.group("noun") or m.group("post") or m.group("visual") or "").lower()
             phrase = m.group().strip()

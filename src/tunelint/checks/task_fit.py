@@ -123,68 +123,81 @@ def _dated_year(lower: str) -> bool:
     return False
 
 
-def _lowered(text: str) -> tuple[str, frozenset[str] | set[str]]:
-    """text.lower() and its tokens among textscan.WORDS (shared with the other checks' scan of
-    the same text when lower-casing is all that folding does)."""
-    sc = scan(text)
-    if sc.plain:
-        return sc.folded, sc.words
-    lower = text.lower()
-    return lower, vocabulary(lower)
+class _Lowered:
+    """text.lower() and, when first asked, its tokens among textscan.WORDS (shared with the other
+    checks' scan of the same text when lower-casing is all that folding does)."""
+
+    __slots__ = ("text", "lower", "_words")
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.lower = text.lower()
+        self._words: frozenset[str] | set[str] | None = None
+
+    @property
+    def words(self) -> frozenset[str] | set[str]:
+        if self._words is None:
+            sc = scan(self.text)
+            self._words = sc.words if sc.plain else vocabulary(self.lower)
+        return self._words
 
 
-def _patterns(lower: str, toks: frozenset[str] | set[str], kinds: frozenset[str] | set[str] | None = None) -> Iterator[tuple[str, re.Pattern[str]]]:
-    """The _VOLATILE entries (kind, pattern) that can match `lower`, in their order; only `kinds`
-    when given. `toks`: the text's tokens among textscan.WORDS."""
+def _patterns(low: _Lowered, kinds: frozenset[str] | set[str] | None = None) -> Iterator[tuple[str, re.Pattern[str]]]:
+    """The _VOLATILE entries (kind, pattern) that can match `low.lower`, in their order; only
+    `kinds` when given."""
     p_sym, p_word, stock, v_triple, v_word, v_product, d_iso, d_year, d_now = _VOLATILE_PATTERNS
     want = (lambda kind: True) if kinds is None else kinds.__contains__
+    lower = low.lower
     digits = has_digit(lower)
     if want("price") and digits:
         if "$" in lower or "€" in lower or "£" in lower or "¥" in lower or "₹" in lower:
             yield "price", (p_sym if "€" in lower or "£" in lower or "¥" in lower or "₹" in lower else _PRICE_DOLLAR)
-        if any(_number_before(lower, w) for w in _CURRENCY_WORDS.intersection(toks)):
+        if any(_number_before(lower, w) for w in _CURRENCY_WORDS.intersection(low.words)):
             yield "price", p_word
     if want("stock-level") and (
-        ("stock" in toks and ("in stock" in lower or "of stock" in lower or "stock level" in lower))
+        ("stock" in low.words and ("in stock" in lower or "of stock" in lower or "stock level" in lower))
         or digits and (
-            ("only" in toks and _ONLY_LEFT.search(lower) is not None)
-            or any(f"{i} {s}" in lower for i in _STOCK_ITEMS.intersection(toks) for s in _STOCK_STATES.intersection(toks))
+            ("only" in low.words and _ONLY_LEFT.search(lower) is not None)
+            or any(f"{i} {s}" in lower for i in _STOCK_ITEMS.intersection(low.words) for s in _STOCK_STATES.intersection(low.words))
         )
     ):
         yield "stock-level", stock
     if want("version") and digits:
         if "." in lower and _DOTTED.search(lower) is not None:
             yield "version", v_triple
-        if any(_number_after(lower, w) for w in _VERSION_WORDS.intersection(toks)):
+        if any(_number_after(lower, w) for w in _VERSION_WORDS.intersection(low.words)):
             yield "version", v_word
-        if any(_PRODUCT_AFTER[p].search(lower) is not None for p in toks.intersection(_PRODUCT_AFTER)):
+        if any(_PRODUCT_AFTER[p].search(lower) is not None for p in low.words.intersection(_PRODUCT_AFTER)):
             yield "version", v_product
     if want("dated-fact") and digits:
         if "-" in lower and _ISO_MIDDLE.search(lower) is not None:
             yield "dated-fact", d_iso
         if _dated_year(lower):
             yield "dated-fact", d_year
-        if any(_NOW_AFTER[w].search(lower) is not None for w in toks.intersection(_NOW_AFTER)):
+        if any(_NOW_AFTER[w].search(lower) is not None for w in low.words.intersection(_NOW_AFTER)):
             yield "dated-fact", d_now
 
 
 def _volatile_matches(text: str) -> list[tuple[str, str]]:
-    lower, toks = _lowered(text)
+    low = _Lowered(text)
+    lower = low.lower
     # Lower-casing keeps offsets for nearly all text; where it does not, show the lower-cased match.
     same = len(lower) == len(text)
     out = []
-    for kind, pattern in _patterns(lower, toks):
+    for kind, pattern in _patterns(low):
         out.extend((kind, text[m.start():m.end()] if same else m.group()) for m in pattern.finditer(lower))
     return out
 
 
 def _kinds_present(text: str, kinds: set[str]) -> set[str]:
     """Which of `kinds` _volatile_matches(text) would report (searching no further than needed)."""
-    lower, toks = _lowered(text)
+    low = _Lowered(text)
     present: set[str] = set()
-    for kind, pattern in _patterns(lower, toks, kinds):
-        if kind not in present and pattern.search(lower) is not None:
+    for kind, pattern in _patterns(low, kinds):
+        if kind not in present and pattern.search(low.lower) is not None:
             present.add(kind)
+            if len(present) == len(kinds):
+                break
     return present
 
 
