@@ -63,9 +63,11 @@ def main() -> None:
 @click.option("--input-format", help="Skip format detection: openai-chat, alpaca, sharegpt, ...")
 @click.option("--no-progress", is_flag=True, help="No progress display on stderr.")
 @click.option("--jobs", type=click.IntRange(min=1), help="Worker processes for large files (default: one per core).")
+@click.option("--engine", type=click.Choice(["local", "dask"]), help="Where chunks run: local processes (default) or a Dask cluster.")
+@click.option("--scheduler", help="Address of a running Dask scheduler (tcp://HOST:PORT); implies --engine dask.")
 @click.option("--color/--no-color", default=None, help="Colour in the text report (default: when stdout is a terminal).")
-def check(train, test, reference, config, fmt, output, select, ignore, fail_on, exit_zero, fields, input_format, no_progress, jobs, color):
-    """Lint TRAIN (one or more files; '-' reads stdin) and print a report."""
+def check(train, test, reference, config, fmt, output, select, ignore, fail_on, exit_zero, fields, input_format, no_progress, jobs, engine, scheduler, color):
+    """Lint TRAIN (one or more files or glob patterns; '-' reads stdin) and print a report."""
     reporters = load_reporters()
     if fmt not in reporters:
         raise UsageFailure(f"unknown --format '{fmt}' (one of: {', '.join(sorted(reporters))})")
@@ -79,6 +81,8 @@ def check(train, test, reference, config, fmt, output, select, ignore, fail_on, 
         "input_format": input_format,
         "select": _split_list(select) or None,
         "jobs": jobs,
+        "engine": engine or ("dask" if scheduler else None),
+        "scheduler": scheduler,
     }
     settings = _settings(config, **overrides)
     if ignore:

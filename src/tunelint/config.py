@@ -45,6 +45,10 @@ class Settings(BaseModel):
     # Worker processes for large files (None: one per core, up to 8) and the bytes each task reads.
     jobs: int | None = Field(default=None, ge=1)
     chunk_bytes: int = Field(default=32 << 20, ge=1 << 10)
+    # Where chunks run: "local" (processes on this machine) or "dask" (a Dask cluster: a local one
+    # started for the run, or the one at `scheduler`, e.g. "tcp://10.0.0.5:8786"). docs/distributed.md
+    engine: Literal["local", "dask"] = "local"
+    scheduler: str | None = None
     base_dir: Path = Field(default_factory=Path.cwd)
     config_path: Path | None = None
 

@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import fnmatch
-import multiprocessing
-import os
-import sys
 import time
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -17,7 +14,8 @@ from pydantic import ValidationError
 from tunelint import __version__
 from tunelint.checks.base import Check, CheckContext, DatasetCheck, RecordCheck
 from tunelint.config import ConfigError, Settings
-from tunelint.loader import Chunk, FileNote, Loader, Rejected, plan_chunks
+from tunelint.loader import FileNote, Loader, Rejected
+from tunelint.loader.reader import expand_inputs
 from tunelint.models import Criterion, DatasetInfo, Example, Finding
 from tunelint.registry import CheckRegistry, RegistryError, load_checks, load_formats
 from tunelint.scorecard import Scorecard, build_scorecard
@@ -174,42 +172,6 @@ class _Run:
             self.timing[k] += v
 
 
-# Worker-process state, set once per process by the pool initializer.
-_WORKER: dict[str, Any] = {}
-
-
-def _init_worker(settings: Settings, splits: Mapping[str, tuple[str, ...]]) -> None:
-    registry = load_checks(settings.plugins, settings.base_dir)
-    _WORKER.update(settings=settings, splits=splits, registry=registry, formats=load_formats())
-
-
-def _run_chunk(task: tuple[str, str, Chunk, str]) -> tuple[_Run, DatasetInfo]:
-    path, split, chunk, fmt_name = task
-    settings: Settings = _WORKER["settings"]
-    context = CheckContext(splits=_WORKER["splits"], settings=settings)
-    run = _Run(build_checks(_WORKER["registry"], settings, context))
-    loader = Loader(path, split, _WORKER["formats"], settings.input_format, settings.fields, chunk=chunk, format_name=fmt_name)
-    info = run.consume(loader)
-    return run, info
-
-
-def _merge_infos(parts: list[DatasetInfo]) -> DatasetInfo:
-    first = parts[0]
-    return DatasetInfo(
-        split=first.split,
-        path=first.path,
-        format=first.format,
-        lines=sum(p.lines for p in parts),
-        examples=sum(p.examples for p in parts),
-        rejected=sum(p.rejected for p in parts),
-        formats={**first.formats, "blank_lines": sum(p.formats.get("blank_lines", 0) for p in parts)},
-    )
-
-
-def _default_jobs() -> int:
-    return max(1, min(os.cpu_count() or 1, 8))
-
-
 def lint(
     train: str | Path | Sequence[str | Path],
     *,
@@ -217,11 +179,23 @@ def lint(
     reference: str | Path | Sequence[str | Path] | None = None,
     settings: Settings | None = None,
     progress: Progress | None = None,
+    engine: str | None = None,
+    scheduler: str | None = None,
 ) -> Report:
-    """Lint a training file (and optional test and production-reference files)."""
+    """Lint training files (and optional test and production-reference files).
+
+    Each split takes a path, a glob pattern or a list of them. `engine` ("local" or "dask") and
+    `scheduler` ("tcp://host:8786") override the settings; see docs/distributed.md.
+    """
     settings = settings or Settings()
+    if engine is not None or scheduler is not None:
+        settings = settings.replace(engine=engine, scheduler=scheduler)
     started = time.perf_counter()
-    splits = {"train": _as_paths(train), "test": _as_paths(test), "reference": _as_paths(reference)}
+    splits = {
+        "train": expand_inputs(_as_paths(train)),
+        "test": expand_inputs(_as_paths(test)),
+        "reference": expand_inputs(_as_paths(reference)),
+    }
     registry = load_checks(settings.plugins, settings.base_dir)
     formats = load_formats()
     if settings.input_format and settings.input_format not in formats:
@@ -229,44 +203,10 @@ def lint(
     context = CheckContext(splits=splits, settings=settings)
     checks = build_checks(registry, settings, context)
     run = _Run(checks)
-    jobs = settings.jobs or _default_jobs()
-    # Splitting a file over processes needs every dataset check to merge partial states.
-    unmergeable = [c.name for c in checks if isinstance(c, DatasetCheck) and not c.mergeable]
-    parallel_note = None
-    if jobs > 1 and unmergeable:
-        parallel_note = f"one process: {', '.join(unmergeable)} cannot merge partial results"
-    datasets: list[DatasetInfo] = []
-    pool = None
-    try:
-        for split in READ_ORDER:
-            for path in splits[split]:
-                loader = Loader(path, split, formats, settings.input_format, settings.fields)
-                chunks = None
-                if jobs > 1 and not unmergeable and not path.endswith(".txt"):
-                    chunks = plan_chunks(path, settings.chunk_bytes)
-                if chunks is None or len(chunks) < 2:
-                    datasets.append(run.consume(loader, progress))
-                    continue
-                fmt_name = loader.detect()
-                if fmt_name is None:  # unknown format: the whole-file read reports it once
-                    datasets.append(run.consume(loader, progress))
-                    continue
-                if pool is None:
-                    ctx = multiprocessing.get_context("fork" if sys.platform.startswith("linux") else "spawn")
-                    pool = ctx.Pool(min(jobs, len(chunks)), initializer=_init_worker, initargs=(settings, splits))
-                parts = []
-                done = 0
-                for part, info in pool.imap(_run_chunk, [(path, split, c, fmt_name) for c in chunks]):
-                    run.absorb(part)
-                    parts.append(info)
-                    done += info.examples
-                    if progress is not None:
-                        progress(split, path, done)
-                datasets.append(_merge_infos(parts))
-    finally:
-        if pool is not None:
-            pool.terminate()
-            pool.join()
+    from tunelint.executors import open_executor
+
+    with open_executor(settings) as executor:
+        datasets, parallel_note = executor.read(run, splits, progress)
     datasets.sort(key=lambda d: SPLITS.index(d.split))
     timing = run.timing
     findings = run.findings
