@@ -332,7 +332,7 @@ class DaskExecutor(Executor):
 
         env = {f"distributed.nanny.pre-spawn-environ.{k}": v for k, v in WORKER_ENV.items()}
         # The nanny writes its pre-spawn environment into this process's os.environ: put it back.
-        saved = {k: os.environ.get(k) for k in (*WORKER_ENV, "PYTHONHASHSEED")}
+        saved = dict(os.environ)
         try:
             with dask.config.set({**env, "dataframe.convert-string": False}):
                 cluster = distributed.LocalCluster(
@@ -342,15 +342,16 @@ class DaskExecutor(Executor):
                     host="127.0.0.1",
                     dashboard_address=None,
                     worker_dashboard_address=None,
+                    # No dashboard; the scheduler's small HTTP server (health, metrics) on a free
+                    # loopback port instead of 8787.
+                    scheduler_kwargs={"dashboard": False, "dashboard_address": "127.0.0.1:0"},
                     silence_logs=logging.ERROR,
                 )
                 client = distributed.Client(cluster, set_as_default=False)
         finally:
-            for k, v in saved.items():
-                if v is None:
-                    os.environ.pop(k, None)
-                else:
-                    os.environ[k] = v
+            for k in set(os.environ) - set(saved):
+                del os.environ[k]
+            os.environ.update(saved)
         return cluster, client
 
     def read(self, run: "_Run", splits: Splits, progress: Progress | None = None) -> tuple[list[DatasetInfo], str | None]:
