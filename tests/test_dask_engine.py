@@ -149,3 +149,28 @@ def test_engine_dask_starts_and_stops_its_own_cluster(tmp_path):
     # The nanny writes its pre-spawn environment into this process; the executor puts it back.
     assert dict(os.environ) == before
     assert _json(report) == _json(lint(p, settings=settings))
+
+
+def _cli_json(args, stdin=None) -> dict:
+    from click.testing import CliRunner
+
+    from tunelint.cli import main
+
+    result = CliRunner().invoke(main, ["check", *args, "--format", "json", "--fail-on", "never", "--no-progress"], input=stdin)
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    data["stats"].pop("timing_seconds", None)
+    return data
+
+
+def test_cli_scheduler_and_stdin(scheduler, tmp_path):
+    train = _planted(tmp_path)
+    config = tmp_path / "tunelint.toml"
+    config.write_text("chunk-bytes = 16384\njobs = 2\n", encoding="utf-8")
+    args = ["--select", "invalid-json,empty-content,exceeds-context", "--config", str(config)]
+    assert _cli_json([str(train[0]), *args, "--scheduler", scheduler[0]]) == _cli_json([str(train[0]), *args])
+    # stdin is read by the client and handed to the cluster with the chunk results of the other file.
+    stdin = train[1].read_bytes()
+    via_dask = _cli_json(["-", str(train[0]), *args, "--engine", "dask", "--scheduler", scheduler[0]], stdin=stdin)
+    assert via_dask == _cli_json(["-", str(train[0]), *args], stdin=stdin)
+    assert {d["path"] for d in via_dask["datasets"]} == {"-", str(train[0])}
