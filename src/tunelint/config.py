@@ -110,6 +110,10 @@ class Settings(BaseModel):
     chunk_bytes: int = Field(default=32 << 20, ge=1 << 10)
     scorecard: ScorecardSettings = Field(default_factory=ScorecardSettings)
     datasets: DatasetPaths | None = None
+    # Where chunks run: "local" (processes on this machine) or "dask" (a Dask cluster: a local one
+    # started for the run, or the one at `scheduler`, e.g. "tcp://10.0.0.5:8786"). docs/distributed.md
+    engine: Literal["local", "dask"] = "local"
+    scheduler: str | None = None
     base_dir: Path = Field(default_factory=Path.cwd)
     config_path: Path | None = None
 
