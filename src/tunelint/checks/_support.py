@@ -19,8 +19,9 @@ from tunelint.models import Example, Location, Role, Turn
 if TYPE_CHECKING:
     from collections import Counter
 
+    from tunelint.checks._batch import Batch
+
     from tunelint.labels import LabelProfile, LabelSpec
-from tunelint.privacy.prefilter import PHONE_DIGIT_RUN
 from tunelint.similarity import (
     MinHasher,
     Ragged,
@@ -66,6 +67,28 @@ class ExampleRefs:
         self._line.append(-1 if example.line is None else example.line)
         self._hash.append(int(example.record_hash, 16) if example.record_hash else 0)
         return len(self._index) - 1
+
+    def add_batch(self, batch: "Batch") -> None:
+        """Add every example of a batch (one split), in order."""
+        paths, index, line, hashes = batch.columns()
+        split = batch.examples[0].split
+        first = paths[0]
+        if paths.count(first) == len(paths):
+            pid = self._path_id(split, first)
+            self._path.extend(array("I", [pid]) * len(paths))
+        else:
+            self._path.extend(array("I", [self._path_id(split, p) for p in paths]))
+        self._index.extend(index)
+        self._line.extend(line)
+        self._hash.extend(hashes)
+
+    def _path_id(self, split: str, path: str) -> int:
+        key = (split, path)
+        pid = self._path_ids.get(key)
+        if pid is None:
+            pid = self._path_ids[key] = len(self._paths)
+            self._paths.append(key)
+        return pid
 
     def __len__(self) -> int:
         return len(self._index)
@@ -210,6 +233,9 @@ def excerpt(text: str, show_pii: bool = False, limit: int = EXCERPT_CHARS) -> st
     """A bounded piece of dataset text for evidence; e-mail addresses and long digit runs (phone,
     card, account numbers) masked unless the user asked to see PII."""
     if not show_pii:
+        # Imported here: the privacy package loads Presidio, which the dataset checks need not.
+        from tunelint.privacy.phone import PHONE_DIGIT_RUN
+
         text = _EMAIL.sub("[email]", text)
         text = PHONE_DIGIT_RUN.sub("[number]", text)
     if len(text) > limit:
@@ -243,10 +269,18 @@ class Signatures:
         if len(self._pending) >= BATCH:
             self._flush()
 
+    def add_tokens(self, tokens: Ragged) -> None:
+        """Add texts given as their word hashes (`TokenHasher().hash_texts`), in order."""
+        self._flush()
+        self._add_tokens(tokens)
+
     def _flush(self) -> None:
         if not self._pending:
             return
-        tokens: Ragged = self._tokens.hash_texts(self._pending)
+        pending, self._pending = self._pending, []
+        self._add_tokens(self._tokens.hash_texts(pending))
+
+    def _add_tokens(self, tokens: Ragged) -> None:
         self._words.append(tokens.lengths().astype(np.int32))
         rows = shingle_rows(tokens, self.shingle_size)
         self._done.append(self._minhash.signature_rows(rows))
@@ -256,7 +290,6 @@ class Signatures:
                 self._kept = None
             else:
                 self._kept.append(rows)
-        self._pending = []
 
     def finish(self) -> tuple[np.ndarray, np.ndarray]:
         """(signatures (n, num_perm) uint32, word counts (n,) int32), in the order added."""
@@ -460,6 +493,31 @@ class LabelTally:
                 self.canonicals.append(key)
             self.canonical_of.append(cid)
         self.spelled.append(sid)
+
+    def add_batch(self, batch: "Batch") -> None:
+        """`add` every example of a batch, in order."""
+        from tunelint.labels import canonical_label
+
+        has, raws = batch.labels(self.spec)
+        self.outputs += sum(has)
+        ids = self._spelling_ids
+        spelled = []
+        for raw in raws:
+            if raw is None:
+                spelled.append(-1)
+                continue
+            sid = ids.get(raw)
+            if sid is None:
+                sid = ids[raw] = len(self.spellings)
+                self.spellings.append(raw)
+                key = canonical_label(raw)
+                cid = self._canonical_ids.get(key)
+                if cid is None:
+                    cid = self._canonical_ids[key] = len(self.canonicals)
+                    self.canonicals.append(key)
+                self.canonical_of.append(cid)
+            spelled.append(sid)
+        self.spelled.extend(array("i", spelled))
 
     def extend(self, other: "LabelTally") -> None:
         """Append another tally's examples, in order (a later chunk of the data)."""
