@@ -120,6 +120,9 @@ class ExampleRefs:
     def index(self, pos: int) -> int:
         return self._index[pos]
 
+    def record_hash(self, pos: int) -> int:
+        return self._hash[pos]
+
     def location(self, pos: int) -> Location:
         split, path = self._paths[self._path[pos]]
         return Location(split, path, self.line(pos), self._index[pos])
@@ -394,10 +397,19 @@ def pair_similarity(signatures: np.ndarray, shingles: Ragged | None, a: int, b: 
     return float(estimated_jaccard_pairs(signatures, np.array([[a, b]], dtype=np.int64))[0])
 
 
-def fetch_examples(context: object, wanted: dict[str, set[int]]) -> dict[tuple[str, int], Example]:
+def fetch_examples(
+    context: object,
+    wanted: dict[str, set[int]],
+    where: dict[str, dict[int, tuple[int | None, int]]] | None = None,
+) -> dict[tuple[str, int], Example]:
     """Read the named examples again (path -> record indices), to show their text in evidence
     without having kept every text in memory. Paths that cannot be read twice (stdin) are
-    skipped: the caller shows what it has without the text."""
+    skipped: the caller shows what it has without the text.
+
+    `where` (path -> index -> (line, record hash)) lets a JSONL file be read at those lines
+    only instead of from the start; a line whose record hash differs from the one observed
+    (the file is not line-per-record) sends that path back to the full read.
+    """
     from tunelint.loader import InputError, Loader
     from tunelint.registry import load_formats
 
@@ -416,6 +428,15 @@ def fetch_examples(context: object, wanted: dict[str, set[int]]) -> dict[tuple[s
             getattr(settings, "input_format", None),
             getattr(settings, "fields", None),
         )
+        places = (where or {}).get(path)
+        if places is not None:
+            try:
+                quick = _fetch_lines(loader, {i: places[i] for i in indices})
+            except (KeyError, OSError, InputError):
+                quick = None
+            if quick is not None:
+                found.update(((path, i), e) for i, e in quick.items())
+                continue
         remaining = set(indices)
         try:
             for item in loader:
@@ -429,6 +450,72 @@ def fetch_examples(context: object, wanted: dict[str, set[int]]) -> dict[tuple[s
     return found
 
 
+def _fetch_lines(loader: object, places: dict[int, tuple[int | None, int]]) -> dict[int, Example] | None:
+    """The examples at the given (index -> (line, record hash)) of a plain JSONL file, read
+    line by line from their byte offsets; None when that cannot be done or does not match."""
+    from dataclasses import replace
+
+    from tunelint.loader.reader import GZIP_MAGIC, PARQUET_MAGIC, Chunk
+
+    path = loader.path  # type: ignore[attr-defined]
+    if path.endswith(".txt") or any(line is None for line, _ in places.values()):
+        return None
+    with open(path, "rb") as fh:
+        head = fh.read(4)
+    if head[:2] == GZIP_MAGIC or head[:4] == PARQUET_MAGIC:
+        return None
+    fmt = loader.detect()  # type: ignore[attr-defined]
+    if fmt is None:
+        return None
+    starts = _line_starts(path, sorted({line for line, _ in places.values()}))
+    out: dict[int, Example] = {}
+    for index, (line, record_hash) in places.items():
+        start, end = starts.get(line, (None, None))
+        if start is None:
+            return None
+        chunk = Chunk(start, end, line - 1, index)
+        items = [x for x in replace(loader, chunk=chunk, format_name=fmt) if isinstance(x, Example)]  # type: ignore[type-var]
+        if len(items) != 1 or items[0].index != index or int(items[0].record_hash or "0", 16) != record_hash:
+            return None
+        out[index] = items[0]
+    return out
+
+
+# Bytes read at a time when looking for line starts.
+_LINE_BLOCK = 1 << 24
+
+
+def _line_starts(path: str, lines: list[int]) -> dict[int, tuple[int, int]]:
+    """Byte ranges (start, end) of the given 1-based lines of a file."""
+    out: dict[int, tuple[int, int]] = {}
+    wanted = np.asarray(lines, dtype=np.int64)
+    seen = 0  # newlines before the current block
+    offset = 0  # bytes before the current block
+    line_start = 0  # where the line after the last newline so far starts
+    with open(path, "rb") as fh:
+        while True:
+            block = fh.read(_LINE_BLOCK)
+            if not block:
+                break
+            newlines = np.flatnonzero(np.frombuffer(block, dtype=np.uint8) == 10) + offset
+            count = len(newlines)
+            # Line L ends with newline number L: those in this block.
+            for line in wanted[(wanted > seen) & (wanted <= seen + count)].tolist():
+                k = line - 1 - seen
+                start = line_start if k == 0 else int(newlines[k - 1]) + 1
+                out[line] = (start, int(newlines[k]) + 1)
+            if count:
+                line_start = int(newlines[-1]) + 1
+            seen += count
+            offset += len(block)
+    if seen + 1 in set(lines) and line_start < offset:
+        out[seen + 1] = (line_start, offset)  # a last line without a line break
+    return out
+
+
+_BUCKETS = 1 << 20
+
+
 def without_boilerplate(shingles: Ragged, positions: np.ndarray, share: float) -> Ragged:
     """The shingles of every row minus those present in more than `share` of the rows at
     `positions` (and in at least 3 of them): the template text every example carries."""
@@ -438,6 +525,12 @@ def without_boilerplate(shingles: Ragged, positions: np.ndarray, share: float) -
     chosen[positions] = True
     take = chosen[rows]
     values, row_of = shingles.values[take], rows[take]
+    # A value in more than `limit` rows occurs more than `limit` times, and so does every value
+    # sharing its hash bucket: only values of such buckets need their rows counted.
+    limit = share * len(positions)
+    bucket = ((values >> np.uint64(40)) & np.uint64(_BUCKETS - 1)).astype(np.intp)
+    heavy = np.bincount(bucket, minlength=_BUCKETS)[bucket] > limit
+    values, row_of = values[heavy], row_of[heavy]
     order = np.lexsort((values, row_of))
     values, row_of = values[order], row_of[order]
     first = np.ones(len(values), dtype=bool)

@@ -199,7 +199,7 @@ class ConflictingOutputs(BatchedCheck):
             a = best[b][1]
             classes = self._output_classes([a, b], by_label, labels, outputs, out_sigs)
             conflicts.append((f"conflict-{len(conflicts) + 1}", "near", [a, b], classes, [b]))
-        shown = fetch_examples(self.context, self._wanted(conflicts)) if conflicts else {}
+        shown = fetch_examples(self.context, *self._wanted(conflicts)) if conflicts else {}
         found = 0
         severity = None if by_label else Severity.INFO
         for cluster, kind, members, classes, flagged in conflicts:
@@ -237,12 +237,16 @@ class ConflictingOutputs(BatchedCheck):
                 classes[head] = list(group)
         return classes
 
-    def _wanted(self, conflicts) -> dict[str, set[int]]:
+    def _wanted(self, conflicts) -> tuple[dict[str, set[int]], dict[str, dict[int, tuple[int | None, int]]]]:
+        refs = self._refs
         wanted: dict[str, set[int]] = defaultdict(set)
+        where: dict[str, dict[int, tuple[int | None, int]]] = defaultdict(dict)
         for _, _, members, _, _ in conflicts:
             for pos in members[:_SHOWN]:
-                wanted[self._refs.path(pos)].add(self._refs.index(pos))
-        return wanted
+                path, index = refs.path(pos), refs.index(pos)
+                wanted[path].add(index)
+                where[path][index] = (refs.line(pos), refs.record_hash(pos))
+        return wanted, where
 
     def _finding(self, cluster, pos, members, classes, by_label, inputs, in_sigs, in_shingles, shown, severity) -> Finding:
         refs = self._refs
