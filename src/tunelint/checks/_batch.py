@@ -36,6 +36,9 @@ _SALTS = seed_constants(0xB47C, 8)
 _ROLE_SALT = {role: _SALTS[i] for i, role in enumerate(Role)}
 _NAME_SALT, _ARGS_SALT, _REJECTED_MARK = _SALTS[5], _SALTS[6], _SALTS[7]
 _BASE = seed_constants(0xC0DE, 1)[0] | 1
+# Digests of the system prompts seen lately (cleared when it grows past this many).
+_SYSTEM_CACHE = 256
+_SYSTEM_DIGESTS: dict[str, int] = {}
 # Longest label any spec accepts (labels.MAX_LABEL_CHARS); see `Batch.labels`.
 _MAX_LABEL_CHARS = 64
 
@@ -127,6 +130,7 @@ class Batch:
         ex = self.examples
         n = len(ex)
         digest = _digest
+        system_digests = _SYSTEM_DIGESTS
         role_salt = _ROLE_SALT
         system = Role.SYSTEM
         assistant = Role.ASSISTANT
@@ -163,7 +167,15 @@ class Batch:
                     input_end[i + 1] = len(input_values)
                     in_seg_end = len(seg_texts)
                 role = t.role
-                d = digest(t.content)
+                if role is system:
+                    # A dataset has few system prompts: look the digest up instead.
+                    d = system_digests.get(t.content)
+                    if d is None:
+                        if len(system_digests) >= _SYSTEM_CACHE:
+                            system_digests.clear()
+                        d = system_digests[t.content] = digest(t.content)
+                else:
+                    d = digest(t.content)
                 values.append(d ^ role_salt[role])
                 calls = t.tool_calls
                 if calls:
