@@ -358,6 +358,8 @@ class DaskExecutor(Executor):
     def read(self, run: "_Run", splits: Splits, progress: Progress | None = None) -> tuple[list[DatasetInfo], str | None]:
         order = [(split, path) for split in _engine().READ_ORDER for path in splits[split]]
         unmergeable = unmergeable_checks(run)
+        # A tree of merges needs associative merges; fold-only checks get one task instead.
+        unmergeable += [c.name for c in run.checks if getattr(c, "fold_only", False) and c.name not in unmergeable]
         if unmergeable:
             return self._read_sequential(run, order, splits, progress), one_process_note(unmergeable)
         return self._read_tree(run, order, splits, progress), None
@@ -416,15 +418,22 @@ class DaskExecutor(Executor):
                 parts.append(client.submit(piece_task, piece, settings, splits, pure=False))
         infos = client.map(info_task, parts, pure=False)
         # Pairwise merges in file order: level by level, neighbours only, so "first occurrence"
-        # keeps its meaning; intermediate states live and die on the workers.
-        level = parts
-        while len(level) > 1:
-            level = [
-                client.submit(merge_task, level[k], level[k + 1], pure=False) if k + 1 < len(level) else level[k]
-                for k in range(0, len(level), 2)
-            ]
-        root = level[0]
-        del parts, level
+        # keeps its meaning; intermediate states live and die on the workers. One tree per split,
+        # then the splits folded in reading order: a check may need a whole split merged before
+        # the next one joins (test-leakage indexes the complete test split before training data).
+        roots = []
+        for split in _engine().READ_ORDER:
+            level = [part for part, piece in zip(parts, pieces) if piece.split == split]
+            while len(level) > 1:
+                level = [
+                    client.submit(merge_task, level[k], level[k + 1], pure=False) if k + 1 < len(level) else level[k]
+                    for k in range(0, len(level), 2)
+                ]
+            roots += level
+        root = roots[0]
+        for other in roots[1:]:
+            root = client.submit(merge_task, root, other, pure=False)
+        del parts, level, roots
         got: list[DatasetInfo | None] = [None] * len(infos)
         position = {f.key: k for k, f in enumerate(infos)}
         done: dict[tuple[str, str], int] = {}

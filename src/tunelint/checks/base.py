@@ -157,12 +157,16 @@ class DatasetCheck(Check):
     fresh instance and merges them in file order, so "first occurrence" keeps its meaning.
     Merges may run as a tree (the Dask engine merges neighbours pairwise on its workers), so
     `merge` must be associative: `(a + b) + c` must equal `a + (b + c)`, always left before right.
+    A check whose merge is only correct as a left fold (each later chunk absorbed in order by the
+    state that holds everything before it) sets `fold_only = True`; tree-merging engines then
+    read the run in one task.
     Heavy resources (a model, an analyzer) belong in a module-level cache, not on `self`,
     because chunk states travel between processes.
     """
 
     splits: ClassVar[tuple[str, ...]] = ("train", "test", "reference")
     mergeable: ClassVar[bool] = False
+    fold_only: ClassVar[bool] = False
 
     def observe(self, example: Example) -> None:
         """Take note of one example."""
