@@ -31,6 +31,10 @@ class Scanned:
     number: int
 
 
+# The last example's texts: `pii` and `secret` look at the same example one after the other.
+_LAST: list[Any] = [None, []]
+
+
 def scanned_texts(example: Example) -> list[Scanned]:
     """Every text of `example` a value could hide in, in record order.
 
@@ -38,6 +42,8 @@ def scanned_texts(example: Example) -> list[Scanned]:
     assistant), and the rejected completion of a preference pair. An assistant turn with weight
     0 is not trained on, so it counts as input.
     """
+    if _LAST[0] is example:
+        return _LAST[1]
     out: list[Scanned] = []
     seen: Counter[str] = Counter()
     for turn in example.turns:
@@ -58,6 +64,7 @@ def scanned_texts(example: Example) -> list[Scanned]:
             if turn.content:
                 out.append(Scanned("assistant", f"rejected assistant turn {rejected}", turn.pointer,
                                    turn.content, False, rejected))
+    _LAST[:] = [example, out]
     return out
 
 
