@@ -72,7 +72,7 @@ def test_reviewed_findings_are_info_carry_the_review_and_do_not_fail_the_gate(da
     assert report.passed
     row = report.scorecard.row("privacy-reviewed")
     assert row.metrics["reviewed"] == 2 and row.metrics["reviewers"] == {"alice": 1, "bob": 1}
-    assert row.summary.endswith("; 2 reviewed by alice (1), bob (1)")
+    assert "; 2 reviewed by alice (1), bob (1); pii detection " in row.summary
     assert row.status == "warn"
     assert report.review is not None and report.review.pending == 1
     assert report.to_dict()["review"]["reviewers"] == {"alice": 1, "bob": 1}
@@ -93,7 +93,7 @@ def test_all_reviewed_row_passes_even_when_info_fails_the_gate(data):
     assert report.passed
     row = report.scorecard.row("privacy-reviewed")
     assert (row.status, row.score) == ("pass", 100)
-    assert row.summary == "3 findings, all reviewed by carol (3)"
+    assert row.summary.startswith("3 findings, all reviewed by carol (3); pii detection ")
 
 
 def test_init_again_keeps_decisions_and_adds_new_findings(data):

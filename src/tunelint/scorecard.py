@@ -183,6 +183,10 @@ def build_scorecard(
         if reviewers:
             who = ", ".join(f"{name} ({n})" for name, n in sorted(reviewers.items(), key=lambda kv: (-kv[1], kv[0])))
             summary += f"; {sum(reviewers.values())} reviewed by {who}" if fs else f" by {who}"
+        # A check may say how it assessed the row (e.g. which PII detection mode ran).
+        notes = [m["summary_note"] for m in metrics.values() if isinstance(m, Mapping) and m.get("summary_note")]
+        if notes:
+            summary += "; " + "; ".join(str(n) for n in notes)
         tops = tuple(f.message for f in sorted(fs, key=lambda f: (-f.severity.rank, f.sort_key()))[:3])
         rows.append(CriterionResult(criterion, status, score, summary, metrics, checks, ADVICE[criterion], tops))
     reasons = _gate_reasons(findings, fail_on, rows, thresholds)

@@ -134,7 +134,11 @@ class Pii(PrivacyCheck):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         detector = detector_for(self.options)
-        self.metrics = {"mode": detector.mode, "entities": list(detector.entities)}
+        self.metrics = {
+            "mode": detector.mode,
+            "entities": list(detector.entities),
+            "summary_note": f"pii detection {detector.mode}",
+        }
         if detector.unavailable_entities:
             self.metrics["not_checked"] = (
                 f"{', '.join(detector.unavailable_entities)} need an NER model (pip install a spaCy "
