@@ -190,3 +190,17 @@ def test_sample_datasets_flag_only_the_planted_values():
         assert {d.path for d in report.datasets} == {str(f) for f in files}
         flagged |= {(f"{dataset}/{Path(f.location.path).name}", f.location.line, f.check) for f in report.findings}
     assert flagged == planted
+
+
+def test_allow_list_from_a_config_file(tmp_path):
+    from tunelint.config import STARTER, load_settings
+
+    line = next(l for l in STARTER.splitlines() if l.startswith("# allow = "))
+    (tmp_path / "tunelint.toml").write_text("[tool.tunelint.checks.pii]\n" + line[2:] + "\n")
+    settings = load_settings(tmp_path / "tunelint.toml").replace(select=("pii",))
+    train = _write(tmp_path / "train.jsonl", [{"messages": [
+        {"role": "user", "content": "support@quillstack.com, ops@example.com or dana@quillstack.com?"},
+        {"role": "assistant", "content": "Any."}]}])
+    [f] = lint(train, settings=settings).findings
+    assert f.evidence["count"] == 1 and f.evidence["values"][0]["masked"] == "d***@q***.com"
+    assert lint(train, settings=settings).scorecard.row("privacy-reviewed").metrics["pii"]["values_allowed"] == 2

@@ -254,7 +254,7 @@ fail-on = "error"
 # Privacy: values that are fine to have (exact, or "re:" + a regex over the whole value), and the
 # review file recording decisions on privacy findings (start it with `tunelint review init`):
 # [tool.tunelint.checks.pii]
-# allow = ["support@quillstack.com", "re:.*@example\\.com"]
+# allow = ["support@quillstack.com", 're:.*@example\\.com']   # 're:' + a regex over the whole value
 # [tool.tunelint.privacy]
 # review-file = "privacy-review.toml"
 

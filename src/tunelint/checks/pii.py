@@ -78,7 +78,7 @@ class Pii(PrivacyCheck):
         score-threshold: minimum recognizer score, 0..1 (default 0.4: phone numbers score 0.4,
             IP addresses 0.6, SSNs 0.5, checksum-validated values 1.0).
         allow: values never reported: exact strings (case ignored) or "re:<regex>" matching the
-            whole value, e.g. ["support@quillstack.com", "re:.*@example\\.com"].
+            whole value, e.g. ["support@quillstack.com", 're:.*@example\\.com'].
         ner: "auto" (an installed en_core_web_sm / md / lg), "off", or a spaCy package name or
             pipeline directory (default "auto").
         phone-regions: ISO country codes whose national phone formats are recognised without a
