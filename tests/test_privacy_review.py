@@ -169,3 +169,17 @@ def test_review_file_round_trips_awkward_text(tmp_path):
     path.write_text(extended.to_toml())
     [entry] = Review.load(path).entries
     assert added == 1 and entry.what == f.message.strip() and entry.path == 'odd "path".jsonl'
+
+
+def test_sarif_marks_reviewed_findings_as_suppressed(data):
+    from tunelint.reporters.sarif import SarifReporter
+
+    _init()
+    path = data / "privacy-review.toml"
+    _decide(path, 3, "accept", "alice", note="rotated")
+    report = lint("train.jsonl", settings=Settings(select=("pii", "secret"), privacy={"review_file": path}))
+    results = json.loads(SarifReporter().render(report))["runs"][0]["results"]
+    suppressed = [r for r in results if "suppressions" in r]
+    assert [r["ruleId"] for r in suppressed] == ["P002"]
+    assert suppressed[0]["suppressions"] == [
+        {"kind": "external", "status": "accepted", "justification": "accept by alice on 2025-01-10: rotated"}]
