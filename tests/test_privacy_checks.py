@@ -204,3 +204,24 @@ def test_allow_list_from_a_config_file(tmp_path):
     [f] = lint(train, settings=settings).findings
     assert f.evidence["count"] == 1 and f.evidence["values"][0]["masked"] == "d***@q***.com"
     assert lint(train, settings=settings).scorecard.row("privacy-reviewed").metrics["pii"]["values_allowed"] == 2
+
+
+def test_ner_mode_through_the_check(tmp_path):
+    """With a spaCy pipeline, names and places are found, masked to initials, and the row says so."""
+    import spacy
+
+    nlp = spacy.blank("en")
+    nlp.add_pipe("entity_ruler").add_patterns([{"label": "PERSON", "pattern": "Ada Lovelace"},
+                                               {"label": "GPE", "pattern": "London"}])
+    nlp.to_disk(tmp_path / "tiny_ner")
+    train = _write(tmp_path / "train.jsonl", [{"messages": [
+        {"role": "user", "content": "Who wrote the first program?"},
+        {"role": "assistant", "content": "Ada Lovelace, in London."}]}])
+    report = lint(train, settings=Settings(select=("pii",), checks={"pii": {"ner": str(tmp_path / "tiny_ner")}}))
+    assert sorted((f.evidence["entity_type"], f.severity, f.evidence["values"][0]["masked"]) for f in report.findings) == [
+        ("LOCATION", Severity.ERROR, "***"), ("PERSON", Severity.ERROR, "A*** L***")]
+    row = report.scorecard.row("privacy-reviewed")
+    assert row.metrics["pii"]["mode"] == "ner:tiny_ner" and "not_checked" not in row.metrics["pii"]
+    assert row.summary.endswith("; pii detection ner:tiny_ner")
+    plain = lint(train, settings=Settings(select=("pii",), checks={"pii": {"ner": "off"}}))
+    assert plain.findings == () and "need an NER model" in plain.scorecard.row("privacy-reviewed").metrics["pii"]["not_checked"]

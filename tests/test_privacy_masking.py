@@ -144,3 +144,17 @@ def test_show_pii_reveals_values_in_json(planted):
     # Other checks' quotes stay as the data has them: the masking above is what hid them.
     repeated = [f.message for f in report.findings if f.check == "degenerate-repetition"]
     assert any("maria.gonzalez@outlook.com" in m for m in repeated)
+
+
+def test_cli_show_pii_flag(planted):
+    from click.testing import CliRunner
+
+    from tunelint.cli import main
+
+    train, _, _ = planted
+    args = ["check", str(train), "--select", "pii,secret", "--format", "json", "--exit-zero"]
+    hidden = CliRunner().invoke(main, args)
+    shown = CliRunner().invoke(main, [*args, "--show-pii"])
+    assert hidden.exit_code == shown.exit_code == 0
+    assert "maria.gonzalez@outlook.com" not in hidden.output and "AKIAZT4HW2QX9MPL6BVC" not in hidden.output
+    assert "maria.gonzalez@outlook.com" in shown.output and "AKIAZT4HW2QX9MPL6BVC" in shown.output
