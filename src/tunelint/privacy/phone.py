@@ -95,7 +95,8 @@ def phone_evidence(text: str, start: int, end: int) -> str | None:
 
     None: fewer than seven digits in a run; part of a price or decimal, or of a number written
     as a date, IPv4 address, SSN or card; an ISBN-like run of one-digit blocks; more than 15
-    digits; an operand of arithmetic (an operator right before or after it) with no phone word. STRONG: written with a + country code, or a phone word shortly before the number.
+    digits; an operand of arithmetic (an operator right after it, or right before it with no
+    phone word nearby) unless written with a + country code. STRONG: written with a + country code, or a phone word shortly before the number.
     GROUPED: an (area) code or three or more digit blocks, with no other-identifier word
     ("order", "invoice", "ISBN", ...) shortly before it.
     """
@@ -125,8 +126,10 @@ def phone_evidence(text: str, start: int, end: int) -> str | None:
     lo = max(0, run_start - _CONTEXT_WINDOW)
     phone_word = _PHONE_CONTEXT.search(text, lo, run_start)
     country_code = re.match(r"\+\d", value) or (before[-1:] == "+" and value[:1].isdigit())
-    arithmetic = _OPERATOR_AFTER.match(text, end) or _OPERATOR_BEFORE.search(text, max(0, start - 3), start)
-    if arithmetic and not phone_word and not country_code:
+    # An operator after the number outweighs a phone word nearby ("on mobile ... 4500/500=9");
+    # one before it does not ("phone = 415-555-0132").
+    operator_before = _OPERATOR_BEFORE.search(text, max(0, start - 3), start) and not phone_word
+    if (_OPERATOR_AFTER.match(text, end) or operator_before) and not country_code:
         return None  # "4500/500=9", "+ 100 x 20/100 * 7", "2a = 54 / 12 – 346 – 354"
     if value.startswith("+") or before[-1:] == "+" or phone_word:
         return STRONG
