@@ -225,3 +225,17 @@ def test_ner_mode_through_the_check(tmp_path):
     assert row.summary.endswith("; pii detection ner:tiny_ner")
     plain = lint(train, settings=Settings(select=("pii",), checks={"pii": {"ner": "off"}}))
     assert plain.findings == () and "need an NER model" in plain.scorecard.row("privacy-reviewed").metrics["pii"]["not_checked"]
+
+
+def test_default_phone_regions_are_presidios_and_the_registry_loads_without_presidio():
+    import subprocess
+    import sys
+
+    from tunelint.checks.pii import DEFAULT_PHONE_REGIONS
+    from tunelint.privacy.phone import ChatPhoneRecognizer
+
+    assert DEFAULT_PHONE_REGIONS == tuple(ChatPhoneRecognizer.DEFAULT_SUPPORTED_REGIONS)
+    code = ("import sys; from tunelint.registry import load_checks; load_checks(); "
+            "print('presidio_analyzer' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "False"

@@ -67,19 +67,21 @@ def _input_options(f):
                      help="Deployment spec (TOML): system prompt, user template, output schema, tools, limits."),
         click.option("--target", help="Provider profile whose format rules apply: openai, vertex, bedrock, together, mistral, trl."),
         click.option("--jobs", type=click.IntRange(min=1), help="Worker processes for large files (default: one per core)."),
+        click.option("--engine", type=click.Choice(["local", "dask"]), help="Where chunks run: local processes (default) or a Dask cluster."),
+        click.option("--scheduler", help="Address of a running Dask scheduler (tcp://HOST:PORT); implies --engine dask."),
     ]):
         f = decorator(f)
     return f
 
 
 def _resolve_settings(config, select, ignore, fields, input_format, deployment=None, target=None, jobs=None,
-                      **overrides) -> Settings:
+                      engine=None, scheduler=None, **overrides) -> Settings:
     try:
         mapping = parse_fields(fields) if fields else None
     except ValueError as exc:
         raise UsageFailure(f"--fields: {exc}") from None
     settings = _settings(config, fields=mapping, input_format=input_format, select=_split_list(select) or None,
-                         jobs=jobs, **overrides)
+                         jobs=jobs, engine=engine or ("dask" if scheduler else None), scheduler=scheduler, **overrides)
     if ignore:
         settings = settings.replace(ignore=tuple(settings.ignore) + _split_list(ignore))
     if deployment or target:
@@ -168,13 +170,14 @@ def pick_format(fmt: str) -> str:
 @click.option("--exit-zero", is_flag=True, help="Exit 0 even when the gate fails (still 2 on usage errors).")
 @click.option("--color/--no-color", default=None, help="Colour in the text report (default: when stdout is a terminal).")
 def check(train, test, reference, config, select, ignore, fields, input_format, no_progress, deployment, target, jobs,
+          engine, scheduler,
           fmt, output, fail_on, min_score, fail_on_criteria, baseline, show_pii, review_file, exit_zero, color):
     """Lint TRAIN (one or more files; '-' reads stdin; none: the config's datasets) and print a report."""
     reporters = load_reporters()
     fmt = pick_format(fmt)
     if fmt not in reporters:
         raise UsageFailure(f"unknown --format '{fmt}' (one of: auto, {', '.join(sorted(reporters))})")
-    settings = _resolve_settings(config, select, ignore, fields, input_format, deployment, target, jobs,
+    settings = _resolve_settings(config, select, ignore, fields, input_format, deployment, target, jobs, engine, scheduler,
                                  fail_on=fail_on, show_pii=show_pii)
     if min_score is not None or fail_on_criteria:
         gate = settings.scorecard.model_dump()
@@ -213,12 +216,12 @@ def _settings_with(settings: Settings, **changes) -> Settings:
 @click.option("-o", "--output", default=".tunelint-baseline.json", show_default=True, type=click.Path(dir_okay=False),
               help="Where to write the baseline.")
 def baseline_cmd(train, test, reference, config, select, ignore, fields, input_format, no_progress, deployment, target,
-                 jobs, output):
+                 jobs, engine, scheduler, output):
     """Accept the current findings: write them, by content fingerprint, to a baseline file.
 
     `tunelint check --baseline FILE` then fails only on findings not in it.
     """
-    settings = _resolve_settings(config, select, ignore, fields, input_format, deployment, target, jobs)
+    settings = _resolve_settings(config, select, ignore, fields, input_format, deployment, target, jobs, engine, scheduler)
     train, test, reference = _inputs(train, test, reference, settings)
     report = _run(train, test, reference, settings, no_progress)
     base = Baseline.from_findings(report.findings)
@@ -239,14 +242,14 @@ def review_group() -> None:
 @click.option("-o", "--output", type=click.Path(dir_okay=False),
               help="The review file (default: the config's [tool.tunelint.privacy] review-file, else privacy-review.toml).")
 def review_init(train, test, reference, config, select, ignore, fields, input_format, no_progress, deployment, target,
-                jobs, output):
+                jobs, engine, scheduler, output):
     """Start (or extend) a review file with an entry for each current privacy finding.
 
     Entries already in the file keep their decisions; new findings are added with an empty
     decision for a reviewer to fill in.
     """
     settings = _resolve_settings(config, select or ("privacy-reviewed",), ignore, fields, input_format, deployment,
-                                 target, jobs)
+                                 target, jobs, engine, scheduler)
     target_path = Path(output) if output else settings.privacy.review_file or Path("privacy-review.toml")
     try:
         existing = Review.load(target_path) if target_path.exists() else Review(())

@@ -120,6 +120,10 @@ class Settings(BaseModel):
     scorecard: ScorecardSettings = Field(default_factory=ScorecardSettings)
     privacy: PrivacySettings = Field(default_factory=PrivacySettings)
     datasets: DatasetPaths | None = None
+    # Where chunks run: "local" (processes on this machine) or "dask" (a Dask cluster: a local one
+    # started for the run, or the one at `scheduler`, e.g. "tcp://10.0.0.5:8786"). docs/distributed.md
+    engine: Literal["local", "dask"] = "local"
+    scheduler: str | None = None
     base_dir: Path = Field(default_factory=Path.cwd)
     config_path: Path | None = None
 

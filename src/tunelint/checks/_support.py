@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from collections import Counter
 
     from tunelint.labels import LabelProfile, LabelSpec
-from tunelint.privacy.prefilter import PHONE_DIGIT_RUN
+from tunelint.privacy.shapes import PHONE_DIGIT_RUN
 from tunelint.similarity import (
     MinHasher,
     Ragged,

@@ -155,6 +155,8 @@ class DatasetCheck(Check):
     To run on every core, keep state small (hashes, counts, signatures — not texts), set
     `mergeable = True` and implement `merge(other)`: the engine gives each chunk of a file a
     fresh instance and merges them in file order, so "first occurrence" keeps its meaning.
+    Merges may run as a tree (the Dask engine merges neighbours pairwise on its workers), so
+    `merge` must be associative: `(a + b) + c` must equal `a + (b + c)`, always left before right.
     Heavy resources (a model, an analyzer) belong in a module-level cache, not on `self`,
     because chunk states travel between processes.
     """

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import Field, field_validator
 
@@ -11,20 +11,28 @@ from tunelint.checks._privacy import PrivacyCheck, Scanned, validate_allow
 from tunelint.checks.base import CheckOptions
 from tunelint.config import ConfigError
 from tunelint.models import Criterion, Severity
-from tunelint.privacy import NER_ENTITIES, PATTERN_ENTITIES, PiiDetector, Span
-from tunelint.privacy.phone import ChatPhoneRecognizer
+
+if TYPE_CHECKING:
+    from tunelint.privacy.pii import PiiDetector
+    from tunelint.privacy.spans import Span
+
+# Presidio's own default phone regions (tunelint.privacy.phone imports Presidio, which loading
+# the check registry must not; a test pins the two lists together).
+DEFAULT_PHONE_REGIONS = ("US", "GB", "DE", "FR", "IL", "IN", "CA", "BR")
 
 # Built detectors by their options. Building one loads Presidio's recognizers (and a spaCy
 # pipeline in NER mode), so every check instance of a process shares it; check instances
 # travel between worker processes and must not carry it.
-_DETECTORS: dict[tuple[Any, ...], PiiDetector] = {}
+_DETECTORS: dict[tuple[Any, ...], "PiiDetector"] = {}
 
 
-def detector_for(options: "Pii.Options") -> PiiDetector:
+def detector_for(options: "Pii.Options") -> "PiiDetector":
     """The shared detector for these options (built on first use in this process)."""
     key = (options.entities, options.score_threshold, options.ner, options.phone_regions)
     found = _DETECTORS.get(key)
     if found is None:
+        from tunelint.privacy.pii import PiiDetector
+
         try:
             found = PiiDetector(
                 entities=options.entities,
@@ -112,13 +120,15 @@ class Pii(PrivacyCheck):
         score_threshold: float = Field(0.4, ge=0.0, le=1.0)
         allow: tuple[str, ...] = ()
         ner: str = "auto"
-        phone_regions: tuple[str, ...] = tuple(ChatPhoneRecognizer.DEFAULT_SUPPORTED_REGIONS)
+        phone_regions: tuple[str, ...] = DEFAULT_PHONE_REGIONS
         input_severity: Severity = Severity.WARNING
 
         @field_validator("entities")
         @classmethod
         def _known(cls, v: tuple[str, ...] | None) -> tuple[str, ...] | None:
             if v is not None:
+                from tunelint.privacy.pii import NER_ENTITIES, PATTERN_ENTITIES
+
                 unknown = sorted(set(v) - set(PATTERN_ENTITIES) - set(NER_ENTITIES))
                 if unknown:
                     raise ValueError(f"unknown entity types {unknown}; supported: "
@@ -145,7 +155,7 @@ class Pii(PrivacyCheck):
                 "pipeline such as en_core_web_sm)"
             )
 
-    def detect(self, texts: Sequence[str]) -> list[list[Span]]:
+    def detect(self, texts: Sequence[str]) -> list[list["Span"]]:
         return detector_for(self.options).detect_many(texts)
 
     def severity_for(self, scanned: Scanned, entity_type: str) -> Severity:

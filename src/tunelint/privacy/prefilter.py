@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable, Mapping
 
-from tunelint.privacy.phone import PHONE_DIGIT_RUN, PHONE_PUNCTUATION, has_phone_candidate
+from tunelint.privacy.shapes import PHONE_DIGIT_RUN, PHONE_PUNCTUATION
 
 _IPV6_FULL = r"[0-9A-Fa-f]{1,4}(?::[0-9A-Fa-f]{1,4}){7}"
 
@@ -34,10 +34,18 @@ TRIGGERS: Mapping[str, str] = {
     "CRYPTO": r"[13][A-Za-z0-9]{25}",
 }
 
+def _has_phone_candidate(text: str) -> bool:
+    # Imported on first use: phone.py brings in Presidio, which `may_contain` never needs
+    # (masking other checks' quotes asks it first, and most runs then never load Presidio).
+    from tunelint.privacy.phone import has_phone_candidate
+
+    return has_phone_candidate(text)
+
+
 # Second, exact-but-costlier tests for entities whose trigger is common in ordinary text
 # (most 7-digit runs are order numbers, dates or ids, not phone-shaped).
 REFINEMENTS: Mapping[str, Callable[[str], bool]] = {
-    "PHONE_NUMBER": has_phone_candidate,
+    "PHONE_NUMBER": _has_phone_candidate,
 }
 
 # The gate: per entity, what its trigger implies, written to start at a digit so that one
