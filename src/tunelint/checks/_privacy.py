@@ -7,8 +7,7 @@ from __future__ import annotations
 import re
 from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Any, ClassVar, NamedTuple
 
 from tunelint.checks.base import RecordCheck
 from tunelint.models import Example, Finding, Role, Severity
@@ -19,16 +18,30 @@ MAX_VALUES_SHOWN = 20
 REGEX_PREFIX = "re:"
 
 
-@dataclass(frozen=True, slots=True)
-class Scanned:
-    """One text of an example: where it is, who says it, and whether the model learns to say it."""
+class Scanned(NamedTuple):
+    """One text of an example: where it is, who says it, and whether the model learns to say it.
+
+    A named tuple, built for every text of every example; `label` is only read for findings.
+    """
 
     role: str
-    label: str
+    number: int
     pointer: str
     text: str
     learned: bool
-    number: int
+    # The tool call's name for call arguments; REJECTED for a rejected completion.
+    part: str | None = None
+
+    @property
+    def label(self) -> str:
+        if self.part is REJECTED:
+            return f"rejected {self.role} turn {self.number}"
+        if self.part is not None:
+            return f"{self.role} turn {self.number} tool call {self.part!r}"
+        return f"{self.role} turn {self.number}"
+
+
+REJECTED = "\x00rejected"
 
 
 # The last example's texts: `pii` and `secret` look at the same example one after the other.
@@ -45,25 +58,22 @@ def scanned_texts(example: Example) -> list[Scanned]:
     if _LAST[0] is example:
         return _LAST[1]
     out: list[Scanned] = []
-    seen: Counter[str] = Counter()
+    seen: dict[str, int] = {}
     for turn in example.turns:
         role = turn.role.value
-        seen[role] += 1
-        n = seen[role]
+        n = seen[role] = seen.get(role, 0) + 1
         learned = turn.role is Role.ASSISTANT and turn.weight != 0
         if turn.content:
-            out.append(Scanned(role, f"{role} turn {n}", turn.pointer, turn.content, learned, n))
+            out.append(Scanned(role, n, turn.pointer, turn.content, learned))
         for call in turn.tool_calls:
             if call.arguments:
-                out.append(Scanned(role, f"{role} turn {n} tool call {call.name!r}", call.pointer,
-                                   call.arguments, learned, n))
+                out.append(Scanned(role, n, call.pointer, call.arguments, learned, call.name))
     rejected = 0
     for turn in example.rejected:
         if turn.role is Role.ASSISTANT:
             rejected += 1
             if turn.content:
-                out.append(Scanned("assistant", f"rejected assistant turn {rejected}", turn.pointer,
-                                   turn.content, False, rejected))
+                out.append(Scanned("assistant", rejected, turn.pointer, turn.content, False, REJECTED))
     _LAST[:] = [example, out]
     return out
 
