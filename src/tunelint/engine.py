@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 import fnmatch
+import re
 import time
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -19,6 +21,7 @@ from tunelint.lengths import LengthHistogram
 from tunelint.loader import FileNote, Loader, Rejected
 from tunelint.loader.reader import expand_inputs
 from tunelint.models import CheckInfo, Criterion, DatasetInfo, Example, Excerpt, Finding
+from tunelint.review import Review, ReviewOutcome
 from tunelint.registry import CheckRegistry, RegistryError, load_checks, load_formats
 from tunelint.scorecard import Scorecard, build_scorecard
 from tunelint.sources import Source, as_sources
@@ -43,9 +46,10 @@ class Report:
     timing: Mapping[str, float] = field(default_factory=dict)
     # The checks that ran, with their documentation (rule metadata for SARIF and the HTML report).
     checks: tuple[CheckInfo, ...] = ()
-    # Shortened, PII-masked copies of the examples findings point at, when `lint(excerpts=N)` asked.
+    # Shortened, PII- and secret-masked copies of the examples findings point at, when `lint(excerpts=N)` asked.
     excerpts: Mapping[tuple[str, str, int], Excerpt] = field(default_factory=dict)
     baseline: BaselineOutcome | None = None
+    review: ReviewOutcome | None = None
 
     @property
     def passed(self) -> bool:
@@ -65,6 +69,8 @@ class Report:
         }
         if self.baseline is not None:
             out["baseline"] = self.baseline.to_dict()
+        if self.review is not None:
+            out["review"] = self.review.to_dict()
         return out
 
     def excerpt(self, location: Any) -> Excerpt | None:
@@ -292,7 +298,16 @@ def lint(
             t = time.perf_counter()
             findings.extend(dc.finish())
             timing[dc.name] += time.perf_counter() - t
+    if not settings.show_pii:
+        t = time.perf_counter()
+        findings = mask_findings(findings)
+        timing["masking"] = time.perf_counter() - t
     findings, suppressed = _suppress(findings, settings, registry)
+    reviewed = None
+    if settings.privacy.review_file is not None:
+        review = Review.load(settings.privacy.review_file)
+        reviewed = review.apply(findings, [c.name for c in checks], [p for paths in splits.values() for p in paths])
+        findings = list(reviewed.findings)
     outcome = None
     if base is not None:
         outcome = base.apply(findings, [c.code for c in checks], [p for paths in splits.values() for p in paths])
@@ -342,6 +357,7 @@ def lint(
         checks=tuple(CheckInfo(c.code, c.name, c.criterion, c.level, c.summary, c.doc()) for c in checks),
         excerpts=kept_excerpts,
         baseline=outcome,
+        review=reviewed,
     )
 
 
@@ -371,7 +387,7 @@ def collect_excerpts(
 ) -> dict[tuple[str, str, int], Excerpt]:
     """Read the inputs again and keep shortened copies of the examples findings point at.
 
-    Untrusted text stays text: reporters escape it. PII is masked unless `show_pii`.
+    Untrusted text stays text: reporters escape it. PII and secrets are masked unless `show_pii`.
     """
     wanted = _wanted(findings, limit)
     by_source: dict[tuple[str, str], set[int]] = defaultdict(set)
@@ -399,27 +415,52 @@ def _excerpt(example: Example, masker: Callable[[str], str] | None) -> Excerpt:
     truncated = len(example.turns) > EXCERPT_TURNS
     for t in example.turns[:EXCERPT_TURNS]:
         text = t.content
+        # Masked before it is cut, so a value the cut would split is still found whole.
+        if masker is not None:
+            text = masker(text)
         if len(text) > EXCERPT_CHARS:
             text = text[:EXCERPT_CHARS]
             truncated = True
-        if masker is not None:
-            text = masker(text)
         turns.append((t.role.value, text))
     return Excerpt(example.split, example.path, example.index, example.line, tuple(turns), truncated)
 
 
 def _pii_masker() -> Callable[[str], str]:
-    from tunelint.privacy.pii import PiiDetector
+    from tunelint.privacy.safe import mask_text
 
-    detector = PiiDetector(ner="off")
+    return mask_text
 
-    def mask(text: str) -> str:
-        spans = detector.detect(text)
-        for span in sorted(spans, key=lambda s: s.start, reverse=True):
-            text = f"{text[: span.start]}<{span.entity_type}>{text[span.end :]}"
-        return text
 
-    return mask
+# Evidence strings that are identifiers (hashes, fingerprints), not dataset text.
+_IDENTIFIER = re.compile(r"[0-9a-f]{8,}")
+
+
+def mask_findings(findings: Sequence[Finding]) -> list[Finding]:
+    """Findings whose messages and evidence quote no PII value or secret.
+
+    Checks quote dataset text (a repeated phrase, where two prompts differ); whatever they quote,
+    the privacy detectors' finds are replaced by typed placeholders here, so no report shows
+    them unless `show_pii`. The privacy checks' own findings are masked already.
+    """
+    from tunelint.privacy.safe import mask_text
+
+    def clean(value: Any) -> Any:
+        if isinstance(value, str):
+            return value if _IDENTIFIER.fullmatch(value) else mask_text(value)
+        if isinstance(value, Mapping):
+            return {k: clean(v) for k, v in value.items()}
+        if isinstance(value, (list, tuple)):
+            return [clean(v) for v in value]
+        return value
+
+    out = []
+    for f in findings:
+        if f.criterion is not Criterion.PRIVACY_REVIEWED:
+            message, evidence = mask_text(f.message), clean(dict(f.evidence))
+            if message != f.message or evidence != f.evidence:
+                f = dataclasses.replace(f, message=message, evidence=evidence)
+        out.append(f)
+    return out
 
 
 def _count(values: Iterable[str]) -> dict[str, int]:

@@ -170,6 +170,11 @@ class Finding:
     related: tuple[Location, ...] = ()
     evidence: Mapping[str, Any] = field(default_factory=dict)
 
+    @property
+    def reviewed(self) -> bool:
+        """A privacy review file recorded a decision on it: it is reported but does not fail the gate."""
+        return "review" in self.evidence
+
     def sort_key(self) -> tuple:
         loc = self.location
         return (

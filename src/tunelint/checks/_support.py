@@ -234,9 +234,13 @@ def words_text(turns: tuple[Turn, ...], skip_system: bool = True) -> str:
 
 
 def excerpt(text: str, show_pii: bool = False, limit: int = EXCERPT_CHARS) -> str:
-    """A bounded piece of dataset text for evidence; e-mail addresses and long digit runs (phone,
-    card, account numbers) masked unless the user asked to see PII."""
+    """A bounded piece of dataset text for evidence; PII values and secrets the privacy detectors
+    find, any other e-mail address and long digit runs (phone, card, account numbers) masked
+    unless the user asked to see PII."""
     if not show_pii:
+        from tunelint.privacy.safe import mask_text
+
+        text = mask_text(text)
         text = _EMAIL.sub("[email]", text)
         text = PHONE_DIGIT_RUN.sub("[number]", text)
     if len(text) > limit:
