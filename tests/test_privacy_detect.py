@@ -691,3 +691,23 @@ def test_detection_never_touches_the_network(monkeypatch: pytest.MonkeyPatch) ->
     ]
     assert found(SecretDetector(), text) == [("AWS_ACCESS_KEY_ID", "AKIAQX3MZ7PL2VNB4KD8")]
     recognizers._offline_suffix_extractor.cache_clear()
+
+
+_ASSIGNMENT_FRAGMENTS = [
+    "api_key", "API-KEY", "password", "Passwd", "pwd", "secret", "client secret", "token", "Credentials",
+    "x-api-key", "passphrase", "db.password", "apikey", '"', "'", "`", ":", "=", ":=", "=>", " ", "\n", "\t",
+    "Xk29vLq7Rt", "s3cr3tP4ssw0rd", "<your-key>", "${TOKEN}", "Tr0ub4dor&3", "9f8e7d6c5b4a39281706", ",", "key", "-",
+]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.sampled_from(_ASSIGNMENT_FRAGMENTS), min_size=2, max_size=14))
+def test_rule_gates_change_no_result(parts: list[str]) -> None:
+    """A rule's gate only skips texts its pattern cannot match: results with and without it agree."""
+    import dataclasses
+
+    text = "".join(parts)
+    gated = SecretDetector()
+    ungated = SecretDetector()
+    ungated._rules = [(dataclasses.replace(rule, gate=None), *needles) for rule, *needles in ungated._rules]
+    assert gated.detect(text) == ungated.detect(text)

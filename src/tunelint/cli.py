@@ -17,6 +17,7 @@ from tunelint.engine import lint
 from tunelint.loader.formats.fields import parse_fields
 from tunelint.loader.reader import InputError
 from tunelint.registry import RegistryError, load_checks, load_formats, load_reporters
+from tunelint.review import Review, ReviewError
 
 EXIT_OK, EXIT_GATE, EXIT_USAGE = 0, 1, 2
 
@@ -66,19 +67,21 @@ def _input_options(f):
                      help="Deployment spec (TOML): system prompt, user template, output schema, tools, limits."),
         click.option("--target", help="Provider profile whose format rules apply: openai, vertex, bedrock, together, mistral, trl."),
         click.option("--jobs", type=click.IntRange(min=1), help="Worker processes for large files (default: one per core)."),
+        click.option("--engine", type=click.Choice(["local", "dask"]), help="Where chunks run: local processes (default) or a Dask cluster."),
+        click.option("--scheduler", help="Address of a running Dask scheduler (tcp://HOST:PORT); implies --engine dask."),
     ]):
         f = decorator(f)
     return f
 
 
 def _resolve_settings(config, select, ignore, fields, input_format, deployment=None, target=None, jobs=None,
-                      **overrides) -> Settings:
+                      engine=None, scheduler=None, **overrides) -> Settings:
     try:
         mapping = parse_fields(fields) if fields else None
     except ValueError as exc:
         raise UsageFailure(f"--fields: {exc}") from None
     settings = _settings(config, fields=mapping, input_format=input_format, select=_split_list(select) or None,
-                         jobs=jobs, **overrides)
+                         jobs=jobs, engine=engine or ("dask" if scheduler else None), scheduler=scheduler, **overrides)
     if ignore:
         settings = settings.replace(ignore=tuple(settings.ignore) + _split_list(ignore))
     if deployment or target:
@@ -128,7 +131,7 @@ def _run(train, test, reference, settings: Settings, no_progress: bool, **kwargs
 
     try:
         return lint(list(train), test=list(test), reference=list(reference), settings=settings, progress=progress, **kwargs)
-    except (ConfigError, RegistryError, InputError, BaselineError) as exc:
+    except (ConfigError, RegistryError, InputError, BaselineError, ReviewError) as exc:
         raise UsageFailure(str(exc)) from None
     finally:
         if status is not None:
@@ -162,16 +165,19 @@ def pick_format(fmt: str) -> str:
 @click.option("--fail-on-criteria", multiple=True, help="Also fail the gate when these criteria have status fail (comma-separated).")
 @click.option("--baseline", "baseline", type=click.Path(dir_okay=False), help="Suppress the findings listed in this baseline file.")
 @click.option("--show-pii", is_flag=True, default=None, help="Show PII values in findings and example excerpts.")
+@click.option("--review-file", type=click.Path(dir_okay=False),
+              help="Privacy review file: findings with a decision in it are reported as reviewed and do not fail the gate.")
 @click.option("--exit-zero", is_flag=True, help="Exit 0 even when the gate fails (still 2 on usage errors).")
 @click.option("--color/--no-color", default=None, help="Colour in the text report (default: when stdout is a terminal).")
 def check(train, test, reference, config, select, ignore, fields, input_format, no_progress, deployment, target, jobs,
-          fmt, output, fail_on, min_score, fail_on_criteria, baseline, show_pii, exit_zero, color):
+          engine, scheduler,
+          fmt, output, fail_on, min_score, fail_on_criteria, baseline, show_pii, review_file, exit_zero, color):
     """Lint TRAIN (one or more files; '-' reads stdin; none: the config's datasets) and print a report."""
     reporters = load_reporters()
     fmt = pick_format(fmt)
     if fmt not in reporters:
         raise UsageFailure(f"unknown --format '{fmt}' (one of: auto, {', '.join(sorted(reporters))})")
-    settings = _resolve_settings(config, select, ignore, fields, input_format, deployment, target, jobs,
+    settings = _resolve_settings(config, select, ignore, fields, input_format, deployment, target, jobs, engine, scheduler,
                                  fail_on=fail_on, show_pii=show_pii)
     if min_score is not None or fail_on_criteria:
         gate = settings.scorecard.model_dump()
@@ -180,6 +186,8 @@ def check(train, test, reference, config, select, ignore, fields, input_format, 
         if fail_on_criteria:
             gate["fail_on_criteria"] = tuple(gate["fail_on_criteria"]) + _split_list(fail_on_criteria)
         settings = _settings_with(settings, scorecard=gate)
+    if review_file:
+        settings = _settings_with(settings, privacy={"review_file": Path(review_file).resolve()})
     train, test, reference = _inputs(train, test, reference, settings)
     reporter_cls = reporters[fmt]
     if fmt == "text":
@@ -208,12 +216,12 @@ def _settings_with(settings: Settings, **changes) -> Settings:
 @click.option("-o", "--output", default=".tunelint-baseline.json", show_default=True, type=click.Path(dir_okay=False),
               help="Where to write the baseline.")
 def baseline_cmd(train, test, reference, config, select, ignore, fields, input_format, no_progress, deployment, target,
-                 jobs, output):
+                 jobs, engine, scheduler, output):
     """Accept the current findings: write them, by content fingerprint, to a baseline file.
 
     `tunelint check --baseline FILE` then fails only on findings not in it.
     """
-    settings = _resolve_settings(config, select, ignore, fields, input_format, deployment, target, jobs)
+    settings = _resolve_settings(config, select, ignore, fields, input_format, deployment, target, jobs, engine, scheduler)
     train, test, reference = _inputs(train, test, reference, settings)
     report = _run(train, test, reference, settings, no_progress)
     base = Baseline.from_findings(report.findings)
@@ -221,6 +229,42 @@ def baseline_cmd(train, test, reference, config, select, ignore, fields, input_f
 
     write_atomic(output, base.to_json())
     click.echo(f"wrote {len(base.entries):,} findings to {output}")
+
+
+@main.group("review")
+def review_group() -> None:
+    """The privacy review file: decisions on pii and secret findings (who, when, what)."""
+
+
+@review_group.command("init")
+@click.argument("train", nargs=-1)
+@_input_options
+@click.option("-o", "--output", type=click.Path(dir_okay=False),
+              help="The review file (default: the config's [tool.tunelint.privacy] review-file, else privacy-review.toml).")
+def review_init(train, test, reference, config, select, ignore, fields, input_format, no_progress, deployment, target,
+                jobs, engine, scheduler, output):
+    """Start (or extend) a review file with an entry for each current privacy finding.
+
+    Entries already in the file keep their decisions; new findings are added with an empty
+    decision for a reviewer to fill in.
+    """
+    settings = _resolve_settings(config, select or ("privacy-reviewed",), ignore, fields, input_format, deployment,
+                                 target, jobs, engine, scheduler)
+    target_path = Path(output) if output else settings.privacy.review_file or Path("privacy-review.toml")
+    try:
+        existing = Review.load(target_path) if target_path.exists() else Review(())
+    except ReviewError as exc:
+        raise UsageFailure(str(exc)) from None
+    settings = _settings_with(settings, privacy={"review_file": None})
+    train, test, reference = _inputs(train, test, reference, settings)
+    report = _run(train, test, reference, settings, no_progress)
+    review, added = existing.extended(report.findings)
+    from tunelint.reporters.base import write_atomic
+
+    write_atomic(target_path, review.to_toml())
+    pending = sum(1 for e in review.entries if not e.reviewed)
+    click.echo(f"wrote {target_path}: {len(review.entries):,} entries ({added:,} new, {pending:,} without a decision); "
+               "fill in decision, reviewer and date")
 
 
 @main.command("diff")
@@ -351,6 +395,31 @@ def clean_command(train, output, config, fields, input_format):
         raise UsageFailure(str(exc)) from None
     detail = ", ".join(f"{n} {check}" for check, n in sorted(result.by_check.items())) or "nothing to drop"
     click.echo(f"kept {result.kept} of {result.records} records ({detail}); wrote {result.output} and {result.log}")
+
+
+@main.command("redact")
+@click.argument("train")
+@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False),
+              help="Where to write the redacted copy (a log goes to OUTPUT.log.jsonl).")
+@click.option("--config", type=click.Path(dir_okay=False), help="Config file (default: closest tunelint.toml or pyproject.toml).")
+def redact_command(train, output, config):
+    """Write TRAIN with every PII value and secret replaced by a typed placeholder (<EMAIL_ADDRESS>).
+
+    Uses the pii and secret checks' options from the config (entities, allow-list, NER mode).
+    The input is never touched; records with nothing to replace are copied byte for byte.
+    """
+    from tunelint.redact import redact_file
+
+    settings = _settings(config)
+    try:
+        result = redact_file(train, output, settings)
+    except (ConfigError, InputError) as exc:
+        raise UsageFailure(str(exc)) from None
+    detail = ", ".join(f"{n:,} {kind}" for kind, n in sorted(result.by_type.items(), key=lambda kv: (-kv[1], kv[0])))
+    click.echo(f"replaced {result.replaced:,} values in {result.changed:,} of {result.records:,} records"
+               f" ({detail or 'nothing found'}; pii detection {result.mode}); wrote {result.output} and {result.log}")
+    if result.unparsed:
+        click.echo(f"note: {result.unparsed:,} records did not parse as JSON and were redacted as text", err=True)
 
 
 def run() -> None:

@@ -87,6 +87,15 @@ class DatasetPaths(BaseModel):
     reference: tuple[str, ...] = ()
 
 
+class PrivacySettings(BaseModel):
+    """`[tool.tunelint.privacy]`: the review file that records decisions on privacy findings
+    (relative to the config file; see tunelint.review)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    review_file: Path | None = None
+
+
 class Settings(BaseModel):
     """Everything a run needs besides the input files. Frozen; CLI flags are merged in by `replace`."""
 
@@ -109,7 +118,12 @@ class Settings(BaseModel):
     jobs: int | None = Field(default=None, ge=1)
     chunk_bytes: int = Field(default=32 << 20, ge=1 << 10)
     scorecard: ScorecardSettings = Field(default_factory=ScorecardSettings)
+    privacy: PrivacySettings = Field(default_factory=PrivacySettings)
     datasets: DatasetPaths | None = None
+    # Where chunks run: "local" (processes on this machine) or "dask" (a Dask cluster: a local one
+    # started for the run, or the one at `scheduler`, e.g. "tcp://10.0.0.5:8786"). docs/distributed.md
+    engine: Literal["local", "dask"] = "local"
+    scheduler: str | None = None
     base_dir: Path = Field(default_factory=Path.cwd)
     config_path: Path | None = None
 
@@ -190,6 +204,10 @@ def load_settings(config: Path | None = None, start: Path | None = None) -> Sett
         raw["checks"] = {name: dict(v) if isinstance(v, dict) else v for name, v in raw["checks"].items()}
     if isinstance(raw.get("scorecard"), dict):
         raw["scorecard"] = _kebab_to_snake(raw["scorecard"])
+    if isinstance(raw.get("privacy"), dict):
+        raw["privacy"] = _kebab_to_snake(raw["privacy"])
+        if isinstance(raw["privacy"].get("review_file"), str):
+            raw["privacy"]["review_file"] = path.parent / raw["privacy"]["review_file"]
     if isinstance(raw.get("datasets"), (list, str)):
         # `datasets = ["train.jsonl"]` is shorthand for the train split alone.
         raw["datasets"] = {"train": [raw["datasets"]] if isinstance(raw["datasets"], str) else raw["datasets"]}
@@ -236,6 +254,13 @@ fail-on = "error"
 # fail-on-criteria = ["privacy-reviewed", "held-out"]   # the gate fails when these are "fail"
 # criteria-fail-status = "fail"         # or "warn": fail-on-criteria also fails on "warn"
 # require-assessed = ["held-out"]       # the gate fails when these could not be assessed
+
+# Privacy: values that are fine to have (exact, or "re:" + a regex over the whole value), and the
+# review file recording decisions on privacy findings (start it with `tunelint review init`):
+# [tool.tunelint.checks.pii]
+# allow = ["support@quillstack.com", 're:.*@example\\.com']   # 're:' + a regex over the whole value
+# [tool.tunelint.privacy]
+# review-file = "privacy-review.toml"
 
 # Per-check options and severity, validated by the check:
 # [tool.tunelint.checks.exceeds-context]

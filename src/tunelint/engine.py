@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 import fnmatch
-import multiprocessing
-import os
-import sys
+import re
 import time
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -19,8 +18,10 @@ from tunelint.checks.base import Check, CheckContext, DatasetCheck, RecordCheck
 from tunelint.config import ConfigError, Settings
 from tunelint.baseline import Baseline, BaselineOutcome, as_baseline
 from tunelint.lengths import LengthHistogram
-from tunelint.loader import Chunk, FileNote, Loader, Rejected, plan_chunks
+from tunelint.loader import FileNote, Loader, Rejected
+from tunelint.loader.reader import expand_inputs
 from tunelint.models import CheckInfo, Criterion, DatasetInfo, Example, Excerpt, Finding
+from tunelint.review import Review, ReviewOutcome
 from tunelint.registry import CheckRegistry, RegistryError, load_checks, load_formats
 from tunelint.scorecard import Scorecard, build_scorecard
 from tunelint.sources import Source, as_sources
@@ -45,9 +46,10 @@ class Report:
     timing: Mapping[str, float] = field(default_factory=dict)
     # The checks that ran, with their documentation (rule metadata for SARIF and the HTML report).
     checks: tuple[CheckInfo, ...] = ()
-    # Shortened, PII-masked copies of the examples findings point at, when `lint(excerpts=N)` asked.
+    # Shortened, PII- and secret-masked copies of the examples findings point at, when `lint(excerpts=N)` asked.
     excerpts: Mapping[tuple[str, str, int], Excerpt] = field(default_factory=dict)
     baseline: BaselineOutcome | None = None
+    review: ReviewOutcome | None = None
 
     @property
     def passed(self) -> bool:
@@ -67,6 +69,8 @@ class Report:
         }
         if self.baseline is not None:
             out["baseline"] = self.baseline.to_dict()
+        if self.review is not None:
+            out["review"] = self.review.to_dict()
         return out
 
     def excerpt(self, location: Any) -> Excerpt | None:
@@ -181,14 +185,22 @@ class _Run:
         for item in loader:
             if isinstance(item, Example):
                 self.lengths.add(item.split, sum([len(t.content) for t in item.turns]))
-                for rc in rcs:
-                    t = time.perf_counter()
-                    findings.extend(rc.check(item))
-                    timing[rc.name] += time.perf_counter() - t
-                for dc in dcs:
-                    t = time.perf_counter()
-                    dc.observe(item)
-                    timing[dc.name] += time.perf_counter() - t
+                if n & _SAMPLE_MASK:
+                    for rc in rcs:
+                        findings.extend(rc.check(item))
+                    for dc in dcs:
+                        dc.observe(item)
+                else:
+                    # Per-check time is measured on one example in _SAMPLE and scaled: timing
+                    # every call costs more than some checks do.
+                    for rc in rcs:
+                        t = time.perf_counter()
+                        findings.extend(rc.check(item))
+                        timing[rc.name] += (time.perf_counter() - t) * _SAMPLE
+                    for dc in dcs:
+                        t = time.perf_counter()
+                        dc.observe(item)
+                        timing[dc.name] += (time.perf_counter() - t) * _SAMPLE
                 n += 1
                 if progress is not None and n % 5000 == 0:
                     progress(loader.split, loader.path, n)
@@ -214,40 +226,19 @@ class _Run:
         self.lengths.merge(other.lengths)
 
 
-# Worker-process state, set once per process by the pool initializer.
-_WORKER: dict[str, Any] = {}
+_SAMPLE = 16
+_SAMPLE_MASK = _SAMPLE - 1
 
 
-def _init_worker(settings: Settings, splits: Mapping[str, tuple[str, ...]]) -> None:
-    registry = load_checks(settings.plugins, settings.base_dir)
-    _WORKER.update(settings=settings, splits=splits, registry=registry, formats=load_formats())
-
-
-def _run_chunk(task: tuple[str, str, Chunk, str]) -> tuple[_Run, DatasetInfo]:
-    path, split, chunk, fmt_name = task
-    settings: Settings = _WORKER["settings"]
-    context = CheckContext(splits=_WORKER["splits"], settings=settings)
-    run = _Run(build_checks(_WORKER["registry"], settings, context))
-    loader = Loader(path, split, _WORKER["formats"], settings.input_format, settings.fields, chunk=chunk, format_name=fmt_name)
-    info = run.consume(loader)
-    return run, info
-
-
-def _merge_infos(parts: list[DatasetInfo]) -> DatasetInfo:
-    first = parts[0]
-    return DatasetInfo(
-        split=first.split,
-        path=first.path,
-        format=first.format,
-        lines=sum(p.lines for p in parts),
-        examples=sum(p.examples for p in parts),
-        rejected=sum(p.rejected for p in parts),
-        formats={**first.formats, "blank_lines": sum(p.formats.get("blank_lines", 0) for p in parts)},
-    )
-
-
-def _default_jobs() -> int:
-    return max(1, min(os.cpu_count() or 1, 8))
+def _expand(sources: list[Source]) -> list[Source]:
+    """File sources with glob patterns replaced by the files they match (in-memory ones kept)."""
+    out: list[Source] = []
+    for source in sources:
+        if source.records is not None:
+            out.append(source)
+        else:
+            out.extend(Source(label=path) for path in expand_inputs([source.label]))
+    return out
 
 
 def lint(
@@ -259,19 +250,25 @@ def lint(
     progress: Progress | None = None,
     baseline: Baseline | str | Path | None = None,
     excerpts: int = 0,
+    engine: str | None = None,
+    scheduler: str | None = None,
 ) -> Report:
     """Lint a training set (and optional test and production-reference sets).
 
-    Each split is a path, a list of paths, a list of records (dicts), a pandas DataFrame or a
-    Hugging Face `datasets.Dataset`; in-memory data goes through the same loader as files.
-    `baseline`: a Baseline or a baseline file; its findings are suppressed (the gate is current
-    minus baseline). `excerpts`: keep shortened copies of up to this many examples that findings
-    point at, for reports that show them (the HTML report); this reads the inputs a second time.
+    Each split is a path, a glob pattern, a list of them, a list of records (dicts), a pandas
+    DataFrame or a Hugging Face `datasets.Dataset`; in-memory data goes through the same loader
+    as files. `baseline`: a Baseline or a baseline file; its findings are suppressed (the gate is
+    current minus baseline). `excerpts`: keep shortened copies of up to this many examples that
+    findings point at, for reports that show them (the HTML report); this reads the inputs a
+    second time. `engine` ("local" or "dask") and `scheduler` ("tcp://host:8786") override the
+    settings; see docs/distributed.md.
     """
     settings = settings or Settings()
+    if engine is not None or scheduler is not None:
+        settings = settings.replace(engine=engine or ("dask" if scheduler else None), scheduler=scheduler)
     started = time.perf_counter()
-    sources = {"train": as_sources(train, "train"), "test": as_sources(test, "test"),
-               "reference": as_sources(reference, "reference")}
+    sources = {split: _expand(as_sources(value, split)) for split, value in
+               (("train", train), ("test", test), ("reference", reference))}
     splits = {split: tuple(s.label for s in srcs) for split, srcs in sources.items()}
     base = as_baseline(baseline)
     registry = load_checks(settings.plugins, settings.base_dir)
@@ -281,45 +278,18 @@ def lint(
     context = CheckContext(splits=splits, settings=settings)
     checks = build_checks(registry, settings, context)
     run = _Run(checks)
-    jobs = settings.jobs or _default_jobs()
-    # Splitting a file over processes needs every dataset check to merge partial states.
-    unmergeable = [c.name for c in checks if isinstance(c, DatasetCheck) and not c.mergeable]
-    parallel_note = None
-    if jobs > 1 and unmergeable:
-        parallel_note = f"one process: {', '.join(unmergeable)} cannot merge partial results"
-    datasets: list[DatasetInfo] = []
-    pool = None
-    try:
-        for split in READ_ORDER:
-            for source in sources[split]:
-                path = source.label
-                loader = Loader(path, split, formats, settings.input_format, settings.fields, records=source.records)
-                chunks = None
-                if jobs > 1 and not unmergeable and source.records is None and not path.endswith(".txt"):
-                    chunks = plan_chunks(path, settings.chunk_bytes)
-                if chunks is None or len(chunks) < 2:
-                    datasets.append(run.consume(loader, progress))
-                    continue
-                fmt_name = loader.detect()
-                if fmt_name is None:  # unknown format: the whole-file read reports it once
-                    datasets.append(run.consume(loader, progress))
-                    continue
-                if pool is None:
-                    ctx = multiprocessing.get_context("fork" if sys.platform.startswith("linux") else "spawn")
-                    pool = ctx.Pool(min(jobs, len(chunks)), initializer=_init_worker, initargs=(settings, splits))
-                parts = []
-                done = 0
-                for part, info in pool.imap(_run_chunk, [(path, split, c, fmt_name) for c in chunks]):
-                    run.absorb(part)
-                    parts.append(info)
-                    done += info.examples
-                    if progress is not None:
-                        progress(split, path, done)
-                datasets.append(_merge_infos(parts))
-    finally:
-        if pool is not None:
-            pool.terminate()
-            pool.join()
+    from tunelint.executors import open_executor
+
+    in_memory = any(s.records is not None for srcs in sources.values() for s in srcs)
+    if in_memory:
+        # Records handed over in memory exist only in this process: read everything here.
+        datasets = [run.consume(Loader(s.label, split, formats, settings.input_format, settings.fields,
+                                       records=s.records), progress)
+                    for split in READ_ORDER for s in sources[split]]
+        parallel_note = None
+    else:
+        with open_executor(settings) as executor:
+            datasets, parallel_note = executor.read(run, splits, progress)
     datasets.sort(key=lambda d: SPLITS.index(d.split))
     timing = run.timing
     findings = run.findings
@@ -328,7 +298,16 @@ def lint(
             t = time.perf_counter()
             findings.extend(dc.finish())
             timing[dc.name] += time.perf_counter() - t
+    if not settings.show_pii:
+        t = time.perf_counter()
+        findings = mask_findings(findings)
+        timing["masking"] = time.perf_counter() - t
     findings, suppressed = _suppress(findings, settings, registry)
+    reviewed = None
+    if settings.privacy.review_file is not None:
+        review = Review.load(settings.privacy.review_file)
+        reviewed = review.apply(findings, [c.name for c in checks], [p for paths in splits.values() for p in paths])
+        findings = list(reviewed.findings)
     outcome = None
     if base is not None:
         outcome = base.apply(findings, [c.code for c in checks], [p for paths in splits.values() for p in paths])
@@ -378,6 +357,7 @@ def lint(
         checks=tuple(CheckInfo(c.code, c.name, c.criterion, c.level, c.summary, c.doc()) for c in checks),
         excerpts=kept_excerpts,
         baseline=outcome,
+        review=reviewed,
     )
 
 
@@ -407,7 +387,7 @@ def collect_excerpts(
 ) -> dict[tuple[str, str, int], Excerpt]:
     """Read the inputs again and keep shortened copies of the examples findings point at.
 
-    Untrusted text stays text: reporters escape it. PII is masked unless `show_pii`.
+    Untrusted text stays text: reporters escape it. PII and secrets are masked unless `show_pii`.
     """
     wanted = _wanted(findings, limit)
     by_source: dict[tuple[str, str], set[int]] = defaultdict(set)
@@ -435,27 +415,52 @@ def _excerpt(example: Example, masker: Callable[[str], str] | None) -> Excerpt:
     truncated = len(example.turns) > EXCERPT_TURNS
     for t in example.turns[:EXCERPT_TURNS]:
         text = t.content
+        # Masked before it is cut, so a value the cut would split is still found whole.
+        if masker is not None:
+            text = masker(text)
         if len(text) > EXCERPT_CHARS:
             text = text[:EXCERPT_CHARS]
             truncated = True
-        if masker is not None:
-            text = masker(text)
         turns.append((t.role.value, text))
     return Excerpt(example.split, example.path, example.index, example.line, tuple(turns), truncated)
 
 
 def _pii_masker() -> Callable[[str], str]:
-    from tunelint.privacy.pii import PiiDetector
+    from tunelint.privacy.safe import mask_text
 
-    detector = PiiDetector(ner="off")
+    return mask_text
 
-    def mask(text: str) -> str:
-        spans = detector.detect(text)
-        for span in sorted(spans, key=lambda s: s.start, reverse=True):
-            text = f"{text[: span.start]}<{span.entity_type}>{text[span.end :]}"
-        return text
 
-    return mask
+# Evidence strings that are identifiers (hashes, fingerprints), not dataset text.
+_IDENTIFIER = re.compile(r"[0-9a-f]{8,}")
+
+
+def mask_findings(findings: Sequence[Finding]) -> list[Finding]:
+    """Findings whose messages and evidence quote no PII value or secret.
+
+    Checks quote dataset text (a repeated phrase, where two prompts differ); whatever they quote,
+    the privacy detectors' finds are replaced by typed placeholders here, so no report shows
+    them unless `show_pii`. The privacy checks' own findings are masked already.
+    """
+    from tunelint.privacy.safe import mask_text
+
+    def clean(value: Any) -> Any:
+        if isinstance(value, str):
+            return value if _IDENTIFIER.fullmatch(value) else mask_text(value)
+        if isinstance(value, Mapping):
+            return {k: clean(v) for k, v in value.items()}
+        if isinstance(value, (list, tuple)):
+            return [clean(v) for v in value]
+        return value
+
+    out = []
+    for f in findings:
+        if f.criterion is not Criterion.PRIVACY_REVIEWED:
+            message, evidence = mask_text(f.message), clean(dict(f.evidence))
+            if message != f.message or evidence != f.evidence:
+                f = dataclasses.replace(f, message=message, evidence=evidence)
+        out.append(f)
+    return out
 
 
 def _count(values: Iterable[str]) -> dict[str, int]:

@@ -97,7 +97,7 @@ def gate_passes(findings: Iterable[Finding], fail_on: str) -> bool:
     if fail_on == "never":
         return True
     threshold = Severity(fail_on).rank
-    return all(f.severity.rank < threshold for f in findings)
+    return all(f.severity.rank < threshold or f.reviewed for f in findings)
 
 
 def build_scorecard(
@@ -121,7 +121,10 @@ def build_scorecard(
     rows = []
     for criterion in Criterion:
         checks = tuple(assessed.get(criterion, ()))
-        fs = by_criterion.get(criterion, [])
+        # Reviewed findings (a privacy review recorded a decision) are reported but cost nothing.
+        everything = by_criterion.get(criterion, [])
+        fs = [f for f in everything if not f.reviewed]
+        reviewers = Counter(str(f.evidence["review"].get("reviewer", "")) for f in everything if f.reviewed)
         metrics: dict[str, Any] = dict((extra_metrics or {}).get(criterion, {}))
         if not checks:
             reasons = sorted(set(not_assessed.get(criterion, ())))
@@ -161,6 +164,9 @@ def build_scorecard(
             "share_affected": round(len(seen) / examples, 4) if examples else 0.0,
             "by_check": dict(sorted(counts.items())),
         })
+        if reviewers:
+            metrics["reviewed"] = sum(reviewers.values())
+            metrics["reviewers"] = dict(sorted(reviewers.items()))
         if fs:
             top = ", ".join(f"{n} {name}" for name, n in counts.most_common(3))
             summary = f"{len(fs)} finding{'s' if len(fs) != 1 else ''} ({top}); {len(seen)} of {examples} examples affected"
@@ -170,8 +176,17 @@ def build_scorecard(
             if whole:
                 worst = min(whole, key=lambda f: (-f.severity.rank, f.sort_key()))
                 summary = f"{worst.message} — {summary}"
+        elif reviewers:
+            summary = f"{sum(reviewers.values())} finding{'s' if sum(reviewers.values()) != 1 else ''}, all reviewed"
         else:
             summary = f"no findings from {len(checks)} check{'s' if len(checks) != 1 else ''}"
+        if reviewers:
+            who = ", ".join(f"{name} ({n})" for name, n in sorted(reviewers.items(), key=lambda kv: (-kv[1], kv[0])))
+            summary += f"; {sum(reviewers.values())} reviewed by {who}" if fs else f" by {who}"
+        # A check may say how it assessed the row (e.g. which PII detection mode ran).
+        notes = [m["summary_note"] for m in metrics.values() if isinstance(m, Mapping) and m.get("summary_note")]
+        if notes:
+            summary += "; " + "; ".join(str(n) for n in notes)
         tops = tuple(f.message for f in sorted(fs, key=lambda f: (-f.severity.rank, f.sort_key()))[:3])
         rows.append(CriterionResult(criterion, status, score, summary, metrics, checks, ADVICE[criterion], tops))
     reasons = _gate_reasons(findings, fail_on, rows, thresholds)
@@ -210,7 +225,7 @@ def _gate_reasons(
     reasons: list[str] = []
     if not gate_passes(findings, fail_on):
         threshold = Severity(fail_on).rank
-        n = sum(1 for f in findings if f.severity.rank >= threshold)
+        n = sum(1 for f in findings if f.severity.rank >= threshold and not f.reviewed)
         reasons.append(f"{n} finding{'s' if n != 1 else ''} at or above severity {fail_on} (fail-on = {fail_on})")
     if thresholds is None:
         return reasons

@@ -65,7 +65,7 @@ def output_shape(text: str) -> str:
     lines = [line for line in stripped.splitlines() if line.strip()]
     if sum(1 for line in lines if _LIST_LINE.match(line)) >= 2:
         return "list"
-    if len(stripped.split()) <= 5:
+    if len(stripped.split(None, 5)) <= 5:  # at most five words: split no further than a sixth
         return "short"
     return "prose"
 

@@ -31,6 +31,18 @@ class TokenCounter(Protocol):
     def count(self, text: str) -> int: ...
 
 
+def upper_bound(counter: TokenCounter, chars: int, pieces: int) -> int:
+    """A token count no text of `chars` characters in `pieces` strings can exceed.
+
+    The estimate rounds each piece up; a real BPE tokenizer emits at most one token per UTF-8
+    byte, and a character is at most four bytes. Lets a length check skip tokenizing examples
+    that are far under the limit, which is nearly all of them.
+    """
+    if counter.exact:
+        return 4 * chars + 2 * pieces  # a few special tokens per piece at most
+    return math.ceil(chars / getattr(counter, "chars_per_token", 4.0)) + pieces
+
+
 @dataclass(frozen=True)
 class CharEstimate:
     """ceil(characters / chars_per_token): an estimate, and the report says so."""

@@ -102,6 +102,17 @@ def test_unreadable_paths_exit_2_with_one_line(tmp_path, make):
     assert len(lines) == 1 and lines[0].startswith("tunelint: error:") and str(target) in lines[0]
 
 
+def _reading(pid: int, data: Path) -> bool:
+    """Whether the process has the dataset open: start-up is over, the run is reading."""
+    for fd in Path(f"/proc/{pid}/fd").glob("*"):
+        try:
+            if Path(os.readlink(fd)) == data:
+                return True
+        except OSError:
+            continue
+    return False
+
+
 def test_interrupted_run_leaves_no_half_report(tmp_path):
     import signal
     import time
@@ -111,7 +122,13 @@ def test_interrupted_run_leaves_no_half_report(tmp_path):
     out = tmp_path / "r.json"
     proc = subprocess.Popen([sys.executable, "-m", "tunelint.cli", "check", str(data), "--format", "json", "-o", str(out), "--no-progress"],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    time.sleep(1.5)
+    # Interrupt once the run is under way (start-up on a loaded machine can take seconds; a
+    # signal during Python's own start-up is not ours to handle).
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and proc.poll() is None:
+        time.sleep(0.2)
+        if any(Path(f"/proc/{proc.pid}/fd").glob("*")) and _reading(proc.pid, data):
+            break
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=60)
     if proc.returncode == 130:

@@ -19,8 +19,10 @@ from tunelint.models import Example, Location, Role, Turn
 if TYPE_CHECKING:
     from collections import Counter
 
+    from tunelint.checks._batch import Batch
+
     from tunelint.labels import LabelProfile, LabelSpec
-from tunelint.privacy.prefilter import PHONE_DIGIT_RUN
+from tunelint.privacy.shapes import PHONE_DIGIT_RUN
 from tunelint.similarity import (
     MinHasher,
     Ragged,
@@ -67,6 +69,28 @@ class ExampleRefs:
         self._hash.append(int(example.record_hash, 16) if example.record_hash else 0)
         return len(self._index) - 1
 
+    def add_batch(self, batch: "Batch") -> None:
+        """Add every example of a batch (one split), in order."""
+        paths, index, line, hashes = batch.columns()
+        split = batch.examples[0].split
+        first = paths[0]
+        if paths.count(first) == len(paths):
+            pid = self._path_id(split, first)
+            self._path.extend(array("I", [pid]) * len(paths))
+        else:
+            self._path.extend(array("I", [self._path_id(split, p) for p in paths]))
+        self._index.extend(index)
+        self._line.extend(line)
+        self._hash.extend(hashes)
+
+    def _path_id(self, split: str, path: str) -> int:
+        key = (split, path)
+        pid = self._path_ids.get(key)
+        if pid is None:
+            pid = self._path_ids[key] = len(self._paths)
+            self._paths.append(key)
+        return pid
+
     def __len__(self) -> int:
         return len(self._index)
 
@@ -96,6 +120,9 @@ class ExampleRefs:
 
     def index(self, pos: int) -> int:
         return self._index[pos]
+
+    def record_hash(self, pos: int) -> int:
+        return self._hash[pos]
 
     def location(self, pos: int) -> Location:
         split, path = self._paths[self._path[pos]]
@@ -207,9 +234,13 @@ def words_text(turns: tuple[Turn, ...], skip_system: bool = True) -> str:
 
 
 def excerpt(text: str, show_pii: bool = False, limit: int = EXCERPT_CHARS) -> str:
-    """A bounded piece of dataset text for evidence; e-mail addresses and long digit runs (phone,
-    card, account numbers) masked unless the user asked to see PII."""
+    """A bounded piece of dataset text for evidence; PII values and secrets the privacy detectors
+    find, any other e-mail address and long digit runs (phone, card, account numbers) masked
+    unless the user asked to see PII."""
     if not show_pii:
+        from tunelint.privacy.safe import mask_text
+
+        text = mask_text(text)
         text = _EMAIL.sub("[email]", text)
         text = PHONE_DIGIT_RUN.sub("[number]", text)
     if len(text) > limit:
@@ -243,10 +274,18 @@ class Signatures:
         if len(self._pending) >= BATCH:
             self._flush()
 
+    def add_tokens(self, tokens: Ragged) -> None:
+        """Add texts given as their word hashes (`TokenHasher().hash_texts`), in order."""
+        self._flush()
+        self._add_tokens(tokens)
+
     def _flush(self) -> None:
         if not self._pending:
             return
-        tokens: Ragged = self._tokens.hash_texts(self._pending)
+        pending, self._pending = self._pending, []
+        self._add_tokens(self._tokens.hash_texts(pending))
+
+    def _add_tokens(self, tokens: Ragged) -> None:
         self._words.append(tokens.lengths().astype(np.int32))
         rows = shingle_rows(tokens, self.shingle_size)
         self._done.append(self._minhash.signature_rows(rows))
@@ -256,7 +295,6 @@ class Signatures:
                 self._kept = None
             else:
                 self._kept.append(rows)
-        self._pending = []
 
     def finish(self) -> tuple[np.ndarray, np.ndarray]:
         """(signatures (n, num_perm) uint32, word counts (n,) int32), in the order added."""
@@ -361,10 +399,19 @@ def pair_similarity(signatures: np.ndarray, shingles: Ragged | None, a: int, b: 
     return float(estimated_jaccard_pairs(signatures, np.array([[a, b]], dtype=np.int64))[0])
 
 
-def fetch_examples(context: object, wanted: dict[str, set[int]]) -> dict[tuple[str, int], Example]:
+def fetch_examples(
+    context: object,
+    wanted: dict[str, set[int]],
+    where: dict[str, dict[int, tuple[int | None, int]]] | None = None,
+) -> dict[tuple[str, int], Example]:
     """Read the named examples again (path -> record indices), to show their text in evidence
     without having kept every text in memory. Paths that cannot be read twice (stdin) are
-    skipped: the caller shows what it has without the text."""
+    skipped: the caller shows what it has without the text.
+
+    `where` (path -> index -> (line, record hash)) lets a JSONL file be read at those lines
+    only instead of from the start; a line whose record hash differs from the one observed
+    (the file is not line-per-record) sends that path back to the full read.
+    """
     from tunelint.loader import InputError, Loader
     from tunelint.registry import load_formats
 
@@ -383,6 +430,15 @@ def fetch_examples(context: object, wanted: dict[str, set[int]]) -> dict[tuple[s
             getattr(settings, "input_format", None),
             getattr(settings, "fields", None),
         )
+        places = (where or {}).get(path)
+        if places is not None:
+            try:
+                quick = _fetch_lines(loader, {i: places[i] for i in indices})
+            except (KeyError, OSError, InputError):
+                quick = None
+            if quick is not None:
+                found.update(((path, i), e) for i, e in quick.items())
+                continue
         remaining = set(indices)
         try:
             for item in loader:
@@ -396,6 +452,72 @@ def fetch_examples(context: object, wanted: dict[str, set[int]]) -> dict[tuple[s
     return found
 
 
+def _fetch_lines(loader: object, places: dict[int, tuple[int | None, int]]) -> dict[int, Example] | None:
+    """The examples at the given (index -> (line, record hash)) of a plain JSONL file, read
+    line by line from their byte offsets; None when that cannot be done or does not match."""
+    from dataclasses import replace
+
+    from tunelint.loader.reader import GZIP_MAGIC, PARQUET_MAGIC, Chunk
+
+    path = loader.path  # type: ignore[attr-defined]
+    if path.endswith(".txt") or any(line is None for line, _ in places.values()):
+        return None
+    with open(path, "rb") as fh:
+        head = fh.read(4)
+    if head[:2] == GZIP_MAGIC or head[:4] == PARQUET_MAGIC:
+        return None
+    fmt = loader.detect()  # type: ignore[attr-defined]
+    if fmt is None:
+        return None
+    starts = _line_starts(path, sorted({line for line, _ in places.values()}))
+    out: dict[int, Example] = {}
+    for index, (line, record_hash) in places.items():
+        start, end = starts.get(line, (None, None))
+        if start is None:
+            return None
+        chunk = Chunk(start, end, line - 1, index)
+        items = [x for x in replace(loader, chunk=chunk, format_name=fmt) if isinstance(x, Example)]  # type: ignore[type-var]
+        if len(items) != 1 or items[0].index != index or int(items[0].record_hash or "0", 16) != record_hash:
+            return None
+        out[index] = items[0]
+    return out
+
+
+# Bytes read at a time when looking for line starts.
+_LINE_BLOCK = 1 << 24
+
+
+def _line_starts(path: str, lines: list[int]) -> dict[int, tuple[int, int]]:
+    """Byte ranges (start, end) of the given 1-based lines of a file."""
+    out: dict[int, tuple[int, int]] = {}
+    wanted = np.asarray(lines, dtype=np.int64)
+    seen = 0  # newlines before the current block
+    offset = 0  # bytes before the current block
+    line_start = 0  # where the line after the last newline so far starts
+    with open(path, "rb") as fh:
+        while True:
+            block = fh.read(_LINE_BLOCK)
+            if not block:
+                break
+            newlines = np.flatnonzero(np.frombuffer(block, dtype=np.uint8) == 10) + offset
+            count = len(newlines)
+            # Line L ends with newline number L: those in this block.
+            for line in wanted[(wanted > seen) & (wanted <= seen + count)].tolist():
+                k = line - 1 - seen
+                start = line_start if k == 0 else int(newlines[k - 1]) + 1
+                out[line] = (start, int(newlines[k]) + 1)
+            if count:
+                line_start = int(newlines[-1]) + 1
+            seen += count
+            offset += len(block)
+    if seen + 1 in set(lines) and line_start < offset:
+        out[seen + 1] = (line_start, offset)  # a last line without a line break
+    return out
+
+
+_BUCKETS = 1 << 20
+
+
 def without_boilerplate(shingles: Ragged, positions: np.ndarray, share: float) -> Ragged:
     """The shingles of every row minus those present in more than `share` of the rows at
     `positions` (and in at least 3 of them): the template text every example carries."""
@@ -405,6 +527,12 @@ def without_boilerplate(shingles: Ragged, positions: np.ndarray, share: float) -
     chosen[positions] = True
     take = chosen[rows]
     values, row_of = shingles.values[take], rows[take]
+    # A value in more than `limit` rows occurs more than `limit` times, and so does every value
+    # sharing its hash bucket: only values of such buckets need their rows counted.
+    limit = share * len(positions)
+    bucket = ((values >> np.uint64(40)) & np.uint64(_BUCKETS - 1)).astype(np.intp)
+    heavy = np.bincount(bucket, minlength=_BUCKETS)[bucket] > limit
+    values, row_of = values[heavy], row_of[heavy]
     order = np.lexsort((values, row_of))
     values, row_of = values[order], row_of[order]
     first = np.ones(len(values), dtype=bool)
@@ -460,6 +588,31 @@ class LabelTally:
                 self.canonicals.append(key)
             self.canonical_of.append(cid)
         self.spelled.append(sid)
+
+    def add_batch(self, batch: "Batch") -> None:
+        """`add` every example of a batch, in order."""
+        from tunelint.labels import canonical_label
+
+        has, raws = batch.labels(self.spec)
+        self.outputs += sum(has)
+        ids = self._spelling_ids
+        spelled = []
+        for raw in raws:
+            if raw is None:
+                spelled.append(-1)
+                continue
+            sid = ids.get(raw)
+            if sid is None:
+                sid = ids[raw] = len(self.spellings)
+                self.spellings.append(raw)
+                key = canonical_label(raw)
+                cid = self._canonical_ids.get(key)
+                if cid is None:
+                    cid = self._canonical_ids[key] = len(self.canonicals)
+                    self.canonicals.append(key)
+                self.canonical_of.append(cid)
+            spelled.append(sid)
+        self.spelled.extend(array("i", spelled))
 
     def extend(self, other: "LabelTally") -> None:
         """Append another tally's examples, in order (a later chunk of the data)."""

@@ -155,12 +155,18 @@ class DatasetCheck(Check):
     To run on every core, keep state small (hashes, counts, signatures — not texts), set
     `mergeable = True` and implement `merge(other)`: the engine gives each chunk of a file a
     fresh instance and merges them in file order, so "first occurrence" keeps its meaning.
+    Merges may run as a tree (the Dask engine merges neighbours pairwise on its workers), so
+    `merge` must be associative: `(a + b) + c` must equal `a + (b + c)`, always left before right.
+    A check whose merge is only correct as a left fold (each later chunk absorbed in order by the
+    state that holds everything before it) sets `fold_only = True`; tree-merging engines then
+    read the run in one task.
     Heavy resources (a model, an analyzer) belong in a module-level cache, not on `self`,
     because chunk states travel between processes.
     """
 
     splits: ClassVar[tuple[str, ...]] = ("train", "test", "reference")
     mergeable: ClassVar[bool] = False
+    fold_only: ClassVar[bool] = False
 
     def observe(self, example: Example) -> None:
         """Take note of one example."""

@@ -9,32 +9,28 @@ from typing import ClassVar, Iterator
 import numpy as np
 from pydantic import Field
 
+from tunelint.checks._batch import Batch, BatchedCheck
 from tunelint.checks._support import (
     ExampleRefs,
     Signatures,
     excerpt,
     fetch_examples,
-    input_key,
-    input_turns,
     iter_runs,
     minority,
-    output_key,
     output_text,
     pair_similarity,
     similar_pairs,
-    system_key,
-    words_text,
 )
-from tunelint.checks.base import CheckOptions, DatasetCheck
-from tunelint.labels import LabelReader, LabelSpec, canonical_label, label_spec, profile
-from tunelint.models import Criterion, Example, Finding, Severity
+from tunelint.checks.base import CheckOptions
+from tunelint.labels import LabelSpec, canonical_label, label_spec, profile
+from tunelint.models import Criterion, Finding, Severity
 from tunelint.similarity import estimated_jaccard_pairs
 
 # Members shown side by side in one finding's evidence.
 _SHOWN = 8
 
 
-class ConflictingOutputs(DatasetCheck):
+class ConflictingOutputs(BatchedCheck):
     """The same or nearly the same input, taught with different outputs.
 
     What it does:
@@ -96,7 +92,7 @@ class ConflictingOutputs(DatasetCheck):
         super().__init__(*args, **kwargs)
         opts = self.options
         self._spec = label_spec(self.context.settings, opts.labels)
-        self._reader = LabelReader(self._spec)
+        self._label_of_raw: dict[str, int] = {}
         self._refs = ExampleRefs()
         self._input = array("Q")
         self._output = array("Q")
@@ -110,28 +106,35 @@ class ConflictingOutputs(DatasetCheck):
         # phrasings of one answer different.
         self._outputs = Signatures(64, 1, seed=7)
 
-    def observe(self, example: Example) -> None:
-        self._refs.add(example)
-        self._input.append(input_key(example))
-        self._output.append(output_key(example))
-        self._system.append(system_key(example))
-        out = output_text(example)
-        if out.strip():
-            self._with_output += 1
-        raw = self._reader.raw_label(out) if out.strip() else None
-        if raw is None:
-            self._label.append(-1)
-        else:
-            key = canonical_label(raw)
-            lid = self._label_ids.get(key)
+    def consume(self, batch: Batch) -> None:
+        self._refs.add_batch(batch)
+        self._input.frombytes(batch.input_keys().tobytes())
+        self._output.frombytes(batch.output_keys().tobytes())
+        self._system.frombytes(batch.system_keys().tobytes())
+        has, raws = batch.labels(self._spec)
+        self._with_output += sum(has)
+        of_raw = self._label_of_raw
+        labels = []
+        for raw in raws:
+            if raw is None:
+                labels.append(-1)
+                continue
+            lid = of_raw.get(raw)
             if lid is None:
-                lid = self._label_ids[key] = len(self._label_names)
-                self._label_names.append(key)
-            self._label.append(lid)
-        self._inputs.add(words_text(input_turns(example)))
-        self._outputs.add(out)
+                key = canonical_label(raw)
+                lid = self._label_ids.get(key)
+                if lid is None:
+                    lid = self._label_ids[key] = len(self._label_names)
+                    self._label_names.append(key)
+                of_raw[raw] = lid
+            labels.append(lid)
+        self._label.extend(array("i", labels))
+        self._inputs.add_tokens(batch.words("in"))
+        self._outputs.add_tokens(batch.words("out"))
 
     def merge(self, other: "ConflictingOutputs") -> None:
+        self.flush()
+        other.flush()
         super().merge(other)
         self._refs.extend(other._refs)
         self._input.extend(other._input)
@@ -150,6 +153,7 @@ class ConflictingOutputs(DatasetCheck):
         self._outputs.extend(other._outputs)
 
     def finish(self) -> Iterator[Finding]:
+        self.flush()
         opts = self.options
         n = len(self._refs)
         labels = np.frombuffer(self._label, dtype=np.int32) if n else np.empty(0, dtype=np.int32)
@@ -195,7 +199,7 @@ class ConflictingOutputs(DatasetCheck):
             a = best[b][1]
             classes = self._output_classes([a, b], by_label, labels, outputs, out_sigs)
             conflicts.append((f"conflict-{len(conflicts) + 1}", "near", [a, b], classes, [b]))
-        shown = fetch_examples(self.context, self._wanted(conflicts)) if conflicts else {}
+        shown = fetch_examples(self.context, *self._wanted(conflicts)) if conflicts else {}
         found = 0
         severity = None if by_label else Severity.INFO
         for cluster, kind, members, classes, flagged in conflicts:
@@ -233,12 +237,16 @@ class ConflictingOutputs(DatasetCheck):
                 classes[head] = list(group)
         return classes
 
-    def _wanted(self, conflicts) -> dict[str, set[int]]:
+    def _wanted(self, conflicts) -> tuple[dict[str, set[int]], dict[str, dict[int, tuple[int | None, int]]]]:
+        refs = self._refs
         wanted: dict[str, set[int]] = defaultdict(set)
+        where: dict[str, dict[int, tuple[int | None, int]]] = defaultdict(dict)
         for _, _, members, _, _ in conflicts:
             for pos in members[:_SHOWN]:
-                wanted[self._refs.path(pos)].add(self._refs.index(pos))
-        return wanted
+                path, index = refs.path(pos), refs.index(pos)
+                wanted[path].add(index)
+                where[path][index] = (refs.line(pos), refs.record_hash(pos))
+        return wanted, where
 
     def _finding(self, cluster, pos, members, classes, by_label, inputs, in_sigs, in_shingles, shown, severity) -> Finding:
         refs = self._refs

@@ -7,12 +7,12 @@ from typing import ClassVar, Iterator
 
 import numpy as np
 
-from tunelint.checks._support import MAX_LISTED, ExampleRefs, example_key, iter_runs
-from tunelint.checks.base import DatasetCheck
-from tunelint.models import Criterion, Example, Finding, Severity
+from tunelint.checks._batch import Batch, BatchedCheck
+from tunelint.checks._support import MAX_LISTED, ExampleRefs, iter_runs
+from tunelint.models import Criterion, Finding, Severity
 
 
-class ExactDuplicate(DatasetCheck):
+class ExactDuplicate(BatchedCheck):
     """The same example more than once, after normalising case, whitespace and unicode.
 
     What it does:
@@ -52,16 +52,19 @@ class ExactDuplicate(DatasetCheck):
         self._refs = ExampleRefs()
         self._keys = array("Q")
 
-    def observe(self, example: Example) -> None:
-        self._refs.add(example)
-        self._keys.append(example_key(example))
+    def consume(self, batch: Batch) -> None:
+        self._refs.add_batch(batch)
+        self._keys.frombytes(batch.example_keys().tobytes())
 
     def merge(self, other: "ExactDuplicate") -> None:
+        self.flush()
+        other.flush()
         super().merge(other)
         self._refs.extend(other._refs)
         self._keys.extend(other._keys)
 
     def finish(self) -> Iterator[Finding]:
+        self.flush()
         refs = self._refs
         keys = np.frombuffer(self._keys, dtype=np.uint64) if len(self._keys) else np.empty(0, dtype=np.uint64)
         total_clusters = total_copies = 0

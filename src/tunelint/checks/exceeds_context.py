@@ -10,7 +10,7 @@ from tunelint import deployment as deployment_spec
 from tunelint.checks.base import CheckOptions, RecordCheck
 from tunelint.config import ConfigError
 from tunelint.models import Criterion, Example, Finding, Role, Severity
-from tunelint.tokens import TokenizerError, resolve
+from tunelint.tokens import upper_bound, TokenizerError, resolve
 
 # Per-message framing tokens that chat templates add (role markers, separators).
 _PER_TURN_OVERHEAD = 4
@@ -90,6 +90,15 @@ class ExceedsContext(RecordCheck):
 
     def check(self, example: Example) -> Iterator[Finding]:
         limit = self.limit
+        chars = pieces = 0
+        for turn in example.turns:
+            chars += len(turn.content)
+            pieces += 1
+            for call in turn.tool_calls:
+                chars += len(call.name) + len(call.arguments)
+                pieces += 2
+        if upper_bound(self.counter, chars, pieces) + _PER_TURN_OVERHEAD * len(example.turns) <= limit:
+            return
         total = 0
         trainable_before_cut = 0
         trainable_total = 0

@@ -8,14 +8,15 @@ from typing import ClassVar, Iterator
 from pydantic import Field
 
 from tunelint.checks._support import ExampleRefs, LabelTally
-from tunelint.checks.base import CheckOptions, DatasetCheck
+from tunelint.checks._batch import Batch, BatchedCheck
+from tunelint.checks.base import CheckOptions
 from tunelint.labels import LabelSpec, canonical_label, label_spec
-from tunelint.models import Criterion, Example, Finding, Severity
+from tunelint.models import Criterion, Finding, Severity
 
 _LISTED_CLASSES = 30
 
 
-class LabelImbalance(DatasetCheck):
+class LabelImbalance(BatchedCheck):
     """A skewed label distribution: one class dominates, some are rare, declared ones are missing.
 
     What it does:
@@ -67,16 +68,19 @@ class LabelImbalance(DatasetCheck):
         self._refs = ExampleRefs()
         self._tally = LabelTally(self._spec)
 
-    def observe(self, example: Example) -> None:
-        self._refs.add(example)
-        self._tally.add(example)
+    def consume(self, batch: Batch) -> None:
+        self._refs.add_batch(batch)
+        self._tally.add_batch(batch)
 
     def merge(self, other: "LabelImbalance") -> None:
+        self.flush()
+        other.flush()
         super().merge(other)
         self._refs.extend(other._refs)
         self._tally.extend(other._tally)
 
     def finish(self) -> Iterator[Finding]:
+        self.flush()
         opts = self.options
         prof = self._tally.profile()
         self.metrics = {"classification_like": prof.classification, "reason": prof.reason}

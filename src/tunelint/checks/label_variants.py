@@ -6,12 +6,13 @@ from collections import defaultdict
 from typing import ClassVar, Iterator
 
 from tunelint.checks._support import ExampleRefs, LabelTally
-from tunelint.checks.base import CheckOptions, DatasetCheck
+from tunelint.checks._batch import Batch, BatchedCheck
+from tunelint.checks.base import CheckOptions
 from tunelint.labels import LabelSpec, label_spec
-from tunelint.models import Criterion, Example, Finding, Severity
+from tunelint.models import Criterion, Finding, Severity
 
 
-class LabelVariants(DatasetCheck):
+class LabelVariants(BatchedCheck):
     """One label written several ways: "Billing", "billing ", "BILLING", "billing.".
 
     What it does:
@@ -53,16 +54,19 @@ class LabelVariants(DatasetCheck):
         self._refs = ExampleRefs()
         self._tally = LabelTally(label_spec(self.context.settings, self.options.labels))
 
-    def observe(self, example: Example) -> None:
-        self._refs.add(example)
-        self._tally.add(example)
+    def consume(self, batch: Batch) -> None:
+        self._refs.add_batch(batch)
+        self._tally.add_batch(batch)
 
     def merge(self, other: "LabelVariants") -> None:
+        self.flush()
+        other.flush()
         super().merge(other)
         self._refs.extend(other._refs)
         self._tally.extend(other._tally)
 
     def finish(self) -> Iterator[Finding]:
+        self.flush()
         tally = self._tally
         prof = tally.profile()
         self.metrics = {"classification_like": prof.classification, "reason": prof.reason}

@@ -13,18 +13,16 @@ from tunelint.checks._support import (
     MAX_LISTED,
     ExampleRefs,
     Signatures,
-    example_key,
     pair_similarity,
     similar_pairs,
-    system_key,
-    words_text,
 )
-from tunelint.checks.base import CheckOptions, DatasetCheck
-from tunelint.models import Criterion, Example, Finding, Severity
+from tunelint.checks._batch import Batch, BatchedCheck
+from tunelint.checks.base import CheckOptions
+from tunelint.models import Criterion, Finding, Severity
 from tunelint.similarity import clusters
 
 
-class NearDuplicate(DatasetCheck):
+class NearDuplicate(BatchedCheck):
     """Examples that are nearly the same text: a few words edited, reworded punctuation, a
     re-templated copy.
 
@@ -83,13 +81,15 @@ class NearDuplicate(DatasetCheck):
         self._system = array("Q")
         self._signatures = Signatures(opts.num_perm, opts.shingle_size, keep_shingles=opts.exact_verify_budget)
 
-    def observe(self, example: Example) -> None:
-        self._refs.add(example)
-        self._keys.append(example_key(example))
-        self._system.append(system_key(example))
-        self._signatures.add(words_text(example.turns + example.rejected))
+    def consume(self, batch: Batch) -> None:
+        self._refs.add_batch(batch)
+        self._keys.frombytes(batch.example_keys().tobytes())
+        self._system.frombytes(batch.system_keys().tobytes())
+        self._signatures.add_tokens(batch.words("all"))
 
     def merge(self, other: "NearDuplicate") -> None:
+        self.flush()
+        other.flush()
         super().merge(other)
         self._refs.extend(other._refs)
         self._keys.extend(other._keys)
@@ -97,6 +97,7 @@ class NearDuplicate(DatasetCheck):
         self._signatures.extend(other._signatures)
 
     def finish(self) -> Iterator[Finding]:
+        self.flush()
         opts = self.options
         signatures, words = self._signatures.finish()
         shingles = self._signatures.shingles()

@@ -9,9 +9,10 @@ from typing import ClassVar, Iterator
 from pydantic import Field
 
 from tunelint.checks._shapes import output_shape
+from tunelint.checks._batch import Batch, BatchedCheck
 from tunelint.checks._support import ExampleRefs
-from tunelint.checks.base import CheckOptions, DatasetCheck
-from tunelint.models import Criterion, Example, Finding, Severity
+from tunelint.checks.base import CheckOptions
+from tunelint.models import Criterion, Finding, Severity
 
 _DESCRIBE = {
     "json-object": "a JSON object",
@@ -29,7 +30,7 @@ _DESCRIBE = {
 _UNSTRUCTURED = {"text", "list", "code", "empty", "none"}
 
 
-class OutputFormatDrift(DatasetCheck):
+class OutputFormatDrift(BatchedCheck):
     """Most outputs share a shape — JSON with the same keys, a fixed template, a final "Answer:"
     line — and some do not.
 
@@ -77,16 +78,21 @@ class OutputFormatDrift(DatasetCheck):
         self._shapes: list[tuple[str, str]] = []
         self._shape = array("i")
 
-    def observe(self, example: Example) -> None:
-        self._refs.add(example)
-        shape = output_shape(example)
-        sid = self._shape_ids.get(shape)
-        if sid is None:
-            sid = self._shape_ids[shape] = len(self._shapes)
-            self._shapes.append(shape)
-        self._shape.append(sid)
+    def consume(self, batch: Batch) -> None:
+        self._refs.add_batch(batch)
+        ids = self._shape_ids
+        out = []
+        for shape in map(output_shape, batch.examples):
+            sid = ids.get(shape)
+            if sid is None:
+                sid = ids[shape] = len(self._shapes)
+                self._shapes.append(shape)
+            out.append(sid)
+        self._shape.extend(array("i", out))
 
     def merge(self, other: "OutputFormatDrift") -> None:
+        self.flush()
+        other.flush()
         super().merge(other)
         self._refs.extend(other._refs)
         remap = []
@@ -99,6 +105,7 @@ class OutputFormatDrift(DatasetCheck):
         self._shape.extend(remap[s] for s in other._shape)
 
     def finish(self) -> Iterator[Finding]:
+        self.flush()
         opts = self.options
         shapes = self._shapes
         per_shape = Counter(self._shape)

@@ -9,9 +9,12 @@ from typing import Iterator
 import numpy as np
 from pydantic import Field
 
+import math
+
 from tunelint import similarity
-from tunelint.checks.base import CheckOptions, DatasetCheck
-from tunelint.models import Criterion, Example, Finding, Role, Severity
+from tunelint.checks._batch import Batch, BatchedCheck
+from tunelint.checks.base import CheckOptions
+from tunelint.models import Criterion, Finding, Role, Severity
 from tunelint.textstats import ks_statistic, largest_differences, output_shape, total_variation
 from tunelint.tokens import CharEstimate
 
@@ -36,7 +39,7 @@ def _label(text: str) -> str:
     return similarity.normalise(text).strip(" .!")
 
 
-class SplitShift(DatasetCheck):
+class SplitShift(BatchedCheck):
     """The test split does not look like the training split: labels, lengths or output formats.
 
     What it does:
@@ -91,6 +94,8 @@ class SplitShift(DatasetCheck):
         self._counter = CharEstimate()
 
     def merge(self, other: "SplitShift") -> None:  # type: ignore[override]
+        self.flush()
+        other.flush()
         super().merge(other)
         for split, side in self._sides.items():
             theirs = other._sides[split]
@@ -104,24 +109,44 @@ class SplitShift(DatasetCheck):
                     side.labels[label] += count
             side.paths.extend(p for p in theirs.paths if p not in side.paths)
 
-    def observe(self, example: Example) -> None:
-        side = self._sides[example.split]
-        side.n += 1
-        if example.path not in side.paths:
-            side.paths.append(example.path)
-        answer = example.final_assistant
-        output = answer.content if answer is not None else ""
-        inputs = [t.content for t in example.turns if t.role is not Role.SYSTEM and t is not answer]
-        side.input_tokens.append(self._counter.count("\n".join(inputs)))
-        side.output_tokens.append(self._counter.count(output))
-        side.shapes[output_shape(output)] += 1
-        if len(output.split()) <= 5 and output.strip():
-            side.short += 1
-            label = _label(output)
-            if label in side.labels or len(side.labels) < _MAX_TRACKED:
-                side.labels[label] += 1
+    def consume(self, batch: Batch) -> None:
+        examples = batch.examples
+        side = self._sides[examples[0].split]
+        side.n += len(examples)
+        paths = side.paths
+        for path in dict.fromkeys(e.path for e in examples):
+            if path not in paths:
+                paths.append(path)
+        counter = self._counter
+        # The character estimate needs only the length of the joined input.
+        per_char = counter.chars_per_token if isinstance(counter, CharEstimate) else None
+        system = Role.SYSTEM
+        input_tokens, output_tokens = [], []
+        shapes = side.shapes
+        labels = side.labels
+        for example in examples:
+            answer = example.final_assistant
+            output = answer.content if answer is not None else ""
+            inputs = [t.content for t in example.turns if t.role is not system and t is not answer]
+            if per_char is not None:
+                length = sum(map(len, inputs)) + max(0, len(inputs) - 1)
+                input_tokens.append(math.ceil(length / per_char) if length else 0)
+                output_tokens.append(math.ceil(len(output) / per_char) if output else 0)
+            else:
+                input_tokens.append(counter.count("\n".join(inputs)))
+                output_tokens.append(counter.count(output))
+            shapes[output_shape(output)] += 1
+            # At most five words: split no further than a sixth.
+            if len(output.split(None, 5)) <= 5 and output.strip():
+                side.short += 1
+                label = _label(output)
+                if label in labels or len(labels) < _MAX_TRACKED:
+                    labels[label] += 1
+        side.input_tokens.extend(array("l", input_tokens))
+        side.output_tokens.extend(array("l", output_tokens))
 
     def finish(self) -> Iterator[Finding]:
+        self.flush()
         train, test = self._sides["train"], self._sides["test"]
         if not self.context.has_split("test"):
             self.mark_not_assessed("no test split (give --test TEST)")

@@ -79,7 +79,10 @@ class SchemaViolation(_LoaderCheck):
     def check(self, example: Example) -> Iterator[Finding]:
         for problem in example.problems:
             yield self.finding(example, problem.message, pointer=problem.pointer or None, key=problem.message)
-        yield from self._tool_pairing(example)
+        for turn in example.turns:
+            if turn.tool_calls or turn.role is Role.TOOL:
+                yield from self._tool_pairing(example)
+                break
 
     def _tool_pairing(self, example: Example) -> Iterator[Finding]:
         open_calls: dict[str, str] = {}
@@ -132,6 +135,9 @@ class MissingAssistantTurn(RecordCheck):
     summary = "nothing for the model to learn from"
 
     def check(self, example: Example) -> Iterator[Finding]:
+        turns = example.turns
+        if turns and turns[-1].role is Role.ASSISTANT and turns[-1].weight is None:
+            return  # the common case: ends on a trained assistant turn
         assistants = example.by_role(Role.ASSISTANT)
         if not assistants:
             ptr = _turns_pointer(example)
@@ -177,7 +183,12 @@ class MissingUserTurn(RecordCheck):
     summary = "an assistant answers a conversation that has no user message"
 
     def check(self, example: Example) -> Iterator[Finding]:
-        if example.by_role(Role.ASSISTANT) and not example.by_role(Role.USER):
+        has_assistant = False
+        for turn in example.turns:
+            if turn.role is Role.USER:
+                return
+            has_assistant = has_assistant or turn.role is Role.ASSISTANT
+        if has_assistant:
             yield self.finding(example, "example has no user turn: the assistant answers nothing", pointer=_turns_pointer(example))
 
 
@@ -208,21 +219,20 @@ class EmptyContent(RecordCheck):
 
     def check(self, example: Example) -> Iterator[Finding]:
         for side, turns in (("", example.turns), ("rejected ", example.rejected)):
-            position = {r: 0 for r in Role}
-            for turn in turns:
-                position[turn.role] += 1
-                if turn.content_is_null or turn.tool_calls or turn.attachments:
+            for k, turn in enumerate(turns):
+                if turn.content.strip() or turn.content_is_null or turn.tool_calls or turn.attachments:
                     continue
-                if not turn.content.strip():
-                    what = "empty" if not turn.content else "whitespace only"
-                    severity = Severity.ERROR if turn.role is Role.ASSISTANT else Severity.WARNING
-                    yield self.finding(
-                        example,
-                        f"{side}{turn.role.value} turn {position[turn.role]} is {what}",
-                        pointer=turn.pointer,
-                        severity=severity,
-                        key=f"{side}{turn.role.value}{position[turn.role]}",
-                    )
+                # Rare: count the turn's position among its role only when reporting it.
+                position = sum(1 for t in turns[: k + 1] if t.role is turn.role)
+                what = "empty" if not turn.content else "whitespace only"
+                severity = Severity.ERROR if turn.role is Role.ASSISTANT else Severity.WARNING
+                yield self.finding(
+                    example,
+                    f"{side}{turn.role.value} turn {position} is {what}",
+                    pointer=turn.pointer,
+                    severity=severity,
+                    key=f"{side}{turn.role.value}{position}",
+                )
 
 
 def _turns_pointer(example: Example) -> str | None:

@@ -9,16 +9,17 @@ from typing import ClassVar, Iterator
 
 from pydantic import Field
 
-from tunelint.checks._support import ExampleRefs, excerpt, system_key
-from tunelint.checks.base import CheckOptions, DatasetCheck
-from tunelint.models import Criterion, Example, Finding, Role, Severity
+from tunelint.checks._batch import Batch, BatchedCheck
+from tunelint.checks._support import ExampleRefs, excerpt
+from tunelint.checks.base import CheckOptions
+from tunelint.models import Criterion, Finding, Role, Severity
 
 # Texts kept for the evidence of the first this-many distinct prompts; the rest are counted only.
 _KEPT_TEXTS = 1000
 _KEPT_CHARS = 4000
 
 
-class SystemPromptVariants(DatasetCheck):
+class SystemPromptVariants(BatchedCheck):
     """Several system prompts where one dominates: the minority are usually drift.
 
     What it does:
@@ -63,15 +64,21 @@ class SystemPromptVariants(DatasetCheck):
         self._keys = array("Q")
         self._texts: dict[int, str] = {0: ""}
 
-    def observe(self, example: Example) -> None:
-        self._refs.add(example)
-        key = system_key(example)
-        self._keys.append(key)
-        if key not in self._texts and len(self._texts) <= _KEPT_TEXTS:
-            text = "\n".join(t.content for t in example.turns if t.role is Role.SYSTEM)
-            self._texts[key] = text[:_KEPT_CHARS]
+    def consume(self, batch: Batch) -> None:
+        self._refs.add_batch(batch)
+        keys = batch.system_keys()
+        self._keys.frombytes(keys.tobytes())
+        texts = self._texts
+        if len(texts) > _KEPT_TEXTS:
+            return
+        for i, key in enumerate(keys.tolist()):
+            if key not in texts and len(texts) <= _KEPT_TEXTS:
+                text = "\n".join(t.content for t in batch.examples[i].turns if t.role is Role.SYSTEM)
+                texts[key] = text[:_KEPT_CHARS]
 
     def merge(self, other: "SystemPromptVariants") -> None:
+        self.flush()
+        other.flush()
         super().merge(other)
         self._refs.extend(other._refs)
         self._keys.extend(other._keys)
@@ -80,6 +87,7 @@ class SystemPromptVariants(DatasetCheck):
                 self._texts[key] = text
 
     def finish(self) -> Iterator[Finding]:
+        self.flush()
         total = len(self._keys)
         counts = Counter(self._keys)
         ranked = counts.most_common()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import os
 import re
 from collections import defaultdict
 from dataclasses import dataclass
@@ -13,7 +14,8 @@ import xxhash
 from pydantic import Field
 
 from tunelint import similarity
-from tunelint.checks.base import CheckOptions, DatasetCheck
+from tunelint.checks._batch import Batch, BatchedCheck
+from tunelint.checks.base import CheckOptions
 from tunelint.models import Criterion, Example, Finding, Location, Role, Severity, Turn
 
 # Examples are hashed in batches of this many so tokenising, MinHash and n-gram lookups run
@@ -106,7 +108,7 @@ def _mask_digit_runs(words: list[str], show_pii: bool) -> str:
     return " ".join(out)
 
 
-class TestLeakage(DatasetCheck):
+class TestLeakage(BatchedCheck):
     """A test example that also appears, nearly or in long pieces, in the training split.
 
     What it does:
@@ -170,17 +172,20 @@ class TestLeakage(DatasetCheck):
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
-        # Training chunks are compared against the whole test index, which a fresh per-chunk
-        # instance lacks: with a test split this check runs in one process. Without one it
-        # keeps no state, so it does not hold the other checks back.
-        self.mergeable = not self.context.has_split("test")
+        # Training chunks run in worker processes with fresh instances: each worker process
+        # indexes the test split itself (once, see `_borrow_index`), so the training side of a
+        # chunk is already matched when it is merged. That needs test files it can read again.
+        tests = self.context.splits.get("test") or ()
+        self.mergeable = all(label != "-" and os.path.isfile(label) for label in tests)
+        # Training states borrow the test index of the process they ran in; merging two of
+        # them away from the state that holds the test split loses n-gram hits (seen on Dask
+        # with GSM8K), so only an in-order fold is correct.
+        self.fold_only = bool(tests)
         opts = self.options
         self._hasher = similarity.TokenHasher(seed=7)
         self._minhasher = similarity.MinHasher(num_perm=128, seed=7)
         self._bands, self._rows = similarity.lsh_params(opts.near_threshold, 128)
         self._show_pii = bool(getattr(self.context.settings, "show_pii", False))
-        self._pending: list[Example] = []
-        self._pending_split = ""
         # Test side.
         self._tests: list[_TestMeta] = []
         self._test_input: dict[int, list[int]] = defaultdict(list)
@@ -190,6 +195,9 @@ class TestLeakage(DatasetCheck):
         self._shingle_parts: list[similarity.Ragged] = []
         self._gram_parts: list[tuple[similarity.Ragged, np.ndarray, np.ndarray]] = []
         self._frozen = False
+        # True when the test index was read by this process for a training chunk: it is not
+        # this instance's own test data, and is not sent back with its state.
+        self._borrowed = False
         # Train side.
         self._n_train = 0
         self._train_paths: list[str] = []
@@ -200,36 +208,119 @@ class TestLeakage(DatasetCheck):
 
     # ------------------------------------------------------------------ streaming
 
-    def merge(self, other: "TestLeakage") -> None:  # type: ignore[override]
-        super().merge(other)  # only ever called without a test split, when there is no state
-
     def observe(self, example: Example) -> None:
-        if self.mergeable:
+        if not self.context.has_split("test"):
+            return  # nothing to compare with: no work on a large training file
+        super().observe(example)
+
+    def consume(self, batch: Batch) -> None:
+        examples = batch.examples
+        if examples[0].split == "test":
+            if self._frozen:
+                raise RuntimeError("test-leakage needs every test example before the training split")
+            for start in range(0, len(examples), _BATCH):
+                self._add_tests(examples[start:start + _BATCH])
             return
-        if example.split != self._pending_split:
-            self._flush()
-            self._pending_split = example.split
-        if example.split == "train":
-            if example.path not in self._train_paths:
-                self._train_paths.append(example.path)
-            if not self._frozen:
+        for path in dict.fromkeys(e.path for e in examples):
+            if path not in self._train_paths:
+                self._train_paths.append(path)
+        if not self._frozen:
+            if self._tests or self._gram_parts or not self.mergeable:
                 self._freeze()
-        elif self._frozen:
-            raise RuntimeError("test-leakage needs every test example before the training split")
-        self._pending.append(example)
-        if len(self._pending) >= _BATCH:
-            self._flush()
+            else:
+                self._borrow_index()
+        for start in range(0, len(examples), _BATCH):
+            self._scan_train(examples[start:start + _BATCH])
 
-    def _flush(self) -> None:
-        batch, self._pending = self._pending, []
-        if not batch:
+    def _borrow_index(self) -> None:
+        """Take the test index this process built from the test files (building it first)."""
+        donor = _donor(self)
+        for name in _INDEX_STATE:
+            setattr(self, name, getattr(donor, name))
+        self._frozen = self._borrowed = True
+        self._train_df = np.zeros(len(self._grams), dtype=np.int64)
+        self._stored = np.zeros(len(self._grams), dtype=np.int64)
+
+    def __getstate__(self) -> dict:
+        state = super().__getstate__()
+        # The hashers carry tables of powers grown to the longest batch: rebuilt, not sent.
+        state.pop("_hasher", None)
+        state.pop("_minhasher", None)
+        if state.get("_borrowed"):
+            # The index is rebuilt where it is needed; only the training side travels.
+            for name in _INDEX_STATE:
+                state.pop(name, None)
+        return state
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+        self._hasher = similarity.TokenHasher(seed=7)
+        self._minhasher = similarity.MinHasher(num_perm=128, seed=7)
+
+    def _ensure_index(self) -> None:
+        """A borrowed index is not pickled: take it again where this state landed (a Dask
+        worker merging two partial states, or the client finishing)."""
+        if self._borrowed and not hasattr(self, "_grams"):
+            donor = _donor(self)
+            for name in _INDEX_STATE:
+                setattr(self, name, getattr(donor, name))
+
+    def merge(self, other: "TestLeakage") -> None:  # type: ignore[override]
+        self._ensure_index()
+        self.flush()
+        other.flush()
+        super().merge(other)
+        if not self.context.has_split("test"):
             return
-        if self._pending_split == "test":
-            self._add_tests(batch)
-        else:
-            self._scan_train(batch)
+        if not other._borrowed and (other._tests or other._gram_parts):
+            # A later part of the test split.
+            if self._frozen:
+                raise RuntimeError("test-leakage needs every test example before the training split")
+            offset = len(self._tests)
+            self._tests.extend(other._tests)
+            for source, target in ((other._test_input, self._test_input), (other._test_prefix, self._test_prefix)):
+                for key, ids in source.items():
+                    target[key].extend(i + offset for i in ids)
+            self._test_full.extend(other._test_full)
+            self._sig_parts.extend(other._sig_parts)
+            self._shingle_parts.extend(other._shingle_parts)
+            self._gram_parts.extend((rows, owner + offset, turn) for rows, owner, turn in other._gram_parts)
+        if not other._n_train:
+            return
+        # A later part of the training split, already matched against the whole test index.
+        if not self._frozen:
+            self._freeze()
+        offset = self._n_train
+        self._n_train += other._n_train
+        self._train_paths.extend(p for p in other._train_paths if p not in self._train_paths)
+        for test_id, matches in other._matches.items():
+            for m in matches:
+                m.train += offset
+            self._matches[test_id].extend(matches)
+        self._train_locations.update({gid + offset: v for gid, v in other._train_locations.items()})
+        self._excerpts.update({(gid + offset, t, p): v for (gid, t, p), v in other._excerpts.items()})
+        if not len(self._grams):
+            return
+        self._train_df += other._train_df
+        for gram, ex, tno, pos in other._hit_parts:
+            kept = self._cap(gram, ex + offset)
+            if kept.any():
+                self._hit_parts.append((gram[kept], ex[kept] + offset, tno[kept], pos[kept]))
 
-    # ------------------------------------------------------------------ test index
+    def _cap(self, gram: np.ndarray, ex: np.ndarray) -> np.ndarray:
+        """Which hits to keep: those of the first few training examples per n-gram (counting
+        the ones kept before), as the scan keeps them; updates the counts."""
+        cap = max(self.options.max_related, self.options.template_min_examples)
+        low = int(ex.min()) if len(ex) else 0
+        width = (int(ex.max()) - low + 1) if len(ex) else 1
+        code = gram.astype(np.int64) * width + (ex - low)
+        pair = np.unique(code)
+        pair_gram = pair // width
+        starts = np.flatnonzero(np.r_[True, pair_gram[1:] != pair_gram[:-1]])
+        rank = np.arange(len(pair)) - np.repeat(starts, np.diff(np.r_[starts, len(pair)]))
+        allowed = pair[self._stored[pair_gram] + rank < cap]
+        np.add.at(self._stored, allowed // width, 1)
+        return np.isin(code, allowed)
 
     def _add_tests(self, batch: list[Example]) -> None:
         first = len(self._tests)
@@ -272,7 +363,6 @@ class TestLeakage(DatasetCheck):
 
     def _freeze(self) -> None:
         """Turn the collected test hashes into sorted indexes the training split is scanned against."""
-        self._flush()
         self._frozen = True
         n_test = len(self._tests)
         self._test_shingles = similarity.Ragged.concatenate(self._shingle_parts)
@@ -447,7 +537,8 @@ class TestLeakage(DatasetCheck):
     # ------------------------------------------------------------------ report
 
     def finish(self) -> Iterator[Finding]:
-        self._flush()
+        self._ensure_index()
+        self.flush()
         if not self.context.has_split("test"):
             path = (self.context.splits.get("train") or ("",))[0]
             yield self.dataset_finding(
@@ -594,6 +685,48 @@ class TestLeakage(DatasetCheck):
         example = Example("test", meta.path, meta.index, meta.line, "", (), meta.record_hash)
         return self.finding(example, message, pointer=pointer or None, related=related,
                             evidence=evidence, severity=_SEVERITY[kind])
+
+
+# What `_freeze` builds and a training chunk reads: the test examples and their indexes.
+_INDEX_STATE = (
+    "_tests", "_test_input", "_test_full", "_test_prefix", "_test_shingles", "_test_sigs", "_band_index",
+    "_test_empty", "_row_owner", "_row_turn", "_row_offsets", "_grams", "_occ_gram", "_occurrences",
+    "_gram_start", "_test_df", "_bitmask", "_bitmap",
+)
+# Per process, the last test index built from the test files (a worker runs many chunks).
+_DONORS: dict[tuple, "TestLeakage"] = {}
+
+
+def _donor(check: "TestLeakage") -> "TestLeakage":
+    """A frozen instance holding the whole test split of `check`'s run, read from its files."""
+    from tunelint.loader import Loader
+    from tunelint.registry import load_formats
+
+    settings = check.context.settings
+    labels = tuple(check.context.splits.get("test") or ())
+    stats = tuple((os.path.getsize(p), os.path.getmtime(p)) for p in labels)
+    fields = getattr(settings, "fields", None)
+    key = (labels, stats, check.options.model_dump_json(), getattr(settings, "input_format", None),
+           tuple(sorted(fields.items())) if fields else None)
+    donor = _DONORS.get(key)
+    if donor is None:
+        _DONORS.clear()
+        donor = TestLeakage(check.options, check.context, check.level)
+        formats = load_formats()
+        batch: list[Example] = []
+        for path in labels:
+            loader = Loader(path, "test", formats, getattr(settings, "input_format", None), fields)
+            for item in loader:
+                if isinstance(item, Example):
+                    batch.append(item)
+                    if len(batch) >= _BATCH:
+                        donor._add_tests(batch)
+                        batch = []
+        if batch:
+            donor._add_tests(batch)
+        donor._freeze()
+        _DONORS[key] = donor
+    return donor
 
 
 def _match_evidence(m: _Match) -> dict:

@@ -47,9 +47,35 @@ class ReadStats:
     notes: list[str] = field(default_factory=list)
 
 
+def is_url(path: str) -> bool:
+    """A path with a scheme (s3://, gs://, file://, ...) that fsspec resolves."""
+    return "://" in path and not Path(path).exists()
+
+
+def _open_url(path: str) -> IO[bytes]:
+    try:
+        import fsspec
+    except ImportError:
+        raise InputError(f"{path}: reading a URL needs fsspec (pip install 'tunelint[dask]' or fsspec)") from None
+    try:
+        fs, fs_path = fsspec.core.url_to_fs(path)
+    except (ImportError, ValueError) as exc:
+        raise InputError(f"{path}: this installation cannot read the URL: {exc}") from None
+    try:
+        if fs.isdir(fs_path):
+            raise InputError(f"{path}: is a directory, expected a dataset file")
+        return fs.open(fs_path, "rb")
+    except FileNotFoundError:
+        raise InputError(f"{path}: no such file") from None
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read: {exc}") from exc
+
+
 def _open_stream(path: str) -> IO[bytes]:
     if path == "-":
         return sys.stdin.buffer
+    if is_url(path):
+        return _open_url(path)
     p = Path(path)
     if not p.exists():
         raise InputError(f"{path}: no such file")
@@ -59,6 +85,46 @@ def _open_stream(path: str) -> IO[bytes]:
         return p.open("rb")
     except OSError as exc:
         raise InputError(f"{path}: cannot read: {exc.strerror or exc}") from exc
+
+
+def file_size(path: str) -> int:
+    """Bytes in a local file or a URL."""
+    if is_url(path):
+        with _open_url(path) as fh:
+            return int(fh.size) if getattr(fh, "size", None) is not None else fh.seek(0, os.SEEK_END)
+    return os.path.getsize(path)
+
+
+_GLOB_CHARS = frozenset("*?[")
+
+
+def expand_inputs(paths: "tuple[str, ...] | list[str]") -> tuple[str, ...]:
+    """Paths with glob patterns replaced by the files they match, sorted; '-' and plain paths kept.
+
+    A pattern that matches nothing is an error rather than a silently smaller dataset.
+    """
+    out: list[str] = []
+    for path in paths:
+        if path == "-" or not (_GLOB_CHARS & set(path)) or Path(path).exists():
+            out.append(path)
+            continue
+        if is_url(path):
+            try:
+                import fsspec
+
+                fs, fs_path = fsspec.core.url_to_fs(path)
+                protocol = path.split("://", 1)[0]
+                matches = sorted(f"{protocol}://{m.split('://', 1)[-1]}" for m in fs.glob(fs_path) if not fs.isdir(m))
+            except ImportError:
+                raise InputError(f"{path}: a URL pattern needs fsspec (pip install 'tunelint[dask]')") from None
+        else:
+            import glob
+
+            matches = sorted(m for m in glob.glob(path, recursive=True) if not os.path.isdir(m))
+        if not matches:
+            raise InputError(f"{path}: no file matches this pattern")
+        out.extend(matches)
+    return tuple(out)
 
 
 def read_records(path: str, stats: ReadStats | None = None) -> Iterator[RawRecord]:
@@ -85,16 +151,11 @@ def read_records(path: str, stats: ReadStats | None = None) -> Iterator[RawRecor
             return
         if head.startswith(BOM):
             head = head[len(BOM):]
-        first = head.lstrip()[:1]
-        # The extension settles what content alone cannot: a JSONL file whose records are lists.
-        suffixes = [x.lower() for x in Path(path).suffixes if x.lower() != ".gz"]
-        jsonl_named = bool(suffixes) and suffixes[-1] in (".jsonl", ".ndjson")
-        if jsonl_named:
-            first = b""
-        if first == b"[":
+        container = _container_of(path, head)
+        if container == "json-array":
             stats.container = "json-array"
             yield from _read_json_array(head + b"".join(chunks))
-        elif first == b"{" and not _first_line_complete(head):
+        elif container == "json":
             # One JSON document spread over many lines (a pretty-printed object).
             stats.container = "json"
             data = head + b"".join(chunks)
@@ -106,6 +167,20 @@ def read_records(path: str, stats: ReadStats | None = None) -> Iterator[RawRecor
     finally:
         if stream is not sys.stdin.buffer:
             stream.close()
+
+
+def _container_of(path: str, head: bytes) -> str:
+    """jsonl, json-array or json (one pretty-printed document), from the name and the head bytes."""
+    # The extension settles what content alone cannot: a JSONL file whose records are lists.
+    suffixes = [x.lower() for x in Path(path).suffixes if x.lower() != ".gz"]
+    if suffixes and suffixes[-1] in (".jsonl", ".ndjson"):
+        return "jsonl"
+    first = head.lstrip(BOM + b" \t\r\n")[:1]
+    if first == b"[":
+        return "json-array"
+    if first == b"{" and not _first_line_complete(head.lstrip(BOM)):
+        return "json"
+    return "jsonl"
 
 
 def _plain_chunks(head: bytes, stream: IO[bytes]) -> Iterator[bytes]:
@@ -295,9 +370,20 @@ class Chunk:
     index_offset: int
 
 
+def _records_in(piece: bytes, at_file_start: bool) -> int:
+    """Records among the lines of `piece`, counted as the readers count them (blank lines are not)."""
+    if at_file_start and piece.startswith(BOM):
+        piece = piece[len(BOM):]
+    return sum(1 for line in piece.split(b"\n") if line.strip())
+
+
+def _lines_in(piece: bytes) -> int:
+    return piece.count(b"\n") + (0 if not piece or piece.endswith(b"\n") else 1)
+
+
 def plan_chunks(path: str, target_bytes: int) -> list[Chunk] | None:
     """Split a plain (uncompressed) JSONL file into chunks; None when it cannot be split."""
-    if path == "-":
+    if path == "-" or is_url(path):
         return None
     try:
         size = os.path.getsize(path)
@@ -306,6 +392,8 @@ def plan_chunks(path: str, target_bytes: int) -> list[Chunk] | None:
         with open(path, "rb") as fh, mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as m:
             if m[:2] == GZIP_MAGIC or m[:4] == PARQUET_MAGIC:
                 return None
+            if _container_of(path, m[: 1 << 22]) != "jsonl":  # a JSON array is not split by lines
+                return None
             chunks: list[Chunk] = []
             pos = line_offset = index_offset = 0
             while pos < size:
@@ -313,22 +401,101 @@ def plan_chunks(path: str, target_bytes: int) -> list[Chunk] | None:
                 if end < size:
                     nl = m.find(b"\n", end - 1)
                     end = size if nl == -1 else nl + 1
-                pieces = m[pos:end].split(b"\n")
-                if pieces and pieces[-1] == b"":
-                    pieces.pop()
-                records = sum(1 for p in pieces if p.strip() and p.strip() != BOM)
+                piece = m[pos:end]
                 chunks.append(Chunk(pos, end, line_offset, index_offset))
-                line_offset += len(pieces)
-                index_offset += records
+                line_offset += _lines_in(piece)
+                index_offset += _records_in(piece, pos == 0)
                 pos = end
             return chunks
     except (OSError, ValueError):
         return None
 
 
+@dataclass(frozen=True, slots=True)
+class RangeScan:
+    """The whole lines that start inside a byte range of a file, and how many lines and records they hold."""
+
+    start: int
+    end: int
+    lines: int
+    records: int
+
+
+def splittable(path: str) -> bool:
+    """Whether a file is plain JSONL that can be read in byte ranges (local path or seekable URL)."""
+    if path == "-" or path.endswith(".txt"):
+        return False
+    with _open_stream(path) as fh:
+        head = fh.read(1 << 22)
+    if not head or head[:2] == GZIP_MAGIC or head[:4] == PARQUET_MAGIC:
+        return False
+    return _container_of(path, head) == "jsonl"
+
+
+def scan_range(path: str, lo: int, hi: int, block: int = 1 << 22) -> RangeScan:
+    """Align [lo, hi) to line starts and count what it holds, reading only that range (and one line past it).
+
+    A range owns every line whose first byte lies in [lo, hi): so the ranges of a file, scanned
+    independently on different machines, cover each line exactly once. Their counts, summed in
+    order on the client, give each chunk the line and record offsets of a whole-file read.
+    """
+    with _open_stream(path) as fh:
+        start = _after_newline(fh, lo - 1, block) if lo > 0 else 0
+        if start >= hi:
+            return RangeScan(start, start, 0, 0)
+        end = _after_newline(fh, hi - 1, block)
+        fh.seek(start)
+        lines = records = 0
+        pos = start
+        at_file_start = start == 0
+        carry = b""
+        while pos < end:
+            data = fh.read(min(block, end - pos))
+            if not data:
+                end = pos
+                break
+            pos += len(data)
+            buf = carry + data
+            carry = b""
+            if pos < end:  # keep a line cut by the read for the next round
+                cut = buf.rfind(b"\n") + 1
+                buf, carry = buf[:cut], buf[cut:]
+            if buf:
+                lines += _lines_in(buf)
+                records += _records_in(buf, at_file_start)
+                at_file_start = False
+        return RangeScan(start, end, lines, records)
+
+
+def _after_newline(fh: IO[bytes], at: int, block: int) -> int:
+    """The offset just past the first newline at or after `at` (the end of the file when none)."""
+    fh.seek(at)
+    pos = at
+    while True:
+        data = fh.read(block)
+        if not data:
+            return pos
+        nl = data.find(b"\n")
+        if nl != -1:
+            return pos + nl + 1
+        pos += len(data)
+
+
+def chunks_from_scans(scans: "list[RangeScan]") -> list[Chunk]:
+    """Chunks with whole-file line and record offsets, from the in-order scans of one file's ranges."""
+    chunks: list[Chunk] = []
+    line_offset = index_offset = 0
+    for scan in scans:
+        if scan.end > scan.start:
+            chunks.append(Chunk(scan.start, scan.end, line_offset, index_offset))
+        line_offset += scan.lines
+        index_offset += scan.records
+    return chunks
+
+
 def read_chunk(path: str, chunk: Chunk, stats: ReadStats) -> Iterator[RawRecord]:
     """The records of one chunk of a plain JSONL file, numbered as in the whole file."""
-    with open(path, "rb") as fh:
+    with _open_stream(path) as fh:
         fh.seek(chunk.start)
         data = fh.read(chunk.end - chunk.start)
     if chunk.start == 0 and data.startswith(BOM):

@@ -4,17 +4,33 @@
 shapes; `mask` / `redact` turn what they found into safe evidence and safe copies.
 """
 
-from tunelint.privacy.masking import mask, placeholder, redact
-from tunelint.privacy.pii import (
-    DEFAULT_NER_ENTITIES,
-    NER_ENTITIES,
-    PATTERN_ENTITIES,
-    PATTERNS_ONLY,
-    PiiDetector,
-)
-from tunelint.privacy.secrets import RULES as SECRET_RULES
-from tunelint.privacy.secrets import SecretDetector
-from tunelint.privacy.spans import Span, resolve_overlaps
+import importlib
+from typing import Any
+
+# Presidio (and spaCy under it) take seconds to import: load a name's module only when it is
+# first used, so code that needs only masking or the prefilter does not pay for the analyzer.
+_WHERE = {
+    "mask": "masking",
+    "placeholder": "masking",
+    "redact": "masking",
+    "DEFAULT_NER_ENTITIES": "pii",
+    "NER_ENTITIES": "pii",
+    "PATTERN_ENTITIES": "pii",
+    "PATTERNS_ONLY": "pii",
+    "PiiDetector": "pii",
+    "SecretDetector": "secrets",
+    "Span": "spans",
+    "resolve_overlaps": "spans",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name == "SECRET_RULES":
+        return importlib.import_module("tunelint.privacy.secrets").RULES
+    if name in _WHERE:
+        return getattr(importlib.import_module(f"tunelint.privacy.{_WHERE[name]}"), name)
+    raise AttributeError(f"module 'tunelint.privacy' has no attribute {name!r}")
+
 
 __all__ = [
     "DEFAULT_NER_ENTITIES",

@@ -13,25 +13,13 @@ from collections.abc import Iterator, Sequence
 from functools import lru_cache
 
 import phonenumbers
+from tunelint.privacy.shapes import MIN_PHONE_DIGITS, PHONE_DIGIT_RUN, PHONE_PUNCTUATION
 from presidio_analyzer import AnalysisExplanation, EntityRecognizer, RecognizerResult
 from presidio_analyzer.nlp_engine import NlpArtifacts
 from presidio_analyzer.predefined_recognizers import PhoneRecognizer
 
 # The punctuation python-phonenumbers accepts between the digit blocks of a number
 # (phonenumbermatcher's _PUNCTUATION), at most four in a row. A test pins it to the library.
-PHONE_PUNCTUATION = (
-    "[-x\u2010-\u2015\u2212\u30fc\uff0d-\uff0f \u00a0\u00ad\u200b\u2060\u3000()"
-    "\uff08\uff09\uff3b\uff3d.\\[\\]/~\u2053\u223c\uff5e]"
-)
-
-# Fewest digits a reported phone number has (checked by the recognizer): shorter runs are
-# extensions, house numbers or prices, and dropping them is what keeps the prefilter cheap.
-MIN_PHONE_DIGITS = 7
-
-# A maximal run of digits holding at least MIN_PHONE_DIGITS of them, each pair separated by
-# at most four punctuation characters: where a phone number's digits can be.
-PHONE_DIGIT_RUN = re.compile(rf"\d(?:{PHONE_PUNCTUATION}{{0,4}}\d){{{MIN_PHONE_DIGITS - 1},}}")
-
 # Words that, shortly before a number, say it is a phone number...
 _PHONE_CONTEXT = re.compile(
     r"\b(?:phone|tel|telephone|mobile|cell|cellphone|call|calling|fax|sms|whatsapp|dial|"
@@ -74,6 +62,10 @@ _OTHER_NUMBER_SHAPE = re.compile(
     r"|\d{16,19}|\d{4}([ -])\d{4}\1\d{4}\1\d{4}(?:\1\d{1,3})?|\d{4}([ -])\d{6}\2\d{5}"
 )
 
+# An operand of arithmetic: an operator right after the number, or right before it.
+_OPERATOR_AFTER = re.compile(r"\s*[=*×÷]")
+_OPERATOR_BEFORE = re.compile(r"[=*×÷]\s*$")
+
 STRONG = "strong"
 GROUPED = "grouped"
 
@@ -91,7 +83,8 @@ def phone_evidence(text: str, start: int, end: int) -> str | None:
 
     None: fewer than seven digits in a run; part of a price or decimal, or of a number written
     as a date, IPv4 address, SSN or card; an ISBN-like run of one-digit blocks; more than 15
-    digits. STRONG: written with a + country code, or a phone word shortly before the number.
+    digits; an operand of arithmetic (an operator right after it, or right before it with no
+    phone word nearby) unless written with a + country code. STRONG: written with a + country code, or a phone word shortly before the number.
     GROUPED: an (area) code or three or more digit blocks, with no other-identifier word
     ("order", "invoice", "ISBN", ...) shortly before it.
     """
@@ -119,7 +112,14 @@ def phone_evidence(text: str, start: int, end: int) -> str | None:
     # Context is read before the whole stretch, searched in place so that a window edge
     # falling inside "string" does not make a "ring".
     lo = max(0, run_start - _CONTEXT_WINDOW)
-    if value.startswith("+") or before[-1:] == "+" or _PHONE_CONTEXT.search(text, lo, run_start):
+    phone_word = _PHONE_CONTEXT.search(text, lo, run_start)
+    country_code = re.match(r"\+\d", value) or (before[-1:] == "+" and value[:1].isdigit())
+    # An operator after the number outweighs a phone word nearby ("on mobile ... 4500/500=9");
+    # one before it does not ("phone = 415-555-0132").
+    operator_before = _OPERATOR_BEFORE.search(text, max(0, start - 3), start) and not phone_word
+    if (_OPERATOR_AFTER.match(text, end) or operator_before) and not country_code:
+        return None  # "4500/500=9", "+ 100 x 20/100 * 7", "2a = 54 / 12 – 346 – 354"
+    if value.startswith("+") or before[-1:] == "+" or phone_word:
         return STRONG
     if _OTHER_NUMBER_CONTEXT.search(text, lo, run_start):
         return None

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable, Mapping
 
-from tunelint.privacy.phone import PHONE_DIGIT_RUN, PHONE_PUNCTUATION, has_phone_candidate
+from tunelint.privacy.shapes import PHONE_DIGIT_RUN, PHONE_PUNCTUATION
 
 _IPV6_FULL = r"[0-9A-Fa-f]{1,4}(?::[0-9A-Fa-f]{1,4}){7}"
 
@@ -28,16 +28,24 @@ TRIGGERS: Mapping[str, str] = {
     # skip-ahead to a possible first character.)
     "IBAN_CODE": r"\d(?<=[A-Za-z]{2}\d)\d(?:[ -]?[A-Za-z0-9]{4}){2}",
     # IPv4 (a dotted quad, also inside IPv4-mapped IPv6); IPv6 compressed ("::") or in full
-    # (the full form is tested only when the text has a colon, see `_per_entity_test`).
+    # (the full form is tested only when the text has seven colons, see `_per_entity_test`).
     "IP_ADDRESS": rf"\d{{1,3}}\.\d{{1,3}}\.\d{{1,3}}\.\d{{1,3}}|::|{_IPV6_FULL}",
     # Bitcoin addresses: "1" / "3" (P2PKH, P2SH) or "bc1" (bech32), then 25+ characters.
     "CRYPTO": r"[13][A-Za-z0-9]{25}",
 }
 
+def _has_phone_candidate(text: str) -> bool:
+    # Imported on first use: phone.py brings in Presidio, which `may_contain` never needs
+    # (masking other checks' quotes asks it first, and most runs then never load Presidio).
+    from tunelint.privacy.phone import has_phone_candidate
+
+    return has_phone_candidate(text)
+
+
 # Second, exact-but-costlier tests for entities whose trigger is common in ordinary text
 # (most 7-digit runs are order numbers, dates or ids, not phone-shaped).
 REFINEMENTS: Mapping[str, Callable[[str], bool]] = {
-    "PHONE_NUMBER": has_phone_candidate,
+    "PHONE_NUMBER": _has_phone_candidate,
 }
 
 # The gate: per entity, what its trigger implies, written to start at a digit so that one
@@ -62,7 +70,7 @@ def _per_entity_test(entity: str) -> Callable[[str], bool]:
         ipv4 = re.compile(r"\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3}")
         ipv6 = re.compile(_IPV6_FULL)
         return lambda text: (
-            "::" in text or bool(ipv4.search(text)) or (":" in text and bool(ipv6.search(text)))
+            "::" in text or bool(ipv4.search(text)) or (text.count(":") >= 7 and bool(ipv6.search(text)))
         )
     pattern = re.compile(TRIGGERS[entity])
     return lambda text: pattern.search(text) is not None
@@ -93,7 +101,8 @@ class Prefilter:
             return True
         if self._digit_gate is not None and self._digit_gate.search(text):
             return True
-        return self._ipv6_full is not None and ":" in text and bool(self._ipv6_full.search(text))
+        # The full form has seven colons; counting them is far cheaper than the hex-group regex.
+        return self._ipv6_full is not None and text.count(":") >= 7 and bool(self._ipv6_full.search(text))
 
     def candidates(self, text: str) -> list[str]:
         """The enabled entities whose trigger occurs in `text`, sorted; empty means skip it."""

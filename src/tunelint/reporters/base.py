@@ -85,12 +85,12 @@ def _dedent(text: str) -> str:
 
 
 def gate_failing(report: Report) -> Iterator[Finding]:
-    """The findings at or above the gate's severity (none when fail-on is never)."""
+    """The findings at or above the gate's severity, reviewed ones aside (none when fail-on is never)."""
     fail_on = report.scorecard.fail_on
     if fail_on == "never":
         return iter(())
     rank = Severity(fail_on).rank
-    return (f for f in report.findings if f.severity.rank >= rank)
+    return (f for f in report.findings if f.severity.rank >= rank and not f.reviewed)
 
 
 class Reporter:

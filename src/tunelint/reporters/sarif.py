@@ -91,6 +91,14 @@ class SarifReporter(Reporter):
                 ]
             if f.location.index is not None:
                 result["properties"]["index"] = f.location.index
+            if f.reviewed:
+                # A privacy review decided on it: code scanning shows it as dismissed, with why.
+                review = f.evidence["review"]
+                why = f"{review.get('decision')} by {review.get('reviewer')} on {review.get('date')}"
+                if review.get("note"):
+                    why += f": {review['note']}"
+                result["suppressions"] = [{"kind": "external", "status": "accepted",
+                                           "justification": neutralise(why, keep_newlines=True)}]
             if f.related:
                 result["relatedLocations"] = [
                     {"id": i, "physicalLocation": _physical(r), "message": {"text": f"related example ({r.split})"}}

@@ -48,6 +48,7 @@ class TextReporter(Reporter):
         self._findings(console, report)
         self._scorecard(console, report)
         self._baseline(console, report)
+        self._review(console, report)
         self._summary(console, report)
         # Cells are padded to their column's width; trailing blanks only get in a diff's way.
         return "\n".join(line.rstrip() for line in buf.getvalue().split("\n"))
@@ -135,6 +136,20 @@ class TextReporter(Reporter):
             console.print(Text(f"  {entry.code} {entry.check}  {neutralise(entry.path)}  {neutralise(entry.message)}", style="dim"))
         if len(outcome.stale) > self.max_per_check:
             console.print(Text(f"  … and {len(outcome.stale) - self.max_per_check} more", style="dim"))
+        console.print()
+
+    def _review(self, console: Console, report: Report) -> None:
+        outcome = report.review
+        if outcome is None:
+            return
+        who = ", ".join(f"{neutralise(name)} ({n})" for name, n in outcome.reviewers.items())
+        line = Text(f"privacy review {neutralise(outcome.path or '')}: {outcome.reviewed} findings reviewed"
+                    + (f" by {who}" if who else ""))
+        if outcome.pending:
+            line.append(f"; {outcome.pending} listed without a decision", style="yellow")
+        if outcome.stale:
+            line.append(f"; {len(outcome.stale)} entries match no finding (fixed, or the data changed)", style="dim")
+        console.print(line)
         console.print()
 
     def _summary(self, console: Console, report: Report) -> None:

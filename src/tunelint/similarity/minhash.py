@@ -201,6 +201,15 @@ def exact_jaccard_pairs(shingle_rows: Ragged, pairs: np.ndarray) -> np.ndarray:
     (pair, shingle), and a shingle listed twice for the same pair is in both sets.
     """
     pairs = np.asarray(pairs, dtype=np.int64).reshape(-1, 2)
+    if len(pairs) and len(np.unique(pairs)) * 2 < len(shingle_rows):
+        # Few rows take part: work on those rows only.
+        members = np.unique(pairs)
+        lengths = shingle_rows.lengths()[members]
+        offsets = np.zeros(len(members) + 1, dtype=np.int64)
+        np.cumsum(lengths, out=offsets[1:])
+        taken = ranges(shingle_rows.offsets[members], lengths)
+        shingle_rows = Ragged(shingle_rows.values[taken], offsets)
+        pairs = np.searchsorted(members, pairs)
     rows = _distinct_per_row(shingle_rows)
     lengths = rows.lengths()
     out = np.zeros(len(pairs), dtype=np.float64)

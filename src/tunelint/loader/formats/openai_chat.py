@@ -30,6 +30,13 @@ def read_messages(messages: Any, base: str, out: Normalised, roles: dict[str, Ro
     """Turns from an OpenAI-style message list (shared by the chat and preference readers)."""
     turns: list[Turn] = []
     for i, msg in enumerate(expect_list(messages, base, "'messages'")):
+        # Fast path: the common {"role": ..., "content": "text"} message and nothing else.
+        if type(msg) is dict and len(msg) == 2:
+            role_name = msg.get("role")
+            content = msg.get("content")
+            if type(content) is str and type(role_name) is str and role_name in roles:
+                turns.append(Turn(roles[role_name], content, f"{base}/{i}/content"))
+                continue
         mptr = f"{base}/{i}"
         if not isinstance(msg, dict):
             out.problems.append(Problem(f"message {i} is {type_name(msg)}, expected an object", mptr))

@@ -1,0 +1,464 @@
+"""Executors: where the reading and the per-chunk work of a run happen.
+
+`lint()` builds the checks, hands them to an executor that reads every input into them, then
+finishes the dataset checks, suppresses and scores on its own. Checks never see which executor
+ran them: they observe examples and merge partial states, that is all.
+
+- `LocalExecutor` (the default): one process, or a `multiprocessing` pool mapping line-aligned
+  byte chunks of each plain JSONL file and folding the partial states in file order.
+- `DaskExecutor` (`engine = "dask"`): the same chunk map as tasks on a Dask cluster (a
+  `LocalCluster` it starts, or an existing scheduler). Workers plan the chunks (scanning byte
+  ranges for line and record counts), read and check them, and merge partial check states in a
+  tree of pairwise merge tasks on the workers, in file order; the client receives only small
+  planning facts, per-chunk counts and the single merged state that `finish()` needs.
+  See docs/distributed.md.
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import os
+import sys
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
+
+from tunelint.config import ConfigError, Settings
+from tunelint.loader import Chunk, Loader, plan_chunks
+from tunelint.loader.reader import RangeScan, chunks_from_scans, file_size, scan_range, splittable
+from tunelint.models import DatasetInfo
+from tunelint.registry import load_checks, load_formats
+
+if TYPE_CHECKING:  # pragma: no cover
+    from tunelint.engine import _Run
+
+ENGINES = ("local", "dask")
+INSTALL_HINT = "--engine dask needs Dask: pip install 'tunelint[dask]'"
+Progress = Callable[[str, str, int], None]
+Splits = Mapping[str, tuple[str, ...]]
+
+# Environment the Dask worker processes of a LocalCluster get (before they start: glibc reads
+# MALLOC_* at process start). Dask's default MALLOC_TRIM_THRESHOLD_=65536 returns freed memory
+# to the OS eagerly; measured here it made the MinHash step 2.8x slower. None unsets it, so the
+# worker keeps glibc's own dynamic thresholds (as a plain Python process does).
+WORKER_ENV: dict[str, str | None] = {
+    "MALLOC_TRIM_THRESHOLD_": None,
+    "OMP_NUM_THREADS": "1",
+    "MKL_NUM_THREADS": "1",
+    "OPENBLAS_NUM_THREADS": "1",
+}
+
+
+def _engine():  # engine imports this module; import it back lazily
+    from tunelint import engine
+
+    return engine
+
+
+def _merge_infos(parts: Sequence[DatasetInfo]) -> DatasetInfo:
+    first = parts[0]
+    return DatasetInfo(
+        split=first.split,
+        path=first.path,
+        format=first.format,
+        lines=sum(p.lines for p in parts),
+        examples=sum(p.examples for p in parts),
+        rejected=sum(p.rejected for p in parts),
+        formats={**first.formats, "blank_lines": sum(p.formats.get("blank_lines", 0) for p in parts)},
+    )
+
+
+def unmergeable_checks(run: "_Run") -> list[str]:
+    from tunelint.checks.base import DatasetCheck
+
+    return [c.name for c in run.checks if isinstance(c, DatasetCheck) and not c.mergeable]
+
+
+def one_process_note(names: Sequence[str]) -> str:
+    return f"one process: {', '.join(names)} cannot merge partial results"
+
+
+class Executor:
+    """Reads every input of a run into `run`; returns one DatasetInfo per file and a parallelism note."""
+
+    name = ""
+
+    def read(self, run: "_Run", splits: Splits, progress: Progress | None = None) -> tuple[list[DatasetInfo], str | None]:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        """Release processes and connections."""
+
+    def __enter__(self) -> "Executor":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def open_executor(settings: Settings) -> Executor:
+    """The executor `settings.engine` names (a ConfigError with an install hint when Dask is missing)."""
+    if settings.engine == "dask":
+        return DaskExecutor(settings)
+    if settings.scheduler:
+        raise ConfigError(f"scheduler '{settings.scheduler}' is set but the engine is local; use engine = \"dask\"")
+    return LocalExecutor(settings)
+
+
+# -- local ----------------------------------------------------------------------------------------
+
+# Worker-process state of the local pool, set once per process by the pool initializer.
+_WORKER: dict[str, Any] = {}
+
+
+def _init_worker(settings: Settings, splits: Splits) -> None:
+    registry = load_checks(settings.plugins, settings.base_dir)
+    _WORKER.update(settings=settings, splits=splits, registry=registry, formats=load_formats())
+
+
+def _run_chunk(task: tuple[str, str, Chunk, str]) -> tuple["_Run", DatasetInfo]:
+    from tunelint.checks.base import CheckContext
+
+    eng = _engine()
+    path, split, chunk, fmt_name = task
+    settings: Settings = _WORKER["settings"]
+    context = CheckContext(splits=_WORKER["splits"], settings=settings)
+    run = eng._Run(eng.build_checks(_WORKER["registry"], settings, context))
+    loader = Loader(path, split, _WORKER["formats"], settings.input_format, settings.fields, chunk=chunk, format_name=fmt_name)
+    info = run.consume(loader)
+    return run, info
+
+
+def _default_jobs() -> int:
+    return max(1, min(os.cpu_count() or 1, 8))
+
+
+class LocalExecutor(Executor):
+    """One process, or a pool of `jobs` processes over the chunks of each plain JSONL file."""
+
+    name = "local"
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.jobs = settings.jobs or _default_jobs()
+        self._pool: Any = None
+
+    def read(self, run: "_Run", splits: Splits, progress: Progress | None = None) -> tuple[list[DatasetInfo], str | None]:
+        settings = self.settings
+        formats = load_formats()
+        # Splitting a file over processes needs every dataset check to merge partial states.
+        unmergeable = unmergeable_checks(run)
+        note = one_process_note(unmergeable) if self.jobs > 1 and unmergeable else None
+        datasets: list[DatasetInfo] = []
+        for split in _engine().READ_ORDER:
+            for path in splits[split]:
+                loader = Loader(path, split, formats, settings.input_format, settings.fields)
+                chunks = None
+                if self.jobs > 1 and not unmergeable and not path.endswith(".txt"):
+                    chunks = plan_chunks(path, settings.chunk_bytes)
+                if chunks is None or len(chunks) < 2:
+                    datasets.append(run.consume(loader, progress))
+                    continue
+                fmt_name = loader.detect()
+                if fmt_name is None:  # unknown format: the whole-file read reports it once
+                    datasets.append(run.consume(loader, progress))
+                    continue
+                if self._pool is None:
+                    ctx = multiprocessing.get_context("fork" if sys.platform.startswith("linux") else "spawn")
+                    self._pool = ctx.Pool(min(self.jobs, len(chunks)), initializer=_init_worker, initargs=(settings, splits))
+                parts = []
+                done = 0
+                for part, info in self._pool.imap(_run_chunk, [(path, split, c, fmt_name) for c in chunks]):
+                    run.absorb(part)
+                    parts.append(info)
+                    done += info.examples
+                    if progress is not None:
+                        progress(split, path, done)
+                datasets.append(_merge_infos(parts))
+        return datasets, note
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.terminate()
+            self._pool.join()
+            self._pool = None
+
+
+# -- dask -----------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Piece:
+    """One task's share of the input: a chunk of a file, or a whole file when `chunk` is None."""
+
+    split: str
+    path: str
+    chunk: Chunk | None = None
+    format_name: str | None = None
+
+
+@dataclass(frozen=True)
+class Probe:
+    """What a worker found about a file before planning: can it be read in byte ranges, how big, which format."""
+
+    size: int
+    format_name: str | None
+    splittable: bool
+
+
+# Registry and formats per worker process, keyed by what decides them (plugins, their base dir).
+_TOOLS: dict[tuple[tuple[str, ...], str], tuple[Any, Any]] = {}
+
+
+def _tools(settings: Settings) -> tuple[Any, Any]:
+    key = (tuple(settings.plugins), str(settings.base_dir))
+    if key not in _TOOLS:
+        _TOOLS[key] = (load_checks(settings.plugins, settings.base_dir), load_formats())
+    return _TOOLS[key]
+
+
+def _fresh_run(settings: Settings, splits: Splits) -> "_Run":
+    from tunelint.checks.base import CheckContext
+
+    eng = _engine()
+    registry, _ = _tools(settings)
+    return eng._Run(eng.build_checks(registry, settings, CheckContext(splits=splits, settings=settings)))
+
+
+def probe_task(path: str, split: str, settings: Settings) -> Probe:
+    """On a worker: whether and how the file can be split, and its format (detected on its head)."""
+    if not splittable(path):
+        return Probe(0, None, False)
+    _, formats = _tools(settings)
+    fmt = Loader(path, split, formats, settings.input_format, settings.fields).detect()
+    return Probe(file_size(path), fmt, fmt is not None)
+
+
+def scan_task(path: str, lo: int, hi: int) -> RangeScan:
+    """On a worker: align one byte range of a file to lines and count its lines and records."""
+    return scan_range(path, lo, hi)
+
+
+def piece_task(piece: Piece, settings: Settings, splits: Splits) -> tuple["_Run", DatasetInfo]:
+    """On a worker: read one piece with a fresh set of checks; their partial state and the counts."""
+    run = _fresh_run(settings, splits)
+    _, formats = _tools(settings)
+    loader = Loader(piece.path, piece.split, formats, settings.input_format, settings.fields,
+                    chunk=piece.chunk, format_name=piece.format_name)
+    info = run.consume(loader)
+    return run, info
+
+
+def info_task(part: tuple["_Run", DatasetInfo]) -> DatasetInfo:
+    return part[1]
+
+
+def merge_task(left: Any, right: Any) -> "_Run":
+    """On a worker: fold the later partial run into the earlier one (each partial has one consumer)."""
+    a = left[0] if isinstance(left, tuple) else left
+    b = right[0] if isinstance(right, tuple) else right
+    a.absorb(b)
+    return a
+
+
+def sequential_task(order: Sequence[tuple[str, str]], settings: Settings, splits: Splits) -> tuple["_Run", list[DatasetInfo]]:
+    """On one worker: read every file in order with one set of checks (some check cannot merge)."""
+    run = _fresh_run(settings, splits)
+    _, formats = _tools(settings)
+    infos = [run.consume(Loader(path, split, formats, settings.input_format, settings.fields)) for split, path in order]
+    return run, infos
+
+
+def _adopt(run: "_Run", other: "_Run") -> None:
+    """Take over the checks and findings of a run that read everything (no merge needed or possible)."""
+    run.checks[:] = other.checks
+    run.by_name.clear()
+    run.by_name.update(other.by_name)
+    run.per_split.clear()
+    run.per_split.update(other.per_split)
+    run.findings.extend(other.findings)
+    for k, v in other.timing.items():
+        run.timing[k] += v
+    run.lengths.merge(other.lengths)
+
+
+def _import_distributed():
+    try:
+        import dask  # noqa: F401
+        import distributed
+    except ImportError:
+        raise ConfigError(INSTALL_HINT) from None
+    return distributed
+
+
+class DaskExecutor(Executor):
+    """Chunks as tasks on a Dask cluster; partial states merged on the workers in a tree, in file order."""
+
+    name = "dask"
+
+    def __init__(self, settings: Settings) -> None:
+        distributed = _import_distributed()
+        self.settings = settings
+        self._cluster: Any = None
+        self.client: Any = None
+        if settings.scheduler:
+            self.client = self._connect(distributed, settings.scheduler)
+        else:
+            self._cluster, self.client = self._local_cluster(distributed, settings.jobs or os.cpu_count() or 1)
+
+    @staticmethod
+    def _connect(distributed: Any, address: str) -> Any:
+        try:
+            client = distributed.Client(address, timeout="20s", set_as_default=False)
+        except (OSError, TimeoutError, ValueError) as exc:
+            raise ConfigError(f"cannot reach the Dask scheduler at {address}: {exc}") from None
+        try:
+            client.wait_for_workers(1, timeout=60)
+            from importlib.metadata import version
+
+            mine = version("tunelint")
+            theirs = client.run(version, "tunelint")
+        except Exception as exc:  # a worker without tunelint, or none at all
+            client.close()
+            raise ConfigError(f"the Dask cluster at {address} is not ready for tunelint: {type(exc).__name__}: {exc}") from None
+        other = sorted({v for v in theirs.values() if v != mine})
+        if other:
+            client.close()
+            raise ConfigError(f"the Dask workers at {address} run tunelint {', '.join(other)}, this client {mine}: install the same version")
+        return client
+
+    @staticmethod
+    def _local_cluster(distributed: Any, workers: int) -> tuple[Any, Any]:
+        import dask
+
+        env = {f"distributed.nanny.pre-spawn-environ.{k}": v for k, v in WORKER_ENV.items()}
+        # The nanny writes its pre-spawn environment into this process's os.environ: put it back.
+        saved = dict(os.environ)
+        try:
+            with dask.config.set({**env, "dataframe.convert-string": False}):
+                cluster = distributed.LocalCluster(
+                    n_workers=workers,
+                    threads_per_worker=1,
+                    processes=True,
+                    host="127.0.0.1",
+                    dashboard_address=None,
+                    worker_dashboard_address=None,
+                    # No dashboard; the scheduler's small HTTP server (health, metrics) on a free
+                    # loopback port instead of 8787.
+                    scheduler_kwargs={"dashboard": False, "dashboard_address": "127.0.0.1:0"},
+                    silence_logs=logging.ERROR,
+                )
+                client = distributed.Client(cluster, set_as_default=False)
+        finally:
+            for k in set(os.environ) - set(saved):
+                del os.environ[k]
+            os.environ.update(saved)
+        return cluster, client
+
+    def read(self, run: "_Run", splits: Splits, progress: Progress | None = None) -> tuple[list[DatasetInfo], str | None]:
+        order = [(split, path) for split in _engine().READ_ORDER for path in splits[split]]
+        unmergeable = unmergeable_checks(run)
+        # A tree of merges needs associative merges; fold-only checks get one task instead.
+        unmergeable += [c.name for c in run.checks if getattr(c, "fold_only", False) and c.name not in unmergeable]
+        if unmergeable:
+            return self._read_sequential(run, order, splits, progress), one_process_note(unmergeable)
+        return self._read_tree(run, order, splits, progress), None
+
+    def _read_sequential(self, run: "_Run", order: list[tuple[str, str]], splits: Splits, progress: Progress | None) -> list[DatasetInfo]:
+        if any(path == "-" for _, path in order):  # stdin only the client can read
+            return LocalExecutor(self.settings.replace(jobs=1)).read(run, splits, progress)[0]
+        future = self.client.submit(sequential_task, order, self.settings, splits, pure=False)
+        other, infos = future.result()
+        _adopt(run, other)
+        if progress is not None:
+            for info in infos:
+                progress(info.split, info.path, info.examples)
+        return infos
+
+    def _plan(self, order: list[tuple[str, str]]) -> list[list[Piece]]:
+        """Per file, the pieces its tasks read: planned by the workers (probe, then range scans)."""
+        client, settings = self.client, self.settings
+        target = settings.chunk_bytes
+        probes = client.gather([
+            None if path == "-" else client.submit(probe_task, path, split, settings, pure=False)
+            for split, path in order
+        ])
+        ranges: list[tuple[int, int, int]] = []  # (file position, lo, hi)
+        for i, probe in enumerate(probes):
+            if probe is not None and probe.splittable and probe.size > target:
+                ranges.extend((i, lo, min(lo + target, probe.size)) for lo in range(0, probe.size, target))
+        scans: dict[int, list[RangeScan]] = {}
+        if ranges:
+            futures = client.map(scan_task, [order[i][1] for i, _, _ in ranges], [lo for _, lo, _ in ranges],
+                                 [hi for _, _, hi in ranges], pure=False)
+            for (i, _, _), scan in zip(ranges, client.gather(futures)):
+                scans.setdefault(i, []).append(scan)
+        plan: list[list[Piece]] = []
+        for i, ((split, path), probe) in enumerate(zip(order, probes)):
+            chunks = chunks_from_scans(scans[i]) if i in scans else []
+            if len(chunks) < 2:
+                plan.append([Piece(split, path)])
+            else:
+                plan.append([Piece(split, path, c, probe.format_name) for c in chunks])
+        return plan
+
+    def _read_tree(self, run: "_Run", order: list[tuple[str, str]], splits: Splits, progress: Progress | None) -> list[DatasetInfo]:
+        distributed = _import_distributed()
+        client, settings = self.client, self.settings
+        plan = self._plan(order)
+        pieces = [p for pieces in plan for p in pieces]
+        parts: list[Any] = []
+        for piece in pieces:
+            if piece.path == "-":  # stdin: read here, then handed to the cluster like any chunk result
+                local = _fresh_run(settings, splits)
+                _, formats = _tools(settings)
+                info = local.consume(Loader("-", piece.split, formats, settings.input_format, settings.fields))
+                parts.append(client.scatter([(local, info)], hash=False)[0])
+            else:
+                parts.append(client.submit(piece_task, piece, settings, splits, pure=False))
+        infos = client.map(info_task, parts, pure=False)
+        # Pairwise merges in file order: level by level, neighbours only, so "first occurrence"
+        # keeps its meaning; intermediate states live and die on the workers. One tree per split,
+        # then the splits folded in reading order: a check may need a whole split merged before
+        # the next one joins (test-leakage indexes the complete test split before training data).
+        roots = []
+        for split in _engine().READ_ORDER:
+            level = [part for part, piece in zip(parts, pieces) if piece.split == split]
+            while len(level) > 1:
+                level = [
+                    client.submit(merge_task, level[k], level[k + 1], pure=False) if k + 1 < len(level) else level[k]
+                    for k in range(0, len(level), 2)
+                ]
+            roots += level
+        root = roots[0]
+        for other in roots[1:]:
+            root = client.submit(merge_task, root, other, pure=False)
+        del parts, level, roots
+        got: list[DatasetInfo | None] = [None] * len(infos)
+        position = {f.key: k for k, f in enumerate(infos)}
+        done: dict[tuple[str, str], int] = {}
+        for future, info in distributed.as_completed(infos, loop=client.loop, with_results=True):
+            got[position[future.key]] = info
+            if progress is not None:
+                key = (info.split, info.path)
+                done[key] = done.get(key, 0) + info.examples
+                progress(info.split, info.path, done[key])
+        final = root.result()
+        if isinstance(final, tuple):  # a single piece: no merge ran
+            final = final[0]
+        del root, infos
+        run.absorb(final)
+        datasets: list[DatasetInfo] = []
+        k = 0
+        for pieces in plan:
+            datasets.append(_merge_infos([g for g in got[k:k + len(pieces)] if g is not None]))
+            k += len(pieces)
+        return datasets
+
+    def close(self) -> None:
+        if self.client is not None:
+            self.client.close()
+            self.client = None
+        if self._cluster is not None:
+            self._cluster.close()
+            self._cluster = None

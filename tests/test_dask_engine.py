@@ -1,0 +1,183 @@
+"""`--engine dask` gives exactly the report of `--engine local`, on a real LocalCluster.
+
+One cluster (2 worker processes, loopback only) serves the whole module; the runs connect to
+it with `scheduler=`, so the module pays the cluster start once. `test_engine_dask_starts_and_stops_its_own_cluster`
+covers the path without a scheduler.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+distributed = pytest.importorskip("distributed", reason="the Dask engine needs the extra: pip install 'tunelint[dask]'")
+
+from tunelint import Settings, lint  # noqa: E402
+from tunelint.executors import DaskExecutor  # noqa: E402
+from tunelint.loader.reader import plan_chunks  # noqa: E402
+from tunelint.reporters.json import JsonReporter  # noqa: E402
+
+SHARED = Path(__file__).resolve().parents[2] / "shared" / "datasets"
+GSM8K = SHARED / "leakage" / "gsm8k"
+FIELDS = {"question": "user", "answer": "assistant"}
+
+
+@pytest.fixture(scope="module")
+def scheduler():
+    cluster, client = DaskExecutor._local_cluster(distributed, 2)
+    try:
+        yield cluster.scheduler_address, client
+    finally:
+        client.close()
+        cluster.close()
+
+
+def _json(report) -> dict:
+    return json.loads(JsonReporter(timing=False).render(report))
+
+
+def _both(train, scheduler_address: str, *, local_jobs: int = 1, **kw):
+    settings = kw.pop("settings")
+    local = lint(train, settings=settings.replace(jobs=local_jobs), **kw)
+    calls: list[tuple[str, str, int]] = []
+    dask = lint(train, settings=settings, engine="dask", scheduler=scheduler_address,
+                progress=lambda s, p, n: calls.append((s, p, n)), **kw)
+    local_json, dask_json = _json(local), _json(dask)
+    # How the work was spread may differ between engines (a fold-only check reads in one Dask
+    # task); the report itself must not. The note stays on the Dask side for the tests to read.
+    local_json["stats"].pop("parallelism", None)
+    note = dask_json["stats"].pop("parallelism", None)
+    dask_json["stats"]["parallelism_note"] = note
+    local_json["stats"]["parallelism_note"] = note
+    return local_json, dask_json, calls
+
+
+def _chat(i: int) -> dict:
+    return {"messages": [{"role": "system", "content": "You are a careful tutor."},
+                         {"role": "user", "content": f"Explain step {i} of long division with an example."},
+                         {"role": "assistant", "content": f"Step {i}: divide, multiply, subtract, bring down. " * 3}]}
+
+
+def _planted(folder: Path) -> list[Path]:
+    """Two training files with defects at known lines, blank lines and a BOM."""
+    paths = []
+    for part in (1, 2):
+        rows: list[str] = []
+        for i in range(700):
+            rec = _chat(i + 1000 * part)
+            if i % 53 == 5:
+                rec["messages"][2]["content"] = ""  # empty-content
+            if i % 71 == 9:
+                rec["messages"] = rec["messages"][:2]  # missing-assistant-turn
+            if i % 89 == 13:
+                rec["messages"][1]["content"] = "word " * 6_000  # exceeds-context
+            rows.append(json.dumps(rec))
+            if i % 97 == 0:
+                rows.append("")
+            if i % 113 == 7:
+                rows.append('{"messages": [{"role": "user", "content": "cut')  # invalid-json
+            if i % 127 == 11:
+                rows.append('{"messages": "not a list"}')  # schema-violation
+        p = folder / f"train_{part}.jsonl"
+        p.write_text(("\ufeff" if part == 1 else "") + "\n".join(rows) + "\n", encoding="utf-8")
+        paths.append(p)
+    return paths
+
+
+def test_worker_env_of_the_local_cluster(scheduler):
+    _, client = scheduler
+    env = client.run(lambda: (os.environ.get("MALLOC_TRIM_THRESHOLD_"), os.environ.get("OMP_NUM_THREADS")))
+    assert len(env) == 2
+    assert all(trim in (None, os.environ.get("MALLOC_TRIM_THRESHOLD_")) and omp == "1" for trim, omp in env.values())
+    assert all(addr.startswith("tcp://127.0.0.1:") for addr in env)
+
+
+def test_planted_defects_same_findings_in_the_same_order(scheduler, tmp_path):
+    train = _planted(tmp_path)
+    settings = Settings(fail_on="never", chunk_bytes=16 << 10, ignore=("test-leakage",))
+    local, dask, calls = _both([str(tmp_path / "train_*.jsonl")], scheduler[0], settings=settings)
+    assert local == dask
+    by_check = {c: n for c, n in local["stats"]["findings_by_check"].items()}
+    assert {"empty-content", "missing-assistant-turn", "exceeds-context", "invalid-json", "schema-violation"} <= set(by_check)
+    # Each finding keeps its file, and lines point at the planted records.
+    files = {Path(f["location"]["path"]).name for f in dask["findings"]}
+    assert files == {"train_1.jsonl", "train_2.jsonl"}
+    text = train[1].read_text(encoding="utf-8").split("\n")
+    for f in dask["findings"]:
+        if f["check"] == "invalid-json" and f["location"]["path"].endswith("train_2.jsonl"):
+            assert text[f["location"]["line"] - 1].endswith('"cut')
+    # Really split: one progress call per chunk task, many per file.
+    assert len(calls) >= len(plan_chunks(str(train[0]), 16 << 10)) > 10
+
+
+def test_planted_defects_with_test_and_reference_splits(scheduler, tmp_path):
+    train = _planted(tmp_path)
+    test = tmp_path / "test.jsonl"
+    test.write_text("\n".join(json.dumps(_chat(i)) for i in range(5000, 5200)) + "\n", encoding="utf-8")
+    settings = Settings(fail_on="never", chunk_bytes=16 << 10)
+    # With a test split, test-leakage merges only as an in-order fold: Dask reads in one task.
+    local, dask, _ = _both([str(p) for p in train], scheduler[0], local_jobs=2, settings=settings,
+                           test=str(test), reference=str(test))
+    assert local == dask
+    assert dask["stats"]["parallelism_note"] == "one process: test-leakage cannot merge partial results"
+    # Without it the splits are read as chunk tasks and merged across splits.
+    local, dask, _ = _both([str(p) for p in train], scheduler[0], settings=settings.replace(ignore=("test-leakage",)),
+                           test=str(test), reference=str(test))
+    assert local == dask and dask["stats"]["parallelism_note"] is None
+    assert [d["split"] for d in dask["datasets"]] == ["train", "train", "test", "reference"]
+
+
+def test_gsm8k_many_chunks(scheduler):
+    settings = Settings(fail_on="never", fields=FIELDS, chunk_bytes=48 << 10, ignore=("test-leakage",))
+    train = str(GSM8K / "train.jsonl")
+    local, dask, calls = _both(train, scheduler[0], settings=settings)
+    assert local == dask
+    assert dask["datasets"][0]["examples"] == 7473 and len(calls) > 50
+
+
+def test_gsm8k_leakage_against_its_test_split(scheduler):
+    settings = Settings(fail_on="never", fields=FIELDS, chunk_bytes=48 << 10)
+    local, dask, _ = _both(str(GSM8K / "train.jsonl"), scheduler[0], local_jobs=2, settings=settings,
+                           test=str(GSM8K / "test.jsonl"))
+    assert local == dask
+    leaks = [(f["check"], f["location"]["line"]) for f in dask["findings"] if f["check"] == "test-leakage"]
+    assert leaks == [("test-leakage", 582), ("test-leakage", 603), ("test-leakage", 633)]
+
+
+def test_engine_dask_starts_and_stops_its_own_cluster(tmp_path):
+    p = tmp_path / "t.jsonl"
+    p.write_text("\n".join(json.dumps(_chat(i)) for i in range(300)) + "\n", encoding="utf-8")
+    settings = Settings(fail_on="never", chunk_bytes=4 << 10, jobs=2)
+    before = dict(os.environ)
+    report = lint(p, settings=settings, engine="dask")
+    # The nanny writes its pre-spawn environment into this process; the executor puts it back.
+    assert dict(os.environ) == before
+    assert _json(report) == _json(lint(p, settings=settings))
+
+
+def _cli_json(args, stdin=None) -> dict:
+    from click.testing import CliRunner
+
+    from tunelint.cli import main
+
+    result = CliRunner().invoke(main, ["check", *args, "--format", "json", "--fail-on", "never", "--no-progress"], input=stdin)
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    data["stats"].pop("timing_seconds", None)
+    return data
+
+
+def test_cli_scheduler_and_stdin(scheduler, tmp_path):
+    train = _planted(tmp_path)
+    config = tmp_path / "tunelint.toml"
+    config.write_text("chunk-bytes = 16384\njobs = 2\n", encoding="utf-8")
+    args = ["--select", "invalid-json,empty-content,exceeds-context", "--config", str(config)]
+    assert _cli_json([str(train[0]), *args, "--scheduler", scheduler[0]]) == _cli_json([str(train[0]), *args])
+    # stdin is read by the client and handed to the cluster with the chunk results of the other file.
+    stdin = train[1].read_bytes()
+    via_dask = _cli_json(["-", str(train[0]), *args, "--engine", "dask", "--scheduler", scheduler[0]], stdin=stdin)
+    assert via_dask == _cli_json(["-", str(train[0]), *args], stdin=stdin)
+    assert {d["path"] for d in via_dask["datasets"]} == {"-", str(train[0])}
