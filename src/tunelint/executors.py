@@ -16,6 +16,8 @@ ran them: they observe examples and merge partial states, that is all.
 
 from __future__ import annotations
 
+import abc
+
 import logging
 import multiprocessing
 import os
@@ -78,13 +80,14 @@ def one_process_note(names: Sequence[str]) -> str:
     return f"one process: {', '.join(names)} cannot merge partial results"
 
 
-class Executor:
+class Executor(abc.ABC):
     """Reads every input of a run into `run`; returns one DatasetInfo per file and a parallelism note."""
 
     name = ""
 
+    @abc.abstractmethod
     def read(self, run: "_Run", splits: Splits, progress: Progress | None = None) -> tuple[list[DatasetInfo], str | None]:
-        raise NotImplementedError
+        """Read every input of `splits` into `run`."""
 
     def close(self) -> None:
         """Release processes and connections."""

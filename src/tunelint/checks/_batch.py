@@ -12,6 +12,8 @@ gets a fresh `Batch` computes the same values.
 
 from __future__ import annotations
 
+import abc
+
 import operator
 from array import array
 from typing import TYPE_CHECKING, Any, Callable
@@ -325,7 +327,7 @@ def shared_batch(examples: list[Example]) -> Batch:
     return batch
 
 
-class BatchedCheck(DatasetCheck):
+class BatchedCheck(DatasetCheck, abc.ABC):
     """A dataset check that observes examples in batches (see the module docstring).
 
     Subclasses implement `consume(batch)`, call `self.flush()` at the start of `finish()` and of
@@ -351,9 +353,9 @@ class BatchedCheck(DatasetCheck):
             self._buffered = []
             self.consume(batch)
 
+    @abc.abstractmethod
     def consume(self, batch: Batch) -> None:
         """Take note of a batch of examples of one split, in order."""
-        raise NotImplementedError
 
     def __getstate__(self) -> dict[str, Any]:
         # A worker's state travels to the main process: no buffered examples with it.

@@ -4,6 +4,8 @@ each one, the allow-list, and how detected values become findings whose evidence
 
 from __future__ import annotations
 
+import abc
+
 import re
 from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
@@ -106,7 +108,7 @@ def validate_allow(entries: Sequence[str]) -> tuple[str, ...]:
     return tuple(entries)
 
 
-class PrivacyCheck(RecordCheck):
+class PrivacyCheck(RecordCheck, abc.ABC):
     """Base of `pii` and `secret`: scan each text, drop allowed values, one finding per text and
     entity type. Subclasses say how to detect, how to name an entity, and how severe a find is.
     """
@@ -120,8 +122,9 @@ class PrivacyCheck(RecordCheck):
         self._show = bool(getattr(self.context.settings, "show_pii", False))
 
     # -- what subclasses provide ------------------------------------------------------------
+    @abc.abstractmethod
     def detect(self, texts: Sequence[str]) -> list[list[Span]]:
-        raise NotImplementedError
+        """The spans found in each text."""
 
     def severity_for(self, scanned: Scanned, entity_type: str) -> Severity:
         return self.level

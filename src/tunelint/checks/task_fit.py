@@ -8,6 +8,8 @@ than recalling it.
 
 from __future__ import annotations
 
+import abc
+
 import re
 from fractions import Fraction
 from typing import Iterator
@@ -201,7 +203,7 @@ def _kinds_present(text: str, kinds: set[str]) -> set[str]:
     return present
 
 
-class _ShareCheck(DatasetCheck):
+class _ShareCheck(DatasetCheck, abc.ABC):
     """Counts training examples with a property and reports when their share is high."""
 
     splits = ("train",)
@@ -238,8 +240,9 @@ class _ShareCheck(DatasetCheck):
             loc = Location(example.split, example.path, example.line, example.index, turn.pointer if turn else None)
             self.shown.append((loc, hits[0][1], example.record_hash))
 
+    @abc.abstractmethod
     def detect(self, example: Example) -> list[tuple[str, str]]:
-        raise NotImplementedError
+        """(kind, matched text) of each volatile fact or calculation in the example's output."""
 
     def merge(self, other: "_ShareCheck") -> None:  # type: ignore[override]
         super().merge(other)
