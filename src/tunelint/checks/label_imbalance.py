@@ -7,16 +7,15 @@ from typing import ClassVar, Iterator
 
 from pydantic import Field
 
-from tunelint.checks._support import ExampleRefs, LabelTally
-from tunelint.checks._batch import Batch, BatchedCheck
+from tunelint.checks._labelled import LabelledCheck
 from tunelint.checks.base import CheckOptions
-from tunelint.labels import LabelSpec, canonical_label, label_spec
+from tunelint.labels import LabelSpec, canonical_label
 from tunelint.models import Criterion, Finding, Severity
 
 _LISTED_CLASSES = 30
 
 
-class LabelImbalance(BatchedCheck):
+class LabelImbalance(LabelledCheck):
     """A skewed label distribution: one class dominates, some are rare, declared ones are missing.
 
     What it does:
@@ -54,30 +53,12 @@ class LabelImbalance(BatchedCheck):
     severity = Severity.WARNING
     summary = "skewed label distribution (normalised entropy, max/min ratio) and missing / rare classes"
     splits: ClassVar[tuple[str, ...]] = ("train",)
-    mergeable = True
 
     class Options(CheckOptions):
         min_entropy: float = Field(0.7, ge=0.0, le=1.0)
         max_ratio: float = Field(10.0, ge=1.0)
         rare_share: float = Field(0.01, ge=0.0, lt=1.0)
         labels: LabelSpec | None = None
-
-    def __init__(self, *args, **kwargs) -> None:
-        super().__init__(*args, **kwargs)
-        self._spec = label_spec(self.context.settings, self.options.labels)
-        self._refs = ExampleRefs()
-        self._tally = LabelTally(self._spec)
-
-    def consume(self, batch: Batch) -> None:
-        self._refs.add_batch(batch)
-        self._tally.add_batch(batch)
-
-    def merge(self, other: "LabelImbalance") -> None:
-        self.flush()
-        other.flush()
-        super().merge(other)
-        self._refs.extend(other._refs)
-        self._tally.extend(other._tally)
 
     def finish(self) -> Iterator[Finding]:
         self.flush()

@@ -5,14 +5,13 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import ClassVar, Iterator
 
-from tunelint.checks._support import ExampleRefs, LabelTally
-from tunelint.checks._batch import Batch, BatchedCheck
+from tunelint.checks._labelled import LabelledCheck
 from tunelint.checks.base import CheckOptions
-from tunelint.labels import LabelSpec, label_spec
+from tunelint.labels import LabelSpec
 from tunelint.models import Criterion, Finding, Severity
 
 
-class LabelVariants(BatchedCheck):
+class LabelVariants(LabelledCheck):
     """One label written several ways: "Billing", "billing ", "BILLING", "billing.".
 
     What it does:
@@ -44,26 +43,9 @@ class LabelVariants(BatchedCheck):
     severity = Severity.WARNING
     summary = "one label written several ways (\"Billing\", \"billing \", \"BILLING\")"
     splits: ClassVar[tuple[str, ...]] = ("train", "test")
-    mergeable = True
 
     class Options(CheckOptions):
         labels: LabelSpec | None = None
-
-    def __init__(self, *args, **kwargs) -> None:
-        super().__init__(*args, **kwargs)
-        self._refs = ExampleRefs()
-        self._tally = LabelTally(label_spec(self.context.settings, self.options.labels))
-
-    def consume(self, batch: Batch) -> None:
-        self._refs.add_batch(batch)
-        self._tally.add_batch(batch)
-
-    def merge(self, other: "LabelVariants") -> None:
-        self.flush()
-        other.flush()
-        super().merge(other)
-        self._refs.extend(other._refs)
-        self._tally.extend(other._tally)
 
     def finish(self) -> Iterator[Finding]:
         self.flush()
