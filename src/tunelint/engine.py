@@ -6,6 +6,7 @@ import dataclasses
 import fnmatch
 import re
 import time
+from concurrent.futures import ThreadPoolExecutor
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -246,6 +247,46 @@ class _Run:
 BATCH = 4096
 
 
+def _finish_all(checks: Sequence[DatasetCheck], jobs: int) -> list[tuple[str, list[Finding], float]]:
+    """Every dataset check's findings and the seconds its `finish()` took.
+
+    With more than one job, the checks finish on that many threads: their heavy steps (sorts,
+    set operations over hashes, file reads) run in numpy and I/O that release the GIL, so the
+    largest (near-duplicate, conflicting-outputs, test-leakage) overlap instead of queueing.
+    Batches still buffered are flushed first, one check at a time: they share a batch cache.
+    """
+
+    def finish(check: DatasetCheck) -> tuple[str, list[Finding], float]:
+        started = time.perf_counter()
+        found = list(check.finish())
+        return check.name, found, time.perf_counter() - started
+
+    flushed = dict.fromkeys((c.name for c in checks), 0.0)
+    for check in checks:
+        flush = getattr(check, "flush", None)
+        if flush is not None:
+            started = time.perf_counter()
+            flush()
+            flushed[check.name] += time.perf_counter() - started
+            check.spent = 0.0  # counted in `flushed`
+    if jobs < 2 or len(checks) < 2:
+        out = [finish(c) for c in checks]
+    else:
+        # Longest first, so the long ones do not start last; results keep the checks' order.
+        with ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="tunelint-finish") as pool:
+            futures = {c.name: pool.submit(finish, c) for c in sorted(checks, key=_finish_weight)}
+            out = [futures[c.name].result() for c in checks]
+    return [(name, found, seconds + flushed[name]) for name, found, seconds in out]
+
+
+def _finish_weight(check: DatasetCheck) -> int:
+    # Checks whose finish compares examples with each other come first.
+    return 0 if check.name in _HEAVY_FINISH else 1
+
+
+_HEAVY_FINISH = frozenset({"near-duplicate", "conflicting-outputs", "test-leakage", "exact-duplicate"})
+
+
 def _expand(sources: list[Source]) -> list[Source]:
     """File sources with glob patterns replaced by the files they match (in-memory ones kept)."""
     out: list[Source] = []
@@ -309,11 +350,11 @@ def lint(
     datasets.sort(key=lambda d: SPLITS.index(d.split))
     timing = run.timing
     findings = run.findings
-    for dc in checks:
-        if isinstance(dc, DatasetCheck):
-            t = time.perf_counter()
-            findings.extend(dc.finish())
-            timing[dc.name] += time.perf_counter() - t
+    from tunelint.executors import default_jobs
+
+    for name, found, seconds in _finish_all([c for c in checks if isinstance(c, DatasetCheck)], settings.jobs or default_jobs()):
+        findings.extend(found)
+        timing[name] += seconds
     if not settings.show_pii:
         t = time.perf_counter()
         findings = mask_findings(findings)

@@ -143,7 +143,8 @@ def chunk_target(size: int, chunk_bytes: int, jobs: int) -> int:
     return min(chunk_bytes, max(MIN_CHUNK_BYTES, -(-size // (jobs * CHUNKS_PER_JOB))))
 
 
-def _default_jobs() -> int:
+def default_jobs() -> int:
+    """Processes (and finishing threads) when `jobs` is not set: one per core, at most 8."""
     return max(1, min(os.cpu_count() or 1, 8))
 
 
@@ -154,7 +155,7 @@ class LocalExecutor(Executor):
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self.jobs = settings.jobs or _default_jobs()
+        self.jobs = settings.jobs or default_jobs()
         self._pool: Any = None
 
     def read(self, run: "_Run", splits: Splits, progress: Progress | None = None) -> tuple[list[DatasetInfo], str | None]:
