@@ -16,6 +16,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
+from tunelint.privacy.prefilter import batch_gate
 from tunelint.privacy.spans import Span, resolve_overlaps
 
 # Values that stand for a secret rather than being one: <your-key>, ${DB_PASSWORD},
@@ -325,6 +326,12 @@ class SecretDetector:
         # costs far less than a test per rule.
         self._any_needle = tuple(sorted({n for _, needles, _ in self._rules for n in needles}))
         self._any_lower_needle = tuple(sorted({n for _, _, low in self._rules for n in low}))
+        # The same test as one RE2 pattern for `prefilter.batch_gate`: the fragments, the
+        # lower-case ones case-insensitively (a superset of "in text.lower()", see the tests).
+        parts = [re.escape(n) for n in self._any_needle]
+        if self._any_lower_needle:
+            parts.append("(?i:" + "|".join(re.escape(n) for n in self._any_lower_needle) + ")")
+        self.batch_pattern = "|".join(parts)
 
     def detect(self, text: str) -> list[Span]:
         """Secret spans in `text` (kind in `entity_type`), overlaps resolved, in text order."""
@@ -345,6 +352,11 @@ class SecretDetector:
                 start, end = rule.secret_span(match)
                 spans.append(Span(rule.kind, start, end, rule.score))
         return resolve_overlaps(spans)
+
+    def gate(self, texts: Sequence[str]) -> list[int] | None:
+        """Indices of the `texts` `detect` may find a secret in, tested for all at once (None:
+        any of them); the others hold none."""
+        return batch_gate(texts, self.batch_pattern)
 
     def detect_many(self, texts: Sequence[str]) -> list[list[Span]]:
         """`detect` for each text, in order."""
