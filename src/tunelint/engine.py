@@ -501,18 +501,9 @@ def mask_findings(findings: Sequence[Finding]) -> list[Finding]:
     """
     from tunelint.privacy.safe import mask_text
 
-    # Findings of one group quote the same excerpts again and again: mask each text once.
-    masked: dict[str, str] = {}
-
-    def mask(text: str) -> str:
-        found = masked.get(text)
-        if found is None:
-            found = masked[text] = mask_text(text)
-        return found
-
     def clean(value: Any) -> Any:
         if isinstance(value, str):
-            return value if _IDENTIFIER.fullmatch(value) else mask(value)
+            return value if _IDENTIFIER.fullmatch(value) else mask_text(value)
         if isinstance(value, Mapping):
             return {k: clean(v) for k, v in value.items()}
         if isinstance(value, (list, tuple)):
@@ -522,7 +513,7 @@ def mask_findings(findings: Sequence[Finding]) -> list[Finding]:
     out = []
     for f in findings:
         if f.criterion is not Criterion.PRIVACY_REVIEWED:
-            message, evidence = mask(f.message), clean(dict(f.evidence))
+            message, evidence = mask_text(f.message), clean(dict(f.evidence))
             if message != f.message or evidence != f.evidence:
                 f = dataclasses.replace(f, message=message, evidence=evidence)
         out.append(f)
