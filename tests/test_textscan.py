@@ -229,3 +229,28 @@ def test_language_and_refusal_are_what_they_were(text):
     assert _shapes.language(text) == _language_reference(text)
     head = text.strip()[:300].replace("\u2019", "'")
     assert _shapes.is_refusal(text) == bool(_shapes._REFUSALS.search(head))
+
+
+# ------------------------------------------------------------------------------ repetition batch gate
+
+_TANDEM_PIECES = _RUN_PIECES + ["\u00a0", "\u3000", "\u2003", "\x1c", "ab ", "a b", "\r\n", "é é", "ha!", "漢字"]
+
+
+@settings(max_examples=300)
+@given(st.lists(_text(_TANDEM_PIECES, max_size=30), min_size=1, max_size=6), st.sampled_from([2, 3, 5]))
+def test_tandem_candidates_keep_every_text_with_a_reported_run(texts, copies):
+    check = content.DegenerateRepetition(content.DegenerateRepetition.Options(min_repeats=copies, min_share=0.0))
+    flagged = textscan.tandem_candidates(texts, copies)
+    for text, may in zip(texts, flagged):
+        if check._run_repetition(text) is not None:
+            assert may, text
+
+
+def test_tandem_candidates_flag_runs_and_pass_prose():
+    texts = [
+        "The router restarts when you hold the reset button for ten seconds.",
+        "Eat a banana! Eat a banana!  Eat a banana!\tEat a banana!Eat a banana!",
+        "déjà vu déjà vu\u00a0déjà vu déjà vu déjà vu",
+        "Short, ordinary prose with a few words and nothing repeated back to back at all.",
+    ]
+    assert textscan.tandem_candidates(texts, 5).tolist() == [False, True, True, False]

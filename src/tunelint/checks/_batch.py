@@ -16,13 +16,13 @@ import abc
 
 import operator
 from array import array
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any, Callable, ClassVar, Iterable, Iterator
 
 import numpy as np
 import xxhash
 
 from tunelint.checks.base import DatasetCheck
-from tunelint.models import Example, Role
+from tunelint.models import Example, Finding, Role
 from tunelint.similarity import Ragged, TokenHasher, normalise
 from tunelint.similarity.hashing import mix64, ranges, seed_constants
 
@@ -361,3 +361,35 @@ class BatchedCheck(DatasetCheck, abc.ABC):
         # A worker's state travels to the main process: no buffered examples with it.
         self.flush()
         return self.__dict__.copy()
+
+
+class BatchedRecordCheck(BatchedCheck):
+    """A per-example check that works on batches: `check_batch(batch)` gives the findings of a
+    batch's examples (each example's findings what a per-example check would give), kept until
+    `finish`. The engine sorts all findings, so the report is the same as a record check's; the
+    check sees the splits record checks see."""
+
+    splits: ClassVar[tuple[str, ...]] = ("train", "test")
+    mergeable = True
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._found: list[Finding] = []
+
+    def consume(self, batch: Batch) -> None:
+        self._found.extend(self.check_batch(batch))
+
+    @abc.abstractmethod
+    def check_batch(self, batch: Batch) -> Iterable[Finding]:
+        """Findings for the examples of one batch."""
+
+    def merge(self, other: "BatchedRecordCheck") -> None:  # type: ignore[override]
+        self.flush()
+        other.flush()
+        super().merge(other)
+        self._found.extend(other._found)
+
+    def finish(self) -> Iterator[Finding]:
+        self.flush()
+        found, self._found = self._found, []
+        yield from found

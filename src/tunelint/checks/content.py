@@ -12,9 +12,10 @@ import re
 from collections import Counter
 from typing import Iterator
 
+from tunelint.checks._batch import Batch, BatchedRecordCheck
 from tunelint.checks.base import CheckOptions, RecordCheck
 from tunelint.models import Criterion, Example, Finding, Role, Severity, Turn
-from tunelint.textscan import any_in, fold, line_breaks_at_least, scan
+from tunelint.textscan import any_in, fold, line_breaks_at_least, scan, tandem_candidates
 
 
 def _assistant_turns(example: Example) -> list[tuple[int, Turn]]:
@@ -26,6 +27,11 @@ def _assistant_turns(example: Example) -> list[tuple[int, Turn]]:
             if turn.content and not turn.content_is_null:
                 out.append((n, turn))
     return out
+
+
+def _batch_assistant_turns(batch: Batch) -> list[list[tuple[int, Turn]]]:
+    """_assistant_turns of every example of a batch, built once for the checks that read them."""
+    return batch.cached("content.assistant_turns", lambda b: [_assistant_turns(e) for e in b.examples])
 
 
 _FENCE_BLOCK = re.compile(r"```.*?(?:```|\Z)", re.DOTALL)
@@ -305,7 +311,7 @@ _RUN = re.compile(r"\b(\w[^\n]{2,79}?)(?:\s*\1){4,}", re.DOTALL)
 _TRIVIAL_LINE = re.compile(r"^[\W_]*$")
 
 
-class DegenerateRepetition(RecordCheck):
+class DegenerateRepetition(BatchedRecordCheck):
     """An output that repeats the same phrase or line over and over.
 
     What it does:
@@ -344,24 +350,39 @@ class DegenerateRepetition(RecordCheck):
         k = max(2, self.options.min_repeats) - 1
         self._run = re.compile(r"\b(\w[^\n]{2,79}?)(?:\s*\1){%d,}" % k)
 
-    def check(self, example: Example) -> Iterator[Finding]:
-        for n, turn in _assistant_turns(example):
-            found = self._repetition(turn.content)
-            if found is None:
-                continue
-            phrase, count, share, kind = found
-            shown = phrase if len(phrase) <= 60 else phrase[:59] + "…"
-            yield self.finding(
-                example,
-                f"assistant turn {n} repeats {shown!r} {count:,} times{' back to back' if kind == 'run' else ' as a line'} ({share:.0%} of the text)",
-                pointer=turn.pointer,
-                key=f"repeat:{n}",
-                evidence={"kind": kind, "phrase": shown, "repeats": count, "share": round(share, 3)},
-            )
+    def check_batch(self, batch: Batch) -> Iterator[Finding]:
+        per_example = _batch_assistant_turns(batch)
+        texts = [turn.content for turns in per_example for _, turn in turns if len(turn.content) >= 20]
+        # A back-to-back run needs min-repeats copies of one unit, whitespace apart: the few
+        # texts that may hold them are found for the whole batch at once.
+        may_run = iter(tandem_candidates(texts, max(2, self.options.min_repeats)).tolist())
+        for example, turns in zip(batch.examples, per_example):
+            for n, turn in turns:
+                text = turn.content
+                if len(text) < 20:
+                    continue
+                found = self._repetition(text, next(may_run))
+                if found is None:
+                    continue
+                phrase, count, share, kind = found
+                shown = phrase if len(phrase) <= 60 else phrase[:59] + "…"
+                yield self.finding(
+                    example,
+                    f"assistant turn {n} repeats {shown!r} {count:,} times{' back to back' if kind == 'run' else ' as a line'} ({share:.0%} of the text)",
+                    pointer=turn.pointer,
+                    key=f"repeat:{n}",
+                    evidence={"kind": kind, "phrase": shown, "repeats": count, "share": round(share, 3)},
+                )
 
-    def _repetition(self, text: str) -> tuple[str, int, float, str] | None:
+    def _repetition(self, text: str, may_run: bool = True) -> tuple[str, int, float, str] | None:
         if len(text) < 20:
             return None
+        best = self._run_repetition(text) if may_run else None
+        if best is not None:
+            return best
+        return self._line_repetition(text)
+
+    def _run_repetition(self, text: str) -> tuple[str, int, float, str] | None:
         words = text.split()
         # Cheap gate for the (slow) back-to-back regex: a phrase of k words repeated r times
         # repeats each of its word pairs r - 1 times at least, and a phrase without spaces
@@ -379,8 +400,9 @@ class DegenerateRepetition(RecordCheck):
             share = (m.end() - m.start()) / len(text)
             if share >= self.options.min_share and (best is None or share > best[2]):
                 best = (unit.strip(), count, share, "run")
-        if best is not None:
-            return best
+        return best
+
+    def _line_repetition(self, text: str) -> tuple[str, int, float, str] | None:
         if not line_breaks_at_least(text, self.options.min_repeats - 1):
             return None  # fewer lines than min-repeats
         lines = list(filter(None, map(str.strip, text.splitlines())))
