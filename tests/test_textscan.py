@@ -67,6 +67,9 @@ _CONTENT_PIECES = [
     "<Enter the text>", "Lorem ipsum", "LOREM IPSUM", "As an AI", "as a language model", "I'm just an AI",
     "developed by OpenAI", "my knowledge cutoff", "I don't have access to the internet", "ſ", "ı", "İ", "word",
     "the following text", "this image", "the attached PDF", "The article below", "given", "photograph",
+    "As A Large Language Model", "I am only an Artificial Intelligence", "a computer program", "trained by OpenAI",
+    "My training data cut-off", "I do not have the ability to browse", " real-time", " the internet", "ARTIFICIAL",
+    "### Human:", "Instruction:", "USER:",
 ]
 
 
@@ -83,6 +86,9 @@ def test_content_gates_let_through_every_pattern_that_matches(text):
     words = textscan.scan(text).words
     assert content._AI_DISCLAIMER.search(text) is None or not words.isdisjoint(content._DISCLAIMER_WORDS)
     folded = textscan.fold(text)
+    assert content._AI_DISCLAIMER.search(text) is None or textscan.any_in(folded, content._DISCLAIMER_PHRASES)
+    assert {p for _, p in content._placeholder_patterns(text, folded)} == placeholder
+    assert {p for _, p in content._merged_patterns(text, folded)} == merged
     assert content._REFERENCE.search(text) is None or (
         textscan.any_in(folded, content._REFERENCE_WORDS)
         or ("this" in folded and textscan.any_in(folded, content._VISUAL_WORDS))
