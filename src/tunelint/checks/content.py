@@ -18,15 +18,13 @@ from tunelint.models import Criterion, Example, Finding, Role, Severity, Turn
 from tunelint.textscan import any_in, fold, line_breaks_at_least, tandem_candidates
 
 
+_ASSISTANT = Role.ASSISTANT
+
+
 def _assistant_turns(example: Example) -> list[tuple[int, Turn]]:
-    out = []
-    n = 0
-    for turn in example.turns:
-        if turn.role is Role.ASSISTANT:
-            n += 1
-            if turn.content and not turn.content_is_null:
-                out.append((n, turn))
-    return out
+    """(n, turn) of each assistant turn with content, n counting every assistant turn from 1."""
+    turns = [t for t in example.turns if t.role is _ASSISTANT]
+    return [(n, t) for n, t in enumerate(turns, 1) if t.content and not t.content_is_null]
 
 
 def _batch_assistant_turns(batch: Batch) -> list[list[tuple[int, Turn]]]:
