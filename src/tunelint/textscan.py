@@ -188,7 +188,8 @@ def _grid(repeats: int, d: int) -> tuple[int, int]:
     """(step, width) for period d: a stretch of repeats * d positions holds `width` consecutive
     positions from a multiple of `step`."""
     stretch = repeats * d
-    step = max(1, stretch // 2)
+    # As far apart as the stretch allows while still testing up to eight positions.
+    step = max(1, stretch // 2, stretch - 7)
     return step, min(8, stretch - step + 1)
 
 
