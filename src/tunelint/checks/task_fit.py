@@ -126,8 +126,7 @@ def _dated_year(lower: str) -> bool:
 
 
 class _Lowered:
-    """text.lower() and, when first asked, its tokens among textscan.WORDS (shared with the other
-    checks' scan of the same text when lower-casing is all that folding does)."""
+    """text.lower() and, when first asked, its tokens among textscan.WORDS."""
 
     __slots__ = ("text", "lower", "_words")
 
@@ -139,8 +138,9 @@ class _Lowered:
     @property
     def words(self) -> frozenset[str] | set[str]:
         if self._words is None:
-            sc = scan(self.text)
-            self._words = sc.words if sc.plain else vocabulary(self.lower)
+            # What scan(text).words gives for plain text (fold is lower then), and the right
+            # words for the rest: without the fold and the cache.
+            self._words = vocabulary(self.lower)
         return self._words
 
 
