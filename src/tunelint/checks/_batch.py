@@ -17,13 +17,13 @@ import abc
 import operator
 import time
 from array import array
-from typing import TYPE_CHECKING, Any, Callable, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Sequence
 
 import numpy as np
 import xxhash
 
-from tunelint.checks.base import DatasetCheck
-from tunelint.models import Example, Role
+from tunelint.checks.base import DatasetCheck, RecordCheck
+from tunelint.models import Example, Finding, Role
 from tunelint.similarity import Ragged, TokenHasher, normalise
 from tunelint.similarity.hashing import mix64, ranges, seed_constants
 
@@ -370,3 +370,20 @@ class BatchedCheck(DatasetCheck, abc.ABC):
         # A worker's state travels to the main process: no buffered examples with it.
         self.flush()
         return self.__dict__.copy()
+
+
+class BatchedRecordCheck(RecordCheck):
+    """A per-example check that works on many examples at once: `check_many(batch)` gives the
+    findings of a `Batch`'s examples, each example's what `check(example)` gives. The engine
+    hands it the same example lists as the batched dataset checks, so they share one `Batch`
+    (its turn lists, folded texts, keys)."""
+
+    def check_batch(self, examples: Sequence[Example]) -> Iterable[Finding]:
+        return list(self.check_many(shared_batch(examples)))
+
+    def check(self, example: Example) -> Iterator[Finding]:
+        return iter(list(self.check_many(Batch([example]))))
+
+    @abc.abstractmethod
+    def check_many(self, batch: Batch) -> Iterable[Finding]:
+        """Findings for the examples of one batch."""
