@@ -790,3 +790,32 @@ def test_secret_batch_gate_covers_the_rules(parts: list[str]) -> None:
     detector = SecretDetector()
     if detector.detect(text):
         assert detector.gate([text]) == [0]
+
+
+_PHONE_TEXT = st.text(alphabet="0123456789" * 3 + " -().+/x#:;a", min_size=1, max_size=40)
+
+
+@settings(max_examples=300, deadline=None)
+@given(text=_PHONE_TEXT, region=st.sampled_from(("US", "GB", "DE", "FR", "IL", "IN", "CA", "BR", "MX", "IT", "AR", "JP")))
+def test_valid_matcher_finds_what_phonenumbers_finds(text: str, region: str) -> None:
+    """The matcher that skips parsing candidates too short for the region finds the library's matches."""
+    import phonenumbers
+
+    from tunelint.privacy.phone import _ValidMatcher
+
+    expected = [(m.start, m.end) for m in phonenumbers.PhoneNumberMatcher(text, region, leniency=phonenumbers.Leniency.VALID)]
+    assert [(m.start, m.end) for m in _ValidMatcher(text, region)] == expected
+
+
+def test_valid_matcher_skips_only_what_cannot_be_valid() -> None:
+    """Short digit groups are not parsed; numbers dialled with the region's international prefix are."""
+    import phonenumbers
+
+    from tunelint.privacy.phone import _ValidMatcher, _region_floor
+
+    assert _region_floor("FR") is not None and _region_floor("FR")[0] == 9
+    assert _region_floor("AR") is None  # its transform rule writes a digit of its own
+    for text, region in [("call 00 49 30 1234", "FR"), ("tel 415-555-0132", "US"), ("ring 020 7946 0958", "GB"),
+                         ("+49 30 901820", "FR"), ("order 2024 15 7", "DE")]:
+        expected = [(m.start, m.end) for m in phonenumbers.PhoneNumberMatcher(text, region, leniency=phonenumbers.Leniency.VALID)]
+        assert [(m.start, m.end) for m in _ValidMatcher(text, region)] == expected

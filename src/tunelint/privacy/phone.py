@@ -174,6 +174,63 @@ def has_phone_candidate(text: str) -> bool:
     return next(_windows(text), None) is not None
 
 
+@lru_cache(maxsize=None)
+def _region_floor(region: str) -> tuple[int, re.Pattern[str]] | None:
+    """(fewest digits, international dialling prefix) of the numbers valid when dialled in
+    `region` without a + (None: no such bound holds for it).
+
+    A number parsed in `region` keeps its country code unless it starts with the region's
+    international prefix; its national significant number is made of the written digits
+    (a national prefix or an extension only removes some), so it is never longer than them.
+    Validity needs that length in the country's possible lengths: with fewer digits than the
+    shortest of every region sharing the country code, `region` cannot find it valid. A
+    national-prefix transform rule that writes digits of its own would break the bound.
+    """
+    metadata = phonenumbers.PhoneMetadata.metadata_for_region(region, None)
+    if metadata is None or metadata.international_prefix is None:
+        return None
+    rule = metadata.national_prefix_transform_rule
+    if rule is not None and re.search(r"\d", re.sub(r"\\\d|\$\d", "", rule)):
+        return None
+    lengths: list[int] = []
+    code = phonenumbers.country_code_for_region(region)
+    for other in phonenumbers.region_codes_for_country_code(code):
+        other_metadata = phonenumbers.PhoneMetadata.metadata_for_region(other, None)
+        if other_metadata is None or not other_metadata.general_desc.possible_length:
+            return None
+        lengths.append(min(other_metadata.general_desc.possible_length))
+    if not lengths:
+        return None
+    return min(lengths), re.compile(metadata.international_prefix)
+
+
+# Candidates the digit-count bound applies to: ASCII, no letters (phonenumbers reads letters
+# as keypad digits) and no plus sign (the country code then comes from the number).
+_PLAIN_CANDIDATE = re.compile(r"[^A-Za-z+]*")
+_NON_DIGITS = re.compile(r"\D+")
+
+
+class _ValidMatcher(phonenumbers.PhoneNumberMatcher):
+    """phonenumbers' matcher at VALID leniency, not parsing what cannot be valid in its region.
+
+    Most candidates it tries are short digit groups ("2024", "15") that no region of the list
+    accepts; they are answered "no match" without parsing, which is what parsing would say, so
+    the matches (and the order the matcher searches in) are the library's own.
+    """
+
+    def __init__(self, text: str, region: str) -> None:
+        super().__init__(text, region, leniency=phonenumbers.Leniency.VALID)
+        self._floor = _region_floor(region)
+
+    def _parse_and_verify(self, candidate: str, offset: int):  # type: ignore[no-untyped-def]
+        floor = self._floor
+        if floor is not None and candidate.isascii() and _PLAIN_CANDIDATE.fullmatch(candidate):
+            digits = _NON_DIGITS.sub("", candidate)
+            if len(digits) < floor[0] and not floor[1].match(digits):
+                return None
+        return super()._parse_and_verify(candidate, offset)
+
+
 @lru_cache(maxsize=16384)
 def _matches(
     text: str, regions: tuple[str, ...], possible: bool
@@ -184,9 +241,7 @@ def _matches(
     """
     found: dict[tuple[int, int], bool] = {}
     for region in regions:
-        for match in phonenumbers.PhoneNumberMatcher(
-            text, region, leniency=phonenumbers.Leniency.VALID
-        ):
+        for match in _ValidMatcher(text, region):
             found[(match.start, match.end)] = True
     if possible:
         for match in phonenumbers.PhoneNumberMatcher(
