@@ -819,3 +819,22 @@ def test_valid_matcher_skips_only_what_cannot_be_valid() -> None:
                          ("+49 30 901820", "FR"), ("order 2024 15 7", "DE")]:
         expected = [(m.start, m.end) for m in phonenumbers.PhoneNumberMatcher(text, region, leniency=phonenumbers.Leniency.VALID)]
         assert [(m.start, m.end) for m in _ValidMatcher(text, region)] == expected
+
+
+def test_patterns_only_path_matches_presidio_analyzer(pii: PiiDetector, synth: list[dict]) -> None:
+    """With no NLP model the recognizers are called directly; Presidio's AnalyzerEngine gives the same results."""
+    texts = [r["full_text"] for r in synth] + [
+        "call me on +1 415-555-0132 or jane.doe@gmail.com, card 4242 4242 4242 4242, ip 10.0.0.1",
+        "ssn 123-45-6789 iban DE89 3704 0044 0532 0130 00 and 1BoatSLRHtKNngkdXEeobR76b53LETtpyT",
+    ]
+    seen = 0
+    for text in texts:
+        wanted = pii.entities_to_check(text)
+        if not wanted:
+            continue
+        direct = pii._patterns_only(text, wanted)
+        engine = pii._analyze_with_engine(text, wanted, None)
+        key = lambda r: (r.entity_type, r.start, r.end, r.score)  # noqa: E731
+        assert sorted(map(key, direct)) == sorted(map(key, engine)), text
+        seen += bool(direct)
+    assert seen >= 250
