@@ -792,7 +792,7 @@ def test_secret_batch_gate_covers_the_rules(parts: list[str]) -> None:
         assert detector.gate([text]) == [0]
 
 
-_PHONE_TEXT = st.text(alphabet="0123456789" * 3 + " -().+/x#:;a", min_size=1, max_size=40)
+_PHONE_TEXT = st.text(alphabet="0123456789" * 3 + " -().+/x#:;aXet\u2013\uff0b\u0663\uff11", min_size=1, max_size=40)
 
 
 @settings(max_examples=300, deadline=None)
@@ -838,3 +838,20 @@ def test_patterns_only_path_matches_presidio_analyzer(pii: PiiDetector, synth: l
         assert sorted(map(key, direct)) == sorted(map(key, engine)), text
         seen += bool(direct)
     assert seen >= 250
+
+
+@settings(max_examples=300, deadline=None)
+@given(text=_PHONE_TEXT, regions=st.lists(st.sampled_from(("US", "GB", "DE", "FR", "IL", "IN", "CA", "BR", "MX", "AR", "JP")),
+                                          min_size=1, max_size=5, unique=True))
+def test_phone_matches_are_the_union_of_every_region(text: str, regions: list[str]) -> None:
+    """Skipping a region whose matcher cannot differ from the first one's loses no match."""
+    import phonenumbers
+
+    from tunelint.privacy.phone import _matches
+
+    expected: dict[tuple[int, int], bool] = {}
+    for region in regions:
+        for m in phonenumbers.PhoneNumberMatcher(text, region, leniency=phonenumbers.Leniency.VALID):
+            expected[(m.start, m.end)] = True
+    got = _matches.__wrapped__(text, tuple(regions), False)
+    assert got == tuple((s, e, v) for (s, e), v in sorted(expected.items()))
