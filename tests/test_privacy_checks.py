@@ -265,7 +265,7 @@ def test_batch_texts_are_placed_like_scanned_texts(tmp_path: Path) -> None:
         examples = [e for e in Loader(str(one), "train", load_formats()) if isinstance(e, Example)]
         starts, texts = _batch_texts(examples)
         expected = [s.text for e in examples for s in scanned_texts(e)]
-        assert texts == expected and expected
+        assert list(texts) == expected and expected
         for i in range(len(texts)):
             owner, item = _placed(examples, starts, i)
             assert item.text == texts[i] and item in scanned_texts(examples[owner])

@@ -855,3 +855,17 @@ def test_phone_matches_are_the_union_of_every_region(text: str, regions: list[st
             expected[(m.start, m.end)] = True
     got = _matches.__wrapped__(text, tuple(regions), False)
     assert got == tuple((s, e, v) for (s, e), v in sorted(expected.items()))
+
+
+def test_batch_gate_shares_the_arrow_array_of_a_tuple_only() -> None:
+    """The same tuple is turned into Arrow once; a list (which could change) is converted each time."""
+    from tunelint.privacy import prefilter
+
+    texts = ("call 415-555-0132", "nothing", "mail a@b.co")
+    assert prefilter.batch_gate(texts, "@") == [2]
+    array = prefilter._LAST_ARRAY[1]
+    assert prefilter.batch_gate(texts, "[0-9]{3}-") == [0] and prefilter._LAST_ARRAY[1] is array
+    listed = list(texts)
+    assert prefilter.batch_gate(listed, "@") == [2]
+    listed[1] = "x@y.org"
+    assert prefilter.batch_gate(listed, "@") == [1, 2]

@@ -81,10 +81,11 @@ def scanned_texts(example: Example) -> list[Scanned]:
     return out
 
 
-def _batch_texts(examples: Sequence[Example]) -> tuple[list[int], list[str]]:
-    """Every scanned text of a batch, in `scanned_texts` order, and where each example's start.
+def _batch_texts(examples: Sequence[Example]) -> tuple[list[int], tuple[str, ...]]:
+    """Where each example's texts start, and every scanned text of a batch in `scanned_texts` order.
 
-    Only the texts: the few a gate picks are placed (`Scanned`) afterwards, by `_placed`.
+    Only the texts: the few a gate picks are placed (`Scanned`) afterwards, by `_placed`. A
+    tuple, so that the two checks' gates can share its Arrow array (`prefilter.batch_gate`).
     """
     starts: list[int] = []
     texts: list[str] = []
@@ -98,7 +99,7 @@ def _batch_texts(examples: Sequence[Example]) -> tuple[list[int], list[str]]:
                 extend(call.arguments for call in turn.tool_calls if call.arguments)
         if example.rejected:
             extend(t.content for t in example.rejected if t.role is Role.ASSISTANT and t.content)
-    return starts, texts
+    return starts, tuple(texts)
 
 
 def _placed(examples: Sequence[Example], starts: list[int], i: int) -> tuple[int, Scanned]:
