@@ -62,7 +62,7 @@ class Check:
         self.metrics: dict[str, Any] = {}
         self.counts: Counter[str] = Counter()
         self._not_assessed: str | None = None
-        # Seconds of work done away from the per-example calls the engine times (a batch
+        # CPU seconds of work done away from the calls the engine times (a batch
         # flushed every few thousand examples); the engine adds them to the check's timing.
         self.spent = 0.0
 
