@@ -272,6 +272,113 @@ def sequential_task(order: Sequence[tuple[str, str]], settings: Settings, splits
     return run, infos
 
 
+# -- the keyed shuffle (checks that implement `checks.base.Keyed`) ---------------------------------
+#
+# Instead of carrying their partial states up the merge tree, keyed checks keep them where the
+# piece was read. Each state emits rows keyed by LSH band keys (or other hashes); rows are split
+# by key into partitions, one task per partition groups them into candidate pairs; candidate
+# pairs are split again by pair into partitions whose tasks fetch, from the pieces that hold
+# them, what verification needs of just those examples, and verify. Only the verified pairs
+# and what the report needs of their examples reach the client.
+
+
+def detach_task(part: tuple["_Run", DatasetInfo], names: Sequence[str]) -> tuple[tuple["_Run", DatasetInfo], dict[str, Any]]:
+    """On a worker: take the keyed checks' states out of a piece's run (they stay on this
+    worker for the shuffle); the run keeps empty instances of them, which merge for free."""
+    run, info = part
+    states: dict[str, Any] = {}
+    for i, check in enumerate(run.checks):
+        if check.name in names:
+            states[check.name] = check
+            fresh = type(check)(check.options, check.context, check.level)
+            fresh.counts.update(check.counts)
+            run.checks[i] = fresh
+            run.by_name[check.name] = fresh
+            for rcs, dcs in run.per_split.values():
+                for group in (rcs, dcs):
+                    for k, c in enumerate(group):
+                        if c is check:
+                            group[k] = fresh
+    return (run, info), states
+
+
+def pick_task(value: Any, *path: Any) -> Any:
+    """On a worker: one element of a task's result (so a consumer fetches only its share)."""
+    for key in path:
+        value = value[key]
+    return value
+
+
+def emit_task(states: dict[str, Any], name: str, piece: int, buckets: int) -> tuple[Any, list[Any]]:
+    """On a worker: a piece's facts and its keyed rows, with global ids, split by key into partitions."""
+    import numpy as np
+
+    from tunelint.checks.base import global_id
+
+    check = states[name]
+    facts = check.keyed_facts()
+    rows = check.keyed_rows()
+    rows.ids = global_id(piece, rows.ids)
+    part = (np.asarray(rows.key, dtype=np.uint64) % np.uint64(buckets)).astype(np.int64)
+    order = np.argsort(part, kind="stable")
+    bounds = np.searchsorted(part[order], np.arange(buckets + 1))
+    return facts, [rows.take(order[bounds[b]:bounds[b + 1]]) for b in range(buckets)]
+
+
+_PROTOTYPES: dict[tuple[str, bytes], Any] = {}
+
+
+def _prototype(settings: Settings, splits: Splits, name: str) -> Any:
+    """A fresh instance of a check (same options and context), built once per worker process."""
+    import hashlib
+    import pickle
+
+    key = (name, hashlib.sha256(pickle.dumps((settings, dict(splits)))).digest())
+    if key not in _PROTOTYPES:
+        _PROTOTYPES.clear()
+        _PROTOTYPES[key] = _fresh_run(settings, splits).by_name[name]
+    return _PROTOTYPES[key]
+
+
+def group_task(name: str, settings: Settings, splits: Splits, buckets: int, *parts: Any) -> tuple[Any, list[Any]]:
+    """On a worker: one partition of the rows grouped into candidate pairs, split by pair into partitions."""
+    import numpy as np
+
+    from tunelint.checks.base import KeyRows
+
+    pairs, facts = _prototype(settings, splits, name).keyed_candidates(KeyRows.concatenate(list(parts)))
+    part = (np.asarray(pairs.key, dtype=np.uint64) % np.uint64(buckets)).astype(np.int64)
+    return facts, [pairs.take(np.flatnonzero(part == b)) for b in range(buckets)]
+
+
+def pairs_task(pieces: int, *parts: Any) -> tuple[Any, list[Any]]:
+    """On a worker: one partition of candidate pairs without repeats, and per piece the
+    positions of the examples of these pairs that it holds."""
+    import numpy as np
+
+    from tunelint.checks.base import KeyRows, piece_of, position_in_piece
+
+    pairs = KeyRows.concatenate(list(parts))
+    if len(pairs):
+        _, first = np.unique(np.stack((pairs.ids, pairs.columns["other"]), axis=1), axis=0, return_index=True)
+        pairs = pairs.take(np.sort(first))
+    ids = np.unique(np.concatenate((pairs.ids, pairs.columns["other"]))) if len(pairs) else np.empty(0, np.int64)
+    owner = piece_of(ids)
+    wanted = [(position_in_piece(ids[owner == p]), ids[owner == p]) for p in range(pieces)]
+    return pairs, wanted
+
+
+def fetch_task(states: dict[str, Any], name: str, *wanted: tuple[Any, Any]) -> list[Any]:
+    """On a worker: what verification needs of the wanted examples of a piece, per partition."""
+    check = states[name]
+    return [check.keyed_payload(positions, ids) for positions, ids in wanted]
+
+
+def verify_task(name: str, settings: Settings, splits: Splits, facts: list[Any], pairs: Any, *payload: Any) -> Any:
+    """On a worker: one partition of candidate pairs verified."""
+    return _prototype(settings, splits, name).keyed_verify(pairs, list(payload), facts)
+
+
 def _adopt(run: "_Run", other: "_Run") -> None:
     """Take over the checks and findings of a run that read everything (no merge needed or possible)."""
     run.checks[:] = other.checks
@@ -419,6 +526,15 @@ class DaskExecutor(Executor):
                 parts.append(client.scatter([(local, info)], hash=False)[0])
             else:
                 parts.append(client.submit(piece_task, piece, settings, splits, pure=False))
+        from tunelint.checks.base import Keyed
+
+        keyed = [c.name for c in run.checks if isinstance(c, Keyed)]
+        states: list[Any] = []
+        if keyed:
+            detached = [client.submit(detach_task, part, keyed, pure=False) for part in parts]
+            parts = [client.submit(pick_task, d, 0, pure=False) for d in detached]
+            states = [client.submit(pick_task, d, 1, pure=False) for d in detached]
+            del detached
         infos = client.map(info_task, parts, pure=False)
         # Pairwise merges in file order: level by level, neighbours only, so "first occurrence"
         # keeps its meaning; intermediate states live and die on the workers. One tree per split,
@@ -446,17 +562,73 @@ class DaskExecutor(Executor):
                 key = (info.split, info.path)
                 done[key] = done.get(key, 0) + info.examples
                 progress(info.split, info.path, done[key])
+        shuffled = {name: self._shuffle(run.by_name[name], states, splits) for name in keyed}
+        del states
         final = root.result()
         if isinstance(final, tuple):  # a single piece: no merge ran
             final = final[0]
         del root, infos
         run.absorb(final)
+        for name, result in shuffled.items():
+            run.by_name[name].keyed_adopt(*result)
         datasets: list[DatasetInfo] = []
         k = 0
         for pieces in plan:
             datasets.append(_merge_infos([g for g in got[k:k + len(pieces)] if g is not None]))
             k += len(pieces)
         return datasets
+
+    def _buckets(self, pieces: int) -> int:
+        """Partitions of a shuffle: two per worker, no more than there are pieces."""
+        try:
+            workers = len(self.client.scheduler_info().get("workers", {}))
+        except Exception:  # pragma: no cover - a scheduler that does not answer
+            workers = 1
+        return max(1, min(pieces, 2 * max(1, workers)))
+
+    def _shuffle(self, check: Any, states: list[Any], splits: Splits) -> tuple[list[Any], list[Any], list[Any], list[Any]]:
+        """Run one keyed check's shuffle over the pieces' states (see `checks.base.Keyed`);
+        what its `keyed_adopt` takes."""
+        import numpy as np
+
+        from tunelint.checks.base import piece_of, position_in_piece
+
+        client, settings = self.client, self.settings
+        name = check.name
+        pieces = len(states)
+        buckets = self._buckets(pieces)
+        emitted = [client.submit(emit_task, st, name, p, buckets, pure=False) for p, st in enumerate(states)]
+        facts = client.gather([client.submit(pick_task, e, 0, pure=False) for e in emitted])
+        groups = [
+            client.submit(group_task, name, settings, splits, buckets,
+                          *[client.submit(pick_task, e, 1, b, pure=False) for e in emitted], pure=False)
+            for b in range(buckets)
+        ]
+        del emitted
+        group_facts = client.gather([client.submit(pick_task, g, 0, pure=False) for g in groups])
+        candidates = [
+            client.submit(pairs_task, pieces, *[client.submit(pick_task, g, 1, v, pure=False) for g in groups], pure=False)
+            for v in range(buckets)
+        ]
+        del groups
+        fetched = [
+            client.submit(fetch_task, st, name, *[client.submit(pick_task, c, 1, p, pure=False) for c in candidates], pure=False)
+            for p, st in enumerate(states)
+        ]
+        verified = client.gather([
+            client.submit(verify_task, name, settings, splits, facts, client.submit(pick_task, c, 0, pure=False),
+                          *[client.submit(pick_task, f, v, pure=False) for f in fetched], pure=False)
+            for v, c in enumerate(candidates)
+        ])
+        del candidates, fetched
+        # What the report needs of the examples in verified pairs: from the pieces holding them.
+        members = np.asarray(check.keyed_members(verified, facts), dtype=np.int64)
+        owner = piece_of(members)
+        wanted = [(p, members[owner == p]) for p in np.unique(owner).tolist()]
+        payload = client.gather([
+            client.submit(fetch_task, states[p], name, (position_in_piece(ids), ids), pure=False) for p, ids in wanted
+        ])
+        return facts, group_facts, verified, [parts[0] for parts in payload]
 
     def close(self) -> None:
         if self.client is not None:

@@ -7,6 +7,7 @@ dataset checks implement `observe(example)` and `finish()` and see every example
 
 from __future__ import annotations
 
+import abc
 import hashlib
 from collections import Counter
 from dataclasses import dataclass, field
@@ -174,3 +175,111 @@ class DatasetCheck(Check):
     def finish(self) -> Iterator[Finding]:
         """Findings after every example was observed."""
         return iter(())
+
+
+class Keyed(abc.ABC):
+    """Optional protocol of a dataset check whose cross-example work is a group-by on keys
+    (LSH band keys, n-gram hashes, normalised-text hashes): a shuffle, so that an engine with
+    many workers never brings every example's signature into one place.
+
+    A check that derives from `Keyed` (besides `DatasetCheck`) still implements `observe`,
+    `merge` and `finish` as usual: the local engine merges and finishes it like any other check.
+    An engine that shuffles instead drives these steps, and the check cannot tell it apart
+    from a local run (its findings are the same, in the same order):
+
+    1. each piece of the input (a chunk task) observes its examples with a fresh instance, as
+       usual; `keyed_facts()` returns small facts about the piece (counts, file names) and
+       `keyed_rows()` the rows to group, positions counted from 0 in the piece;
+    2. the engine turns positions into global ids (`global_id`: ordered like the local
+       engine's observation order), partitions the rows by `key` and calls
+       `keyed_candidates(rows)` once per partition, on an instance with the same options
+       that observed nothing: it returns candidate pairs of global ids (every row of a group
+       is in the same call) and facts about its groups;
+    3. for each partition of the deduplicated candidate pairs, the engine asks every piece
+       for `keyed_payload(positions, ids)` of the examples that piece holds, and calls
+       `keyed_verify(pairs, payload, facts)` (facts: every piece's, in piece order);
+    4. the verified pairs come back to the client; `keyed_members(verified, facts)` names the
+       global ids whose payload the report needs; `keyed_adopt(...)` hands everything to the
+       client's instance, whose `finish()` then reports from it instead of from merged state.
+    """
+
+    @abc.abstractmethod
+    def keyed_facts(self) -> Any:
+        """Small picklable facts about what this (partial) instance observed."""
+
+    @abc.abstractmethod
+    def keyed_rows(self) -> "KeyRows":
+        """Rows to group: `ids` are positions in this instance's observation order."""
+
+    @abc.abstractmethod
+    def keyed_candidates(self, rows: "KeyRows") -> tuple["KeyRows", Any]:
+        """Candidate pairs (`ids` and column `other`, global ids, ids < other) of one partition
+        of the rows, and facts about its groups."""
+
+    @abc.abstractmethod
+    def keyed_payload(self, positions: Any, ids: Any) -> Any:
+        """What verification and the report need of the examples at these positions (sorted;
+        `ids`: their global ids)."""
+
+    @abc.abstractmethod
+    def keyed_verify(self, pairs: "KeyRows", payload: list[Any], facts: list[Any]) -> Any:
+        """The verified pairs of one partition; `payload`: what `keyed_payload` returned for
+        the examples of these pairs, one entry per piece that holds some."""
+
+    @abc.abstractmethod
+    def keyed_members(self, verified: list[Any], facts: list[Any]) -> Any:
+        """Global ids whose payload the report needs (a sorted int64 array)."""
+
+    @abc.abstractmethod
+    def keyed_adopt(self, facts: list[Any], group_facts: list[Any], verified: list[Any],
+                    payload: list[Any]) -> None:
+        """Take the shuffled results; `finish()` then reports from them."""
+
+
+# Global ids: the piece ordinal in the high bits, the position in the piece in the low bits.
+PIECE_SHIFT = 32
+
+
+def global_id(piece: int, positions: Any) -> Any:
+    """Global ids of positions in a piece: ordered as the local engine observes examples."""
+    import numpy as np
+
+    return (np.int64(piece) << np.int64(PIECE_SHIFT)) + np.asarray(positions, dtype=np.int64)
+
+
+def piece_of(ids: Any) -> Any:
+    import numpy as np
+
+    return np.asarray(ids, dtype=np.int64) >> np.int64(PIECE_SHIFT)
+
+
+def position_in_piece(ids: Any) -> Any:
+    import numpy as np
+
+    return np.asarray(ids, dtype=np.int64) & np.int64((1 << PIECE_SHIFT) - 1)
+
+
+@dataclass
+class KeyRows:
+    """Rows of a keyed shuffle: `key` (uint64) decides the partition, `ids` (int64) name
+    examples, `columns` carry whatever else the grouping needs (equal-length arrays)."""
+
+    key: Any
+    ids: Any
+    columns: dict[str, Any] = field(default_factory=dict)
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def take(self, index: Any) -> "KeyRows":
+        return KeyRows(self.key[index], self.ids[index], {k: v[index] for k, v in self.columns.items()})
+
+    @staticmethod
+    def concatenate(parts: list["KeyRows"]) -> "KeyRows":
+        import numpy as np
+
+        parts = [p for p in parts if len(p)] or parts[:1]
+        if not parts:
+            return KeyRows(np.empty(0, np.uint64), np.empty(0, np.int64))
+        return KeyRows(np.concatenate([p.key for p in parts]), np.concatenate([p.ids for p in parts]),
+                       {k: np.concatenate([p.columns[k] for p in parts]) for k in parts[0].columns})
