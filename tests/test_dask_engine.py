@@ -181,3 +181,95 @@ def test_cli_scheduler_and_stdin(scheduler, tmp_path):
     via_dask = _cli_json(["-", str(train[0]), *args, "--engine", "dask", "--scheduler", scheduler[0]], stdin=stdin)
     assert via_dask == _cli_json(["-", str(train[0]), *args], stdin=stdin)
     assert {d["path"] for d in via_dask["datasets"]} == {"-", str(train[0])}
+
+
+# -- keyed shuffle: near-duplicates found by grouping LSH band keys, not by merging signatures --
+
+T0 = SHARED / "classification" / "t0_train_50k"
+
+
+def _near_records(seed: int) -> list[dict]:
+    """Chats with planted near-copies (a few words edited), exact copies, a templated crowd of
+    near-identical prompts (a band run longer than the 64 LSH pairs are listed for), a copy
+    under another system prompt and short texts."""
+    import random
+
+    rng = random.Random(seed)
+    vocab = [f"w{n}" for n in range(3000)]
+
+    def chat(user: list[str], answer: str, system: str = "You are terse.") -> dict:
+        return {"messages": [{"role": "system", "content": system}, {"role": "user", "content": " ".join(user)},
+                             {"role": "assistant", "content": answer}]}
+
+    rows: list[dict] = []
+    for i in range(500):
+        words = rng.sample(vocab, rng.randint(30, 60))
+        rows.append(chat(words, f"answer {i}"))
+        if i % 9 == 3:  # near copy: two words replaced
+            edited = list(words)
+            for k in rng.sample(range(len(edited)), 2):
+                edited[k] = rng.choice(vocab)
+            rows.append(chat(edited, f"answer {i}"))
+        if i % 17 == 5:
+            rows.append(dict(rows[-1]))  # exact copy
+        if i % 41 == 7:
+            rows.append(chat(words, f"answer {i}", system="You are verbose."))  # other system prompt
+        if i % 5 == 0:
+            rows.append(chat(["short", "text", str(i % 3)], "ok"))  # under min-words
+    template = rng.sample(vocab, 50)
+    for j in range(90):  # one crowd: every member in one cluster
+        words = list(template)
+        words[j % 50] = f"slot{j}"
+        rows.append(chat(words, "same"))
+    rng.shuffle(rows)
+    return rows
+
+
+def _write_jsonl(path: Path, rows: list[dict]) -> Path:
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    return path
+
+
+def _keyed_state_left_on_workers(scheduler_address: str, settings: Settings, splits: dict) -> int:
+    """Signatures the client's near-duplicate state holds after a Dask read (0: they stayed on the workers)."""
+    from tunelint.checks.base import CheckContext
+    from tunelint.engine import _Run, build_checks
+    from tunelint.registry import load_checks
+
+    settings = settings.replace(engine="dask", scheduler=scheduler_address)
+    run = _Run(build_checks(load_checks(), settings, CheckContext(splits=splits, settings=settings)))
+    with DaskExecutor(settings) as executor:
+        executor.read(run, splits)
+    check = run.by_name["near-duplicate"]
+    assert check._keyed is not None
+    return len(check._signatures.finish()[0])
+
+
+@pytest.mark.parametrize("budget", [20_000_000, 0])  # exact verification, and the estimate
+def test_near_duplicates_through_the_shuffle_planted(scheduler, tmp_path, budget):
+    a = _write_jsonl(tmp_path / "a.jsonl", _near_records(1))
+    b = _write_jsonl(tmp_path / "b.jsonl", _near_records(2)[:300])
+    test = _write_jsonl(tmp_path / "test.jsonl", _near_records(3)[:250])
+    settings = Settings(fail_on="never", chunk_bytes=40 << 10, select=("near-duplicate", "exact-duplicate"),
+                        checks={"near-duplicate": {"exact-verify-budget": budget}})
+    local, dask, calls = _both([str(a), str(b)], scheduler[0], local_jobs=2, settings=settings, test=str(test))
+    assert local == dask
+    near = [f for f in dask["findings"] if f["check"] == "near-duplicate"]
+    assert len(near) > 60 and {f["location"]["split"] for f in near} == {"train", "test"}
+    crowd = max((f["evidence"]["members_total"] for f in near), default=0)
+    assert crowd >= 65  # the templated crowd is one cluster past the 64-pair run limit
+    assert len(calls) > 8  # really split into many pieces
+    splits = {"train": (str(a), str(b)), "test": (str(test),), "reference": ()}
+    assert _keyed_state_left_on_workers(scheduler[0], settings, splits) == 0
+
+
+def test_near_duplicates_through_the_shuffle_real_data(scheduler):
+    # Real files with real near-duplicates: two cut in many chunks, one JSON array read whole.
+    files = [str(T0 / "app_reviews_convert_to_star_rating.jsonl"), str(T0 / "ag_news_classify.jsonl"),
+             str(SHARED / "instruct" / "fastchat" / "dummy_conversation.json")]
+    settings = Settings(fail_on="never", chunk_bytes=16 << 10, select=("near-duplicate", "exact-duplicate"))
+    local, dask, calls = _both(files, scheduler[0], settings=settings)
+    assert local == dask
+    near = [f for f in dask["findings"] if f["check"] == "near-duplicate"]
+    assert len(near) >= 195 and len(calls) > 8
+    assert {Path(f["location"]["path"]).name for f in near} >= {"app_reviews_convert_to_star_rating.jsonl", "dummy_conversation.json"}

@@ -242,14 +242,18 @@ def scan_task(path: str, lo: int, hi: int) -> RangeScan:
     return scan_range(path, lo, hi)
 
 
-def piece_task(piece: Piece, settings: Settings, splits: Splits) -> tuple["_Run", DatasetInfo]:
-    """On a worker: read one piece with a fresh set of checks; their partial state and the counts."""
+def piece_task(piece: Piece, settings: Settings, splits: Splits, keyed: Sequence[str] = (), number: int = 0,
+               buckets: int = 1) -> tuple[Any, ...]:
+    """On a worker: read one piece with a fresh set of checks; their partial state and the counts.
+    With `keyed` checks, also their states (kept here for the shuffle) and their emitted rows."""
     run = _fresh_run(settings, splits)
     _, formats = _tools(settings)
     loader = Loader(piece.path, piece.split, formats, settings.input_format, settings.fields,
                     chunk=piece.chunk, format_name=piece.format_name)
     info = run.consume(loader)
-    return run, info
+    if not keyed:
+        return run, info
+    return (run, info, *_detach_and_emit(run, keyed, number, buckets))
 
 
 def info_task(part: tuple["_Run", DatasetInfo]) -> DatasetInfo:
@@ -282,24 +286,41 @@ def sequential_task(order: Sequence[tuple[str, str]], settings: Settings, splits
 # and what the report needs of their examples reach the client.
 
 
-def detach_task(part: tuple["_Run", DatasetInfo], names: Sequence[str]) -> tuple[tuple["_Run", DatasetInfo], dict[str, Any]]:
-    """On a worker: take the keyed checks' states out of a piece's run (they stay on this
-    worker for the shuffle); the run keeps empty instances of them, which merge for free."""
-    run, info = part
+def _detach_and_emit(run: "_Run", names: Sequence[str], number: int, buckets: int) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Take the keyed checks' states out of a piece's run (they stay on this worker for the
+    shuffle; the run keeps empty instances of them, which merge for free), and emit their rows
+    with global ids, split by key into `buckets` partitions: ({name: state}, {name: (facts, partitions)})."""
+    import numpy as np
+
+    from tunelint.checks.base import global_id
+
     states: dict[str, Any] = {}
+    emitted: dict[str, Any] = {}
     for i, check in enumerate(run.checks):
-        if check.name in names:
-            states[check.name] = check
-            fresh = type(check)(check.options, check.context, check.level)
-            fresh.counts.update(check.counts)
-            run.checks[i] = fresh
-            run.by_name[check.name] = fresh
-            for rcs, dcs in run.per_split.values():
-                for group in (rcs, dcs):
-                    for k, c in enumerate(group):
-                        if c is check:
-                            group[k] = fresh
-    return (run, info), states
+        if check.name not in names:
+            continue
+        states[check.name] = check
+        fresh = type(check)(check.options, check.context, check.level)
+        fresh.counts.update(check.counts)
+        run.checks[i] = fresh
+        run.by_name[check.name] = fresh
+        for rcs, dcs in run.per_split.values():
+            for group in (rcs, dcs):
+                for k, c in enumerate(group):
+                    if c is check:
+                        group[k] = fresh
+        facts = check.keyed_facts()
+        rows = check.keyed_rows()
+        rows.ids = global_id(number, rows.ids)
+        part = (np.asarray(rows.key, dtype=np.uint64) % np.uint64(buckets)).astype(np.int64)
+        order = np.argsort(part, kind="stable")
+        bounds = np.searchsorted(part[order], np.arange(buckets + 1))
+        emitted[check.name] = (facts, [rows.take(order[bounds[b]:bounds[b + 1]]) for b in range(buckets)])
+    return states, emitted
+
+
+def collect_task(*values: Any) -> list[Any]:
+    return list(values)
 
 
 def pick_task(value: Any, *path: Any) -> Any:
@@ -307,22 +328,6 @@ def pick_task(value: Any, *path: Any) -> Any:
     for key in path:
         value = value[key]
     return value
-
-
-def emit_task(states: dict[str, Any], name: str, piece: int, buckets: int) -> tuple[Any, list[Any]]:
-    """On a worker: a piece's facts and its keyed rows, with global ids, split by key into partitions."""
-    import numpy as np
-
-    from tunelint.checks.base import global_id
-
-    check = states[name]
-    facts = check.keyed_facts()
-    rows = check.keyed_rows()
-    rows.ids = global_id(piece, rows.ids)
-    part = (np.asarray(rows.key, dtype=np.uint64) % np.uint64(buckets)).astype(np.int64)
-    order = np.argsort(part, kind="stable")
-    bounds = np.searchsorted(part[order], np.arange(buckets + 1))
-    return facts, [rows.take(order[bounds[b]:bounds[b + 1]]) for b in range(buckets)]
 
 
 _PROTOTYPES: dict[tuple[str, bytes], Any] = {}
@@ -517,24 +522,23 @@ class DaskExecutor(Executor):
         client, settings = self.client, self.settings
         plan = self._plan(order)
         pieces = [p for pieces in plan for p in pieces]
+        from tunelint.checks.base import Keyed
+
+        # Keyed checks (see `checks.base.Keyed`) are shuffled instead of merged up the tree.
+        keyed = [c.name for c in run.checks if isinstance(c, Keyed)]
+        buckets = self._buckets(len(pieces))
         parts: list[Any] = []
-        for piece in pieces:
+        for number, piece in enumerate(pieces):
             if piece.path == "-":  # stdin: read here, then handed to the cluster like any chunk result
                 local = _fresh_run(settings, splits)
                 _, formats = _tools(settings)
                 info = local.consume(Loader("-", piece.split, formats, settings.input_format, settings.fields))
-                parts.append(client.scatter([(local, info)], hash=False)[0])
+                extra = _detach_and_emit(local, keyed, number, buckets) if keyed else ()
+                parts.append(client.scatter([(local, info, *extra)], hash=False)[0])
             else:
-                parts.append(client.submit(piece_task, piece, settings, splits, pure=False))
-        from tunelint.checks.base import Keyed
-
-        keyed = [c.name for c in run.checks if isinstance(c, Keyed)]
-        states: list[Any] = []
-        if keyed:
-            detached = [client.submit(detach_task, part, keyed, pure=False) for part in parts]
-            parts = [client.submit(pick_task, d, 0, pure=False) for d in detached]
-            states = [client.submit(pick_task, d, 1, pure=False) for d in detached]
-            del detached
+                parts.append(client.submit(piece_task, piece, settings, splits, keyed, number, buckets, pure=False))
+        emitted = parts
+        states = [client.submit(pick_task, part, 2, pure=False) for part in parts] if keyed else []
         infos = client.map(info_task, parts, pure=False)
         # Pairwise merges in file order: level by level, neighbours only, so "first occurrence"
         # keeps its meaning; intermediate states live and die on the workers. One tree per split,
@@ -562,8 +566,8 @@ class DaskExecutor(Executor):
                 key = (info.split, info.path)
                 done[key] = done.get(key, 0) + info.examples
                 progress(info.split, info.path, done[key])
-        shuffled = {name: self._shuffle(run.by_name[name], states, splits) for name in keyed}
-        del states
+        shuffled = {name: self._shuffle(run.by_name[name], emitted, states, buckets, splits) for name in keyed}
+        del states, emitted
         final = root.result()
         if isinstance(final, tuple):  # a single piece: no merge ran
             final = final[0]
@@ -586,7 +590,7 @@ class DaskExecutor(Executor):
             workers = 1
         return max(1, min(pieces, 2 * max(1, workers)))
 
-    def _shuffle(self, check: Any, states: list[Any], splits: Splits) -> tuple[list[Any], list[Any], list[Any], list[Any]]:
+    def _shuffle(self, check: Any, emitted: list[Any], states: list[Any], buckets: int, splits: Splits) -> tuple[list[Any], list[Any], list[Any], list[Any]]:
         """Run one keyed check's shuffle over the pieces' states (see `checks.base.Keyed`);
         what its `keyed_adopt` takes."""
         import numpy as np
@@ -596,31 +600,30 @@ class DaskExecutor(Executor):
         client, settings = self.client, self.settings
         name = check.name
         pieces = len(states)
-        buckets = self._buckets(pieces)
-        emitted = [client.submit(emit_task, st, name, p, buckets, pure=False) for p, st in enumerate(states)]
-        facts = client.gather([client.submit(pick_task, e, 0, pure=False) for e in emitted])
+        # The whole graph is submitted at once; the client waits only for the verified pairs.
+        facts_future = client.submit(collect_task, *[client.submit(pick_task, e, 3, name, 0, pure=False) for e in emitted], pure=False)
         groups = [
             client.submit(group_task, name, settings, splits, buckets,
-                          *[client.submit(pick_task, e, 1, b, pure=False) for e in emitted], pure=False)
+                          *[client.submit(pick_task, e, 3, name, 1, b, pure=False) for e in emitted], pure=False)
             for b in range(buckets)
         ]
-        del emitted
-        group_facts = client.gather([client.submit(pick_task, g, 0, pure=False) for g in groups])
+        group_facts_future = client.submit(collect_task, *[client.submit(pick_task, g, 0, pure=False) for g in groups], pure=False)
         candidates = [
             client.submit(pairs_task, pieces, *[client.submit(pick_task, g, 1, v, pure=False) for g in groups], pure=False)
             for v in range(buckets)
         ]
-        del groups
         fetched = [
             client.submit(fetch_task, st, name, *[client.submit(pick_task, c, 1, p, pure=False) for c in candidates], pure=False)
             for p, st in enumerate(states)
         ]
-        verified = client.gather([
-            client.submit(verify_task, name, settings, splits, facts, client.submit(pick_task, c, 0, pure=False),
+        verified_futures = [
+            client.submit(verify_task, name, settings, splits, facts_future, client.submit(pick_task, c, 0, pure=False),
                           *[client.submit(pick_task, f, v, pure=False) for f in fetched], pure=False)
             for v, c in enumerate(candidates)
-        ])
-        del candidates, fetched
+        ]
+        del groups, candidates, fetched
+        facts, group_facts, verified = client.gather([facts_future, group_facts_future, verified_futures])
+        del facts_future, group_facts_future, verified_futures
         # What the report needs of the examples in verified pairs: from the pieces holding them.
         members = np.asarray(check.keyed_members(verified, facts), dtype=np.int64)
         owner = piece_of(members)
