@@ -242,10 +242,9 @@ def scan_task(path: str, lo: int, hi: int) -> RangeScan:
     return scan_range(path, lo, hi)
 
 
-def piece_task(piece: Piece, settings: Settings, splits: Splits, keyed: Sequence[str] = (), number: int = 0,
-               buckets: int = 1) -> tuple[Any, ...]:
+def piece_task(piece: Piece, settings: Settings, splits: Splits, keyed: Sequence[str] = ()) -> tuple[Any, ...]:
     """On a worker: read one piece with a fresh set of checks; their partial state and the counts.
-    With `keyed` checks, also their states (kept here for the shuffle) and their emitted rows."""
+    With `keyed` checks, also their states (kept here for the shuffle) and facts."""
     run = _fresh_run(settings, splits)
     _, formats = _tools(settings)
     loader = Loader(piece.path, piece.split, formats, settings.input_format, settings.fields,
@@ -253,7 +252,7 @@ def piece_task(piece: Piece, settings: Settings, splits: Splits, keyed: Sequence
     info = run.consume(loader)
     if not keyed:
         return run, info
-    return (run, info, *_detach_and_emit(run, keyed, number, buckets))
+    return (run, info, *_detach(run, keyed))
 
 
 def info_task(part: tuple["_Run", DatasetInfo]) -> DatasetInfo:
@@ -286,20 +285,17 @@ def sequential_task(order: Sequence[tuple[str, str]], settings: Settings, splits
 # and what the report needs of their examples reach the client.
 
 
-def _detach_and_emit(run: "_Run", names: Sequence[str], number: int, buckets: int) -> tuple[dict[str, Any], dict[str, Any]]:
+def _detach(run: "_Run", names: Sequence[str]) -> tuple[dict[str, Any], dict[str, Any]]:
     """Take the keyed checks' states out of a piece's run (they stay on this worker for the
-    shuffle; the run keeps empty instances of them, which merge for free), and emit their rows
-    with global ids, split by key into `buckets` partitions: ({name: state}, {name: (facts, partitions)})."""
-    import numpy as np
-
-    from tunelint.checks.base import global_id
-
+    shuffle; the run keeps empty instances of them, which merge for free): ({name: state},
+    {name: facts})."""
     states: dict[str, Any] = {}
-    emitted: dict[str, Any] = {}
+    facts: dict[str, Any] = {}
     for i, check in enumerate(run.checks):
         if check.name not in names:
             continue
         states[check.name] = check
+        facts[check.name] = check.keyed_facts()
         fresh = type(check)(check.options, check.context, check.level)
         fresh.counts.update(check.counts)
         run.checks[i] = fresh
@@ -309,14 +305,24 @@ def _detach_and_emit(run: "_Run", names: Sequence[str], number: int, buckets: in
                 for k, c in enumerate(group):
                     if c is check:
                         group[k] = fresh
-        facts = check.keyed_facts()
-        rows = check.keyed_rows()
+    return states, facts
+
+
+def emit_task(states: dict[str, Any], name: str, number: int, buckets: int, facts: list[Any]) -> list[dict[str, Any]]:
+    """On a worker: a piece's keyed rows, with global ids, split by key into partitions."""
+    import numpy as np
+
+    from tunelint.checks.base import global_id
+
+    out: list[dict[str, Any]] = [{} for _ in range(buckets)]
+    for kind, rows in states[name].keyed_rows(facts).items():
         rows.ids = global_id(number, rows.ids)
         part = (np.asarray(rows.key, dtype=np.uint64) % np.uint64(buckets)).astype(np.int64)
         order = np.argsort(part, kind="stable")
         bounds = np.searchsorted(part[order], np.arange(buckets + 1))
-        emitted[check.name] = (facts, [rows.take(order[bounds[b]:bounds[b + 1]]) for b in range(buckets)])
-    return states, emitted
+        for b in range(buckets):
+            out[b][kind] = rows.take(order[bounds[b]:bounds[b + 1]])
+    return out
 
 
 def collect_task(*values: Any) -> list[Any]:
@@ -345,15 +351,21 @@ def _prototype(settings: Settings, splits: Splits, name: str) -> Any:
     return _PROTOTYPES[key]
 
 
-def group_task(name: str, settings: Settings, splits: Splits, buckets: int, *parts: Any) -> tuple[Any, list[Any]]:
+def group_task(name: str, settings: Settings, splits: Splits, buckets: int, facts: list[Any], *parts: Any) -> tuple[Any, list[Any]]:
     """On a worker: one partition of the rows grouped into candidate pairs, split by pair into partitions."""
     import numpy as np
 
     from tunelint.checks.base import KeyRows
 
-    pairs, facts = _prototype(settings, splits, name).keyed_candidates(KeyRows.concatenate(list(parts)))
+    kinds = {kind: KeyRows.concatenate([p[kind] for p in parts]) for kind in (parts[0] if parts else {})}
+    pairs, group_facts = _prototype(settings, splits, name).keyed_candidates(kinds, facts)
     part = (np.asarray(pairs.key, dtype=np.uint64) % np.uint64(buckets)).astype(np.int64)
-    return facts, [pairs.take(np.flatnonzero(part == b)) for b in range(buckets)]
+    return group_facts, [pairs.take(np.flatnonzero(part == b)) for b in range(buckets)]
+
+
+def prepare_task(name: str, settings: Settings, splits: Splits, facts: list[Any], *group_facts: Any) -> Any:
+    """On a worker: what verification and the report need from every partition's groups."""
+    return _prototype(settings, splits, name).keyed_prepare(facts, list(group_facts))
 
 
 def pairs_task(pieces: int, *parts: Any) -> tuple[Any, list[Any]]:
@@ -379,9 +391,9 @@ def fetch_task(states: dict[str, Any], name: str, *wanted: tuple[Any, Any]) -> l
     return [check.keyed_payload(positions, ids) for positions, ids in wanted]
 
 
-def verify_task(name: str, settings: Settings, splits: Splits, facts: list[Any], pairs: Any, *payload: Any) -> Any:
+def verify_task(name: str, settings: Settings, splits: Splits, facts: list[Any], prepared: Any, pairs: Any, *payload: Any) -> Any:
     """On a worker: one partition of candidate pairs verified."""
-    return _prototype(settings, splits, name).keyed_verify(pairs, list(payload), facts)
+    return _prototype(settings, splits, name).keyed_verify(pairs, list(payload), facts, prepared)
 
 
 def _adopt(run: "_Run", other: "_Run") -> None:
@@ -533,11 +545,11 @@ class DaskExecutor(Executor):
                 local = _fresh_run(settings, splits)
                 _, formats = _tools(settings)
                 info = local.consume(Loader("-", piece.split, formats, settings.input_format, settings.fields))
-                extra = _detach_and_emit(local, keyed, number, buckets) if keyed else ()
+                extra = _detach(local, keyed) if keyed else ()
                 parts.append(client.scatter([(local, info, *extra)], hash=False)[0])
             else:
-                parts.append(client.submit(piece_task, piece, settings, splits, keyed, number, buckets, pure=False))
-        emitted = parts
+                parts.append(client.submit(piece_task, piece, settings, splits, keyed, pure=False))
+        pieces_out = parts
         states = [client.submit(pick_task, part, 2, pure=False) for part in parts] if keyed else []
         infos = client.map(info_task, parts, pure=False)
         # Pairwise merges in file order: level by level, neighbours only, so "first occurrence"
@@ -566,8 +578,8 @@ class DaskExecutor(Executor):
                 key = (info.split, info.path)
                 done[key] = done.get(key, 0) + info.examples
                 progress(info.split, info.path, done[key])
-        shuffled = {name: self._shuffle(run.by_name[name], emitted, states, buckets, splits) for name in keyed}
-        del states, emitted
+        shuffled = {name: self._shuffle(run.by_name[name], pieces_out, states, buckets, splits) for name in keyed}
+        del states, pieces_out
         final = root.result()
         if isinstance(final, tuple):  # a single piece: no merge ran
             final = final[0]
@@ -583,16 +595,17 @@ class DaskExecutor(Executor):
         return datasets
 
     def _buckets(self, pieces: int) -> int:
-        """Partitions of a shuffle: two per worker, no more than there are pieces."""
+        """Partitions of a shuffle: one per worker, no more than there are pieces."""
         try:
             workers = len(self.client.scheduler_info().get("workers", {}))
         except Exception:  # pragma: no cover - a scheduler that does not answer
             workers = 1
-        return max(1, min(pieces, 2 * max(1, workers)))
+        return max(1, min(pieces, workers))
 
-    def _shuffle(self, check: Any, emitted: list[Any], states: list[Any], buckets: int, splits: Splits) -> tuple[list[Any], list[Any], list[Any], list[Any]]:
+    def _shuffle(self, check: Any, pieces_out: list[Any], states: list[Any], buckets: int, splits: Splits) -> tuple[Any, ...]:
         """Run one keyed check's shuffle over the pieces' states (see `checks.base.Keyed`);
-        what its `keyed_adopt` takes."""
+        returns what its `keyed_adopt` takes. The whole graph is submitted at once; the client
+        waits for the facts, the prepared group facts and the verified pairs only."""
         import numpy as np
 
         from tunelint.checks.base import piece_of, position_in_piece
@@ -600,38 +613,40 @@ class DaskExecutor(Executor):
         client, settings = self.client, self.settings
         name = check.name
         pieces = len(states)
-        # The whole graph is submitted at once; the client waits only for the verified pairs.
-        facts_future = client.submit(collect_task, *[client.submit(pick_task, e, 3, name, 0, pure=False) for e in emitted], pure=False)
+
+        def pick(future: Any, *path: Any) -> Any:
+            return client.submit(pick_task, future, *path, pure=False)
+
+        facts_f = client.submit(collect_task, *[pick(p, 3, name) for p in pieces_out], pure=False)
+        emitted = [client.submit(emit_task, st, name, number, buckets, facts_f, pure=False) for number, st in enumerate(states)]
         groups = [
-            client.submit(group_task, name, settings, splits, buckets,
-                          *[client.submit(pick_task, e, 3, name, 1, b, pure=False) for e in emitted], pure=False)
+            client.submit(group_task, name, settings, splits, buckets, facts_f, *[pick(e, b) for e in emitted], pure=False)
             for b in range(buckets)
         ]
-        group_facts_future = client.submit(collect_task, *[client.submit(pick_task, g, 0, pure=False) for g in groups], pure=False)
-        candidates = [
-            client.submit(pairs_task, pieces, *[client.submit(pick_task, g, 1, v, pure=False) for g in groups], pure=False)
-            for v in range(buckets)
-        ]
+        del emitted
+        prepared_f = client.submit(prepare_task, name, settings, splits, facts_f, *[pick(g, 0) for g in groups], pure=False)
+        candidates = [client.submit(pairs_task, pieces, *[pick(g, 1, v) for g in groups], pure=False) for v in range(buckets)]
+        del groups
         fetched = [
-            client.submit(fetch_task, st, name, *[client.submit(pick_task, c, 1, p, pure=False) for c in candidates], pure=False)
+            client.submit(fetch_task, st, name, *[pick(c, 1, p) for c in candidates], pure=False)
             for p, st in enumerate(states)
         ]
-        verified_futures = [
-            client.submit(verify_task, name, settings, splits, facts_future, client.submit(pick_task, c, 0, pure=False),
-                          *[client.submit(pick_task, f, v, pure=False) for f in fetched], pure=False)
+        verified_f = [
+            client.submit(verify_task, name, settings, splits, facts_f, prepared_f, pick(c, 0),
+                          *[pick(f, v) for f in fetched], pure=False)
             for v, c in enumerate(candidates)
         ]
-        del groups, candidates, fetched
-        facts, group_facts, verified = client.gather([facts_future, group_facts_future, verified_futures])
-        del facts_future, group_facts_future, verified_futures
-        # What the report needs of the examples in verified pairs: from the pieces holding them.
-        members = np.asarray(check.keyed_members(verified, facts), dtype=np.int64)
+        del candidates, fetched
+        facts, prepared, verified = client.gather([facts_f, prepared_f, verified_f])
+        del facts_f, prepared_f, verified_f
+        # What the report needs of the examples it names: from the pieces holding them.
+        members = np.asarray(check.keyed_members(verified, facts, prepared), dtype=np.int64)
         owner = piece_of(members)
         wanted = [(p, members[owner == p]) for p in np.unique(owner).tolist()]
         payload = client.gather([
             client.submit(fetch_task, states[p], name, (position_in_piece(ids), ids), pure=False) for p, ids in wanted
         ])
-        return facts, group_facts, verified, [parts[0] for parts in payload]
+        return facts, prepared, verified, [parts[0] for parts in payload]
 
     def close(self) -> None:
         if self.client is not None:

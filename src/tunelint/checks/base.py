@@ -184,22 +184,26 @@ class Keyed(abc.ABC):
 
     A check that derives from `Keyed` (besides `DatasetCheck`) still implements `observe`,
     `merge` and `finish` as usual: the local engine merges and finishes it like any other check.
-    An engine that shuffles instead drives these steps, and the check cannot tell it apart
-    from a local run (its findings are the same, in the same order):
+    An engine that shuffles instead drives the steps below, and the check cannot tell it apart
+    from a local run (its findings are the same, in the same order). "Global ids" name examples
+    across pieces and sort in the local engine's observation order (`global_id`).
 
-    1. each piece of the input (a chunk task) observes its examples with a fresh instance, as
-       usual; `keyed_facts()` returns small facts about the piece (counts, file names) and
-       `keyed_rows()` the rows to group, positions counted from 0 in the piece;
-    2. the engine turns positions into global ids (`global_id`: ordered like the local
-       engine's observation order), partitions the rows by `key` and calls
-       `keyed_candidates(rows)` once per partition, on an instance with the same options
-       that observed nothing: it returns candidate pairs of global ids (every row of a group
-       is in the same call) and facts about its groups;
-    3. for each partition of the deduplicated candidate pairs, the engine asks every piece
-       for `keyed_payload(positions, ids)` of the examples that piece holds, and calls
-       `keyed_verify(pairs, payload, facts)` (facts: every piece's, in piece order);
-    4. the verified pairs come back to the client; `keyed_members(verified, facts)` names the
-       global ids whose payload the report needs; `keyed_adopt(...)` hands everything to the
+    1. Each piece of the input (a chunk task) observes its examples with a fresh instance, as
+       usual, and returns `keyed_facts()`: small facts (counts, label names, file names).
+    2. With every piece's facts (a list in piece order), each piece's instance emits
+       `keyed_rows(facts)`: rows to group, by kind, `ids` as positions in the piece (the engine
+       turns them into global ids). The engine partitions each kind's rows by `key`.
+    3. Once per partition, an instance with the same options that observed nothing runs
+       `keyed_candidates(rows, facts)`: candidate pairs (`KeyRows` with `ids` < column `other`,
+       global ids; its `key` partitions them again) and facts about its groups. Every row of a
+       group (same kind, same key) is in the same call.
+    4. `keyed_prepare(facts, group_facts)`, once: what verification and the report need of
+       all the groups together (small).
+    5. Per partition of the candidate pairs, without repeats: the engine asks each piece for
+       `keyed_payload(positions, ids)` of the examples it holds, and calls
+       `keyed_verify(pairs, payload, facts, prepared)`.
+    6. The verified pairs come to the client; `keyed_members(verified, facts, prepared)` names
+       the global ids whose payload the report needs; `keyed_adopt(...)` hands everything to the
        client's instance, whose `finish()` then reports from it instead of from merged state.
     """
 
@@ -208,13 +212,16 @@ class Keyed(abc.ABC):
         """Small picklable facts about what this (partial) instance observed."""
 
     @abc.abstractmethod
-    def keyed_rows(self) -> "KeyRows":
-        """Rows to group: `ids` are positions in this instance's observation order."""
+    def keyed_rows(self, facts: list[Any]) -> dict[str, "KeyRows"]:
+        """Rows to group, by kind: `ids` are positions in this instance's observation order."""
 
     @abc.abstractmethod
-    def keyed_candidates(self, rows: "KeyRows") -> tuple["KeyRows", Any]:
-        """Candidate pairs (`ids` and column `other`, global ids, ids < other) of one partition
-        of the rows, and facts about its groups."""
+    def keyed_candidates(self, rows: dict[str, "KeyRows"], facts: list[Any]) -> tuple["KeyRows", Any]:
+        """Candidate pairs of one partition of the rows (global ids), and facts about its groups."""
+
+    @abc.abstractmethod
+    def keyed_prepare(self, facts: list[Any], group_facts: list[Any]) -> Any:
+        """What verification and the report need from every partition's group facts."""
 
     @abc.abstractmethod
     def keyed_payload(self, positions: Any, ids: Any) -> Any:
@@ -222,17 +229,16 @@ class Keyed(abc.ABC):
         `ids`: their global ids)."""
 
     @abc.abstractmethod
-    def keyed_verify(self, pairs: "KeyRows", payload: list[Any], facts: list[Any]) -> Any:
+    def keyed_verify(self, pairs: "KeyRows", payload: list[Any], facts: list[Any], prepared: Any) -> Any:
         """The verified pairs of one partition; `payload`: what `keyed_payload` returned for
         the examples of these pairs, one entry per piece that holds some."""
 
     @abc.abstractmethod
-    def keyed_members(self, verified: list[Any], facts: list[Any]) -> Any:
+    def keyed_members(self, verified: list[Any], facts: list[Any], prepared: Any) -> Any:
         """Global ids whose payload the report needs (a sorted int64 array)."""
 
     @abc.abstractmethod
-    def keyed_adopt(self, facts: list[Any], group_facts: list[Any], verified: list[Any],
-                    payload: list[Any]) -> None:
+    def keyed_adopt(self, facts: list[Any], prepared: Any, verified: list[Any], payload: list[Any]) -> None:
         """Take the shuffled results; `finish()` then reports from them."""
 
 

@@ -180,7 +180,7 @@ class NearDuplicate(BatchedCheck, Keyed):
             "paths": list(self._refs._paths),
         }
 
-    def keyed_rows(self) -> KeyRows:
+    def keyed_rows(self, facts: list[dict]) -> dict[str, KeyRows]:
         """Per example that near-duplicate compares (at least `min-words` words): one row per
         LSH band (key: the band key) and one row keyed by its exact-duplicate key, to count the
         distinct examples compared."""
@@ -199,15 +199,16 @@ class NearDuplicate(BatchedCheck, Keyed):
         banded = band_keys(signatures[eligible], bands, rows).reshape(-1)
         band = np.concatenate((np.tile(np.arange(bands, dtype=np.int16), m), np.full(m, -1, dtype=np.int16)))
         every = np.concatenate((np.repeat(eligible, bands), eligible))
-        return KeyRows(
+        return {"lsh": KeyRows(
             key=np.concatenate((banded, keys[eligible])),
             ids=every.astype(np.int64),
             columns={"band": band, "split": split[every], "example": keys[every], "system": system[every]},
-        )
+        )}
 
-    def keyed_candidates(self, rows: KeyRows) -> tuple[KeyRows, dict]:
+    def keyed_candidates(self, kinds: dict[str, KeyRows], facts: list[dict]) -> tuple[KeyRows, dict]:
         """Candidate pairs of one partition, as `similar_pairs` finds them over the eligible
         examples of each split (first copy of each exact duplicate, at least `min-words`)."""
+        rows = kinds["lsh"]
         band, split = rows.columns["band"], rows.columns["split"]
         counting = band < 0
         # Distinct examples compared, per split: groups of (split, exact-duplicate key).
@@ -255,7 +256,11 @@ class NearDuplicate(BatchedCheck, Keyed):
     def _exact(self, facts: list[dict]) -> bool:
         return sum(f["shingles"] for f in facts) <= self.options.exact_verify_budget
 
-    def keyed_verify(self, pairs: KeyRows, payload: list["_Payload"], facts: list[dict]) -> tuple:
+    def keyed_prepare(self, facts: list[dict], group_facts: list[dict]) -> int:
+        """How many examples were compared (distinct, at least `min-words`)."""
+        return sum(n for g in group_facts for n in g["compared"].values())
+
+    def keyed_verify(self, pairs: KeyRows, payload: list["_Payload"], facts: list[dict], prepared: int) -> tuple:
         table = _Payload.concatenate(payload, self.options.num_perm)
         exact = self._exact(facts) and table.shingles is not None
         local = np.stack((np.searchsorted(table.ids, pairs.ids), np.searchsorted(table.ids, pairs.columns["other"])), axis=1)
@@ -266,15 +271,15 @@ class NearDuplicate(BatchedCheck, Keyed):
         keep = sims >= self.options.threshold
         return pairs.ids[keep], pairs.columns["other"][keep], pairs.columns["split"][keep], sims[keep]
 
-    def keyed_members(self, verified: list[tuple], facts: list[dict]) -> np.ndarray:
+    def keyed_members(self, verified: list[tuple], facts: list[dict], prepared: int) -> np.ndarray:
         parts = [np.concatenate((a, b)) for a, b, _, _ in verified]
         return np.unique(np.concatenate(parts)) if parts else np.empty(0, dtype=np.int64)
 
-    def keyed_adopt(self, facts, group_facts, verified, payload) -> None:
-        self._keyed = (facts, group_facts, verified, payload)
+    def keyed_adopt(self, facts, prepared, verified, payload) -> None:
+        self._keyed = (facts, prepared, verified, payload)
 
     def _finish_keyed(self) -> Iterator[Finding]:
-        facts, group_facts, verified, payload = self._keyed
+        facts, compared, verified, payload = self._keyed
         self._keyed = None
         table = _Payload.concatenate(payload, self.options.num_perm)
         exact = self._exact(facts)
@@ -299,7 +304,6 @@ class NearDuplicate(BatchedCheck, Keyed):
             mine = split == _SPLITS.index(name)
             pairs = np.stack((np.searchsorted(table.ids, a[mine]), np.searchsorted(table.ids, b[mine])), axis=1)
             yield from self._split_findings(name, count, pairs, sims[mine], refs, similarity, found)
-        compared = sum(n for g in group_facts for n in g["compared"].values())
         self._set_metrics(sum(f["examples"] for f in facts), compared, found, exact)
 
     def _cluster_findings(self, cluster, rep, members, neighbours, refs, similarity) -> Iterator[Finding]:
