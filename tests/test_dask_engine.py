@@ -273,3 +273,54 @@ def test_near_duplicates_through_the_shuffle_real_data(scheduler):
     near = [f for f in dask["findings"] if f["check"] == "near-duplicate"]
     assert len(near) >= 195 and len(calls) > 8
     assert {Path(f["location"]["path"]).name for f in near} >= {"app_reviews_convert_to_star_rating.jsonl", "dummy_conversation.json"}
+
+
+def _conflict_records(seed: int, labelled: bool) -> list[dict]:
+    """Prompts under a shared instruction template (its shingles are template text), some asked
+    twice with different answers (exact conflicts), some reworded by a word or two with another
+    answer (near conflicts), and agreeing copies."""
+    import random
+
+    rng = random.Random(seed)
+    vocab = [f"v{n}" for n in range(2000)]
+    template = "Read the customer message below and answer with the team that should handle it ."
+    answers = ["billing", "shipping", "returns", "account"] if labelled else None
+    rows: list[dict] = []
+    for i in range(400):
+        body = rng.sample(vocab, rng.randint(14, 30))
+        answer = rng.choice(answers) if labelled else " ".join(rng.sample(vocab, 12))
+        rows.append({"prompt": f"{template} {' '.join(body)}", "completion": answer})
+        if i % 11 == 2:  # the same input, another answer
+            other = rng.choice([a for a in answers if a != answer]) if labelled else " ".join(rng.sample(vocab, 12))
+            rows.append({"prompt": f"{template} {' '.join(body)}", "completion": other})
+        if i % 13 == 4:  # nearly the same input, another answer
+            edited = list(body)
+            edited[rng.randrange(len(edited))] = rng.choice(vocab)
+            other = rng.choice([a for a in answers if a != answer]) if labelled else " ".join(rng.sample(vocab, 12))
+            rows.append({"prompt": f"{template} {' '.join(edited)}", "completion": other})
+        if i % 17 == 6:  # an agreeing copy
+            rows.append(dict(rows[-1]))
+    rng.shuffle(rows)
+    return rows
+
+
+@pytest.mark.parametrize("labelled,budget", [(True, 20_000_000), (False, 20_000_000), (True, 0)])
+def test_conflicts_through_the_shuffle_planted(scheduler, tmp_path, labelled, budget):
+    a = _write_jsonl(tmp_path / "a.jsonl", _conflict_records(1, labelled))
+    b = _write_jsonl(tmp_path / "b.jsonl", _conflict_records(2, labelled)[:200])
+    settings = Settings(fail_on="never", chunk_bytes=24 << 10, select=("conflicting-outputs",),
+                        checks={"conflicting-outputs": {"exact-verify-budget": budget}})
+    local, dask, calls = _both([str(a), str(b)], scheduler[0], settings=settings)
+    assert local == dask and len(calls) > 4
+    kinds = {f["evidence"]["kind"] for f in dask["findings"]}
+    assert len(dask["findings"]) > 40 and kinds == {"exact", "near"}
+    assert dask["scorecard"] == local["scorecard"]
+
+
+def test_conflicts_through_the_shuffle_real_data(scheduler):
+    # hh-rlhf: the same opening turns answered differently; cut in many chunks.
+    path = str(SHARED / "instruct" / "hh_rlhf" / "harmless-base_test.jsonl")
+    settings = Settings(fail_on="never", chunk_bytes=400 << 10, select=("conflicting-outputs",))
+    local, dask, calls = _both(path, scheduler[0], settings=settings)
+    assert local == dask and len(calls) >= 8
+    assert len([f for f in dask["findings"] if f["check"] == "conflicting-outputs"]) == 11
