@@ -276,6 +276,9 @@ class ConflictingOutputs(BatchedCheck, Keyed):
         self.flush()
         opts = self.options
         _, names, exact = self._global(facts)
+        if not exact:
+            # Past the budget over all pieces, verification uses the estimate: free the shingles.
+            self._inputs._kept = None
         number = {name: i for i, name in enumerate(names)}
         n = len(self._refs)
         remap = np.array([number[name] for name in self._label_names] + [-1], dtype=np.int32)

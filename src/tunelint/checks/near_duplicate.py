@@ -186,6 +186,9 @@ class NearDuplicate(BatchedCheck, Keyed):
         distinct examples compared."""
         self.flush()
         opts = self.options
+        if not self._exact(facts):
+            # Past the budget over all pieces, verification uses the estimate: free the shingles.
+            self._signatures._kept = None
         bands, rows = lsh_params(opts.threshold, opts.num_perm)
         signatures, words = self._signatures.finish()
         n = len(self._refs)
