@@ -324,3 +324,17 @@ def test_conflicts_through_the_shuffle_real_data(scheduler):
     local, dask, calls = _both(path, scheduler[0], settings=settings)
     assert local == dask and len(calls) >= 8
     assert len([f for f in dask["findings"] if f["check"] == "conflicting-outputs"]) == 11
+
+
+def test_keyed_shuffle_with_stdin(scheduler, tmp_path):
+    # stdin is read on the client; its keyed states are handed to the cluster with the others.
+    a = _write_jsonl(tmp_path / "a.jsonl", _near_records(4)[:300])
+    b = _write_jsonl(tmp_path / "b.jsonl", _near_records(4)[150:450])
+    config = tmp_path / "tunelint.toml"
+    config.write_text("chunk-bytes = 40960\n", encoding="utf-8")
+    args = ["--select", "near-duplicate,conflicting-outputs", "--config", str(config)]
+    stdin = b.read_bytes()
+    via_dask = _cli_json(["-", str(a), *args, "--engine", "dask", "--scheduler", scheduler[0]], stdin=stdin)
+    assert via_dask == _cli_json(["-", str(a), *args], stdin=stdin)
+    near = [f for f in via_dask["findings"] if f["check"] == "near-duplicate"]
+    assert {f["location"]["path"] for f in near} == {"-", str(a)}
