@@ -53,6 +53,16 @@ def test_range_scans_number_records_as_a_whole_file_read(tmp_path_factory, lines
     assert [(r.index, r.line, r.raw) for c in planned for r in read_chunk(str(p), c, ReadStats())] == (whole if planned else [])
 
 
+def test_chunks_are_cut_small_enough_to_keep_every_process_busy():
+    from tunelint.executors import CHUNKS_PER_JOB, MIN_CHUNK_BYTES, chunk_target
+
+    # 115 MB on two processes: 8 chunks each rather than four of the 32 MB default.
+    assert chunk_target(115 << 20, 32 << 20, 2) == -(-(115 << 20) // (2 * CHUNKS_PER_JOB))
+    assert chunk_target(2 << 30, 32 << 20, 2) == 32 << 20  # never above the setting
+    assert chunk_target(10 << 20, 32 << 20, 2) == MIN_CHUNK_BYTES  # nor below the floor
+    assert chunk_target(10 << 20, 50_000, 2) == 50_000  # an explicit small setting wins
+
+
 def test_a_bom_only_line_inside_the_file_keeps_record_indices(tmp_path):
     # A lone BOM mid-file is a record the readers reject; the planner used to skip it, so every
     # later chunk started one index too low.

@@ -711,3 +711,82 @@ def test_rule_gates_change_no_result(parts: list[str]) -> None:
     ungated = SecretDetector()
     ungated._rules = [(dataclasses.replace(rule, gate=None), *needles) for rule, *needles in ungated._rules]
     assert gated.detect(text) == ungated.detect(text)
+
+
+# --- the batch gates (RE2 over a whole batch of texts) ---------------------------------------
+
+
+def _re2_matches(pattern: str, texts: list[str]) -> list[bool]:
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    return pc.match_substring_regex(pa.array(texts, type=pa.large_string()), pattern).to_pylist()
+
+
+def test_re2_space_class_is_pythons_whitespace() -> None:
+    import re
+
+    from tunelint.privacy.secrets import PY_SPACE
+
+    everything = [chr(c) for c in range(0x110000) if not 0xD800 <= c <= 0xDFFF]
+    python = [c for c in everything if re.match(r"\s", c)]
+    assert all(_re2_matches(f"^{PY_SPACE}$", python))
+    others = [c for c in everything if ord(c) < 0x3100 and not re.match(r"\s", c)]
+    assert not any(_re2_matches(f"^{PY_SPACE}$", others))
+
+
+def test_re2_case_folding_covers_pythons_but_dotted_i() -> None:
+    """Every character Python's `(?i)` or `str.lower()` takes for an ASCII letter, RE2's `(?i)`
+    takes too, except "İ" and "ı" for "i" (which the secret gates spell out)."""
+    import re
+    import string
+
+    everything = [chr(c) for c in range(0x80, 0x110000) if not 0xD800 <= c <= 0xDFFF]
+    for letter in string.ascii_lowercase:
+        python = [c for c in everything if re.fullmatch(f"(?i){letter}", c) or c.lower() == letter]
+        missed = [c for c, ok in zip(python, _re2_matches(f"(?i)^{letter}$", python)) if not ok]
+        assert missed == (["İ", "ı"] if letter == "i" else []), letter
+
+
+def test_pii_batch_gate_keeps_every_text_the_prefilter_keeps(synth: list[dict]) -> None:
+    from tunelint.privacy.prefilter import TRIGGERS, batch_gate
+
+    texts = [r["full_text"] for r in synth] + ORDINARY_TEXTS + [t for _, t, _ in PLANTED_PII]
+    texts += _chat_like(random.Random(11), 3000)
+    texts += ["٣٤٥٦٧٨٩ ١٢", "call ４１５-５５５-０１３２", "fe80::1", "abcd:ef01:2345:6789:abcd:ef01:2345:6789"]
+    prefilter = Prefilter(TRIGGERS)
+    kept = set(batch_gate(texts, prefilter.batch_pattern))
+    wanted = {i for i, t in enumerate(texts) if prefilter.may_contain(t)}
+    assert len(wanted) > 1000 and wanted <= kept
+    assert len(kept) < len(texts)
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.text(alphabet="0123456789 -.:+()/@abcfxAKZ٣４\u00a0", max_size=40))
+def test_pii_batch_gate_covers_the_prefilter(text: str) -> None:
+    from tunelint.privacy.prefilter import batch_gate
+
+    prefilter = Prefilter(PATTERN_ENTITIES)
+    if prefilter.may_contain(text):
+        assert batch_gate([text], prefilter.batch_pattern) == [0]
+
+
+def test_secret_batch_gate_keeps_every_text_with_a_secret(secrets: SecretDetector) -> None:
+    noren = json.loads(NOREN.read_text(encoding="utf-8"))
+    texts = [t for _, t, _ in PLANTED_SECRETS] + [r["text"] for r in noren]
+    texts += ["Bearer\u3000abcdefghijklmnopqrst1234", "PASSWORD\u00a0= 'Xk29vLq7Rt9'", "\u212aey: Xk29vLq7Rt9Xk29vLq7Rt9",
+              "token x; credentİals = 'Xk29vLq7Rt9Xk29vLq7Rt9'", "token x; CREDENTıALS: 'Xk29vLq7Rt9Xk29vLq7Rt9'",
+              "ſecret_key: 'Xk29vLq7Rt9Xk29vLq7Rt9'"]
+    found = {i for i, t in enumerate(texts) if secrets.detect(t)}
+    assert len(found) >= len(PLANTED_SECRETS) - 5
+    assert found <= set(secrets.gate(texts))
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.lists(st.sampled_from(_ASSIGNMENT_FRAGMENTS + ["sk-", "AKIA", "Bearer ", "eyJ", "://u", "@h"]),
+                min_size=2, max_size=14))
+def test_secret_batch_gate_covers_the_rules(parts: list[str]) -> None:
+    text = "".join(parts)
+    detector = SecretDetector()
+    if detector.detect(text):
+        assert detector.gate([text]) == [0]

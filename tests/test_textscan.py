@@ -67,6 +67,9 @@ _CONTENT_PIECES = [
     "<Enter the text>", "Lorem ipsum", "LOREM IPSUM", "As an AI", "as a language model", "I'm just an AI",
     "developed by OpenAI", "my knowledge cutoff", "I don't have access to the internet", "ſ", "ı", "İ", "word",
     "the following text", "this image", "the attached PDF", "The article below", "given", "photograph",
+    "As A Large Language Model", "I am only an Artificial Intelligence", "a computer program", "trained by OpenAI",
+    "My training data cut-off", "I do not have the ability to browse", " real-time", " the internet", "ARTIFICIAL",
+    "### Human:", "Instruction:", "USER:",
 ]
 
 
@@ -83,6 +86,9 @@ def test_content_gates_let_through_every_pattern_that_matches(text):
     words = textscan.scan(text).words
     assert content._AI_DISCLAIMER.search(text) is None or not words.isdisjoint(content._DISCLAIMER_WORDS)
     folded = textscan.fold(text)
+    assert content._AI_DISCLAIMER.search(text) is None or textscan.any_in(folded, content._DISCLAIMER_PHRASES)
+    assert {p for _, p in content._placeholder_patterns(text, folded)} == placeholder
+    assert {p for _, p in content._merged_patterns(text, folded)} == merged
     assert content._REFERENCE.search(text) is None or (
         textscan.any_in(folded, content._REFERENCE_WORDS)
         or ("this" in folded and textscan.any_in(folded, content._VISUAL_WORDS))
@@ -229,3 +235,50 @@ def test_language_and_refusal_are_what_they_were(text):
     assert _shapes.language(text) == _language_reference(text)
     head = text.strip()[:300].replace("\u2019", "'")
     assert _shapes.is_refusal(text) == bool(_shapes._REFUSALS.search(head))
+
+
+# ------------------------------------------------------------------------------ repetition batch gate
+
+_TANDEM_PIECES = _RUN_PIECES + ["\u00a0", "\u3000", "\u2003", "\x1c", "ab ", "a b", "\r\n", "é é", "ha!", "漢字"]
+
+
+@settings(max_examples=300)
+@given(st.lists(_text(_TANDEM_PIECES, max_size=30), min_size=1, max_size=6), st.sampled_from([2, 3, 5]))
+def test_tandem_candidates_keep_every_text_with_a_reported_run(texts, copies):
+    check = content.DegenerateRepetition(content.DegenerateRepetition.Options(min_repeats=copies, min_share=0.0))
+    flagged = textscan.tandem_candidates(texts, copies)
+    for text, may in zip(texts, flagged):
+        if check._run_repetition(text) is not None:
+            assert may, text
+
+
+def test_tandem_candidates_flag_runs_and_pass_prose():
+    texts = [
+        "The router restarts when you hold the reset button for ten seconds.",
+        "Eat a banana! Eat a banana!  Eat a banana!\tEat a banana!Eat a banana!",
+        "déjà vu déjà vu\u00a0déjà vu déjà vu déjà vu",
+        "Short, ordinary prose with a few words and nothing repeated back to back at all.",
+    ]
+    assert textscan.tandem_candidates(texts, 5).tolist() == [False, True, True, False]
+
+
+_SHAPE_PIECES = [
+    "a", "Answer: 4", "#### 12", "The answer is", "Name: x", "- item", "1. step", "```", "{", "}", "[", "]", '"k": 1',
+    " ", "\n", "\r", "\u2028", "\x0b", ":", "•", "é", "`",
+]
+
+
+@settings(max_examples=300)
+@given(st.lists(_text(_SHAPE_PIECES, max_size=12), min_size=1, max_size=8))
+def test_refusal_rate_format_family_is_the_output_shape(texts):
+    from tunelint.checks import refusal_rate
+    from tunelint.loader import Loader
+    from tunelint.models import Example
+    from tunelint.registry import load_formats
+    from tunelint.sources import as_sources
+
+    records = [{"messages": [{"role": "user", "content": "q"}, {"role": "assistant", "content": t}]} for t in texts]
+    (source,) = as_sources(records, "train")
+    for e in Loader(source.label, "train", load_formats(), None, None, records=source.records):
+        if isinstance(e, Example) and e.final_assistant is not None:
+            assert refusal_rate._family(e, e.final_assistant) == _shapes.output_shape(e)[0]

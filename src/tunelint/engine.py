@@ -6,6 +6,7 @@ import dataclasses
 import fnmatch
 import re
 import time
+from concurrent.futures import ThreadPoolExecutor
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -177,33 +178,19 @@ class _Run:
         }
 
     def consume(self, loader: Loader, progress: Progress | None = None) -> DatasetInfo:
-        rcs, dcs = self.per_split[loader.split]
-        timing = self.timing
         findings = self.findings
+        batch: list[Example] = []
         n = 0
         t0 = time.perf_counter()
         for item in loader:
             if isinstance(item, Example):
-                self.lengths.add(item.split, sum([len(t.content) for t in item.turns]))
-                if n & _SAMPLE_MASK:
-                    for rc in rcs:
-                        findings.extend(rc.check(item))
-                    for dc in dcs:
-                        dc.observe(item)
-                else:
-                    # Per-check time is measured on one example in _SAMPLE and scaled: timing
-                    # every call costs more than some checks do.
-                    for rc in rcs:
-                        t = time.perf_counter()
-                        findings.extend(rc.check(item))
-                        timing[rc.name] += (time.perf_counter() - t) * _SAMPLE
-                    for dc in dcs:
-                        t = time.perf_counter()
-                        dc.observe(item)
-                        timing[dc.name] += (time.perf_counter() - t) * _SAMPLE
-                n += 1
-                if progress is not None and n % 5000 == 0:
-                    progress(loader.split, loader.path, n)
+                batch.append(item)
+                if len(batch) >= BATCH:
+                    self._check_batch(loader.split, batch)
+                    n += len(batch)
+                    batch = []
+                    if progress is not None:
+                        progress(loader.split, loader.path, n)
             elif isinstance(item, Rejected):
                 check = self.by_name.get(item.check)
                 if check is not None:
@@ -212,9 +199,31 @@ class _Run:
                 check = self.by_name.get(item.check)
                 if check is not None:
                     findings.append(check.dataset_finding(item.split, item.path, item.message, key=item.message[:40]))
-        timing["load_and_record_checks"] += time.perf_counter() - t0
+        if batch:
+            self._check_batch(loader.split, batch)
+            n += len(batch)
+            if progress is not None:
+                progress(loader.split, loader.path, n)
+        self.timing["load_and_record_checks"] += time.perf_counter() - t0
+        self.collect_spent(self.checks)
         assert loader.info is not None
         return loader.info
+
+    def _check_batch(self, split: str, batch: list[Example]) -> None:
+        """Every check of `split` on consecutive examples of one file, each timed."""
+        rcs, dcs = self.per_split[split]
+        timing = self.timing
+        findings = self.findings
+        self.lengths.add_many(split, [sum([len(t.content) for t in e.turns]) for e in batch])
+        for rc in rcs:
+            t = time.perf_counter()
+            findings.extend(rc.check_batch(batch))
+            timing[rc.name] += time.perf_counter() - t
+        for dc in dcs:
+            spent, t = dc.spent, time.perf_counter()
+            dc.observe_batch(batch)
+            # What the check counted in `spent` itself is added once, by collect_spent.
+            timing[dc.name] += time.perf_counter() - t - (dc.spent - spent)
 
     def absorb(self, other: "_Run") -> None:
         """Fold in a later chunk's run: checks merge their state in chunk order."""
@@ -223,11 +232,59 @@ class _Run:
             mine.merge(theirs)
         for k, v in other.timing.items():
             self.timing[k] += v
+        self.collect_spent(other.checks)  # the batches flushed when the partial run was pickled
         self.lengths.merge(other.lengths)
 
+    def collect_spent(self, checks: Sequence[Check]) -> None:
+        for c in checks:
+            if c.spent:
+                self.timing[c.name] += c.spent
+                c.spent = 0.0
 
-_SAMPLE = 16
-_SAMPLE_MASK = _SAMPLE - 1
+
+# Examples handed to the checks at once: enough to make per-call costs vanish, few enough
+# to keep the texts of one batch in memory (the batched dataset checks use the same size).
+BATCH = 4096
+
+
+def _finish_all(checks: Sequence[DatasetCheck], jobs: int) -> list[tuple[str, list[Finding], float]]:
+    """Every dataset check's findings and the seconds its `finish()` took.
+
+    With more than one job, the checks finish on that many threads: their heavy steps (sorts,
+    set operations over hashes, file reads) run in numpy and I/O that release the GIL, so the
+    largest (near-duplicate, conflicting-outputs, test-leakage) overlap instead of queueing.
+    Batches still buffered are flushed first, one check at a time: they share a batch cache.
+    """
+
+    def finish(check: DatasetCheck) -> tuple[str, list[Finding], float]:
+        started = time.perf_counter()
+        found = list(check.finish())
+        return check.name, found, time.perf_counter() - started
+
+    flushed = dict.fromkeys((c.name for c in checks), 0.0)
+    for check in checks:
+        flush = getattr(check, "flush", None)
+        if flush is not None:
+            started = time.perf_counter()
+            flush()
+            flushed[check.name] += time.perf_counter() - started
+            check.spent = 0.0  # counted in `flushed`
+    if jobs < 2 or len(checks) < 2:
+        out = [finish(c) for c in checks]
+    else:
+        # Longest first, so the long ones do not start last; results keep the checks' order.
+        with ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="tunelint-finish") as pool:
+            futures = {c.name: pool.submit(finish, c) for c in sorted(checks, key=_finish_weight)}
+            out = [futures[c.name].result() for c in checks]
+    return [(name, found, seconds + flushed[name]) for name, found, seconds in out]
+
+
+def _finish_weight(check: DatasetCheck) -> int:
+    # Checks whose finish compares examples with each other come first.
+    return 0 if check.name in _HEAVY_FINISH else 1
+
+
+_HEAVY_FINISH = frozenset({"near-duplicate", "conflicting-outputs", "test-leakage", "exact-duplicate"})
 
 
 def _expand(sources: list[Source]) -> list[Source]:
@@ -293,11 +350,11 @@ def lint(
     datasets.sort(key=lambda d: SPLITS.index(d.split))
     timing = run.timing
     findings = run.findings
-    for dc in checks:
-        if isinstance(dc, DatasetCheck):
-            t = time.perf_counter()
-            findings.extend(dc.finish())
-            timing[dc.name] += time.perf_counter() - t
+    from tunelint.executors import default_jobs
+
+    for name, found, seconds in _finish_all([c for c in checks if isinstance(c, DatasetCheck)], settings.jobs or default_jobs()):
+        findings.extend(found)
+        timing[name] += seconds
     if not settings.show_pii:
         t = time.perf_counter()
         findings = mask_findings(findings)

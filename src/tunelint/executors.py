@@ -26,8 +26,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
 
 from tunelint.config import ConfigError, Settings
-from tunelint.loader import Chunk, Loader, plan_chunks
-from tunelint.loader.reader import RangeScan, chunks_from_scans, file_size, scan_range, splittable
+from tunelint.loader import Chunk, Loader
+from tunelint.loader.reader import RangeScan, chunk_plan, chunks_from_scans, file_size, iter_chunks, scan_range, splittable
 from tunelint.models import DatasetInfo
 from tunelint.registry import load_checks, load_formats
 
@@ -132,7 +132,19 @@ def _run_chunk(task: tuple[str, str, Chunk, str]) -> tuple["_Run", DatasetInfo]:
     return run, info
 
 
-def _default_jobs() -> int:
+# Chunks per worker process a file is cut into at least (smaller chunks than `chunk_bytes`
+# when the file is small): the last chunks to finish leave a core idle for less time.
+CHUNKS_PER_JOB = 8
+MIN_CHUNK_BYTES = 4 << 20
+
+
+def chunk_target(size: int, chunk_bytes: int, jobs: int) -> int:
+    """Bytes per chunk for a file of `size` read by `jobs` processes: `chunk_bytes` at most."""
+    return min(chunk_bytes, max(MIN_CHUNK_BYTES, -(-size // (jobs * CHUNKS_PER_JOB))))
+
+
+def default_jobs() -> int:
+    """Processes (and finishing threads) when `jobs` is not set: one per core, at most 8."""
     return max(1, min(os.cpu_count() or 1, 8))
 
 
@@ -143,7 +155,7 @@ class LocalExecutor(Executor):
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self.jobs = settings.jobs or _default_jobs()
+        self.jobs = settings.jobs or default_jobs()
         self._pool: Any = None
 
     def read(self, run: "_Run", splits: Splits, progress: Progress | None = None) -> tuple[list[DatasetInfo], str | None]:
@@ -156,10 +168,11 @@ class LocalExecutor(Executor):
         for split in _engine().READ_ORDER:
             for path in splits[split]:
                 loader = Loader(path, split, formats, settings.input_format, settings.fields)
-                chunks = None
+                plan = None
                 if self.jobs > 1 and not unmergeable and not path.endswith(".txt"):
-                    chunks = plan_chunks(path, settings.chunk_bytes)
-                if chunks is None or len(chunks) < 2:
+                    plan = chunk_plan(path, settings.chunk_bytes)
+                target = 0 if plan is None else chunk_target(plan[0], settings.chunk_bytes, self.jobs)
+                if plan is None or plan[0] <= target:
                     datasets.append(run.consume(loader, progress))
                     continue
                 fmt_name = loader.detect()
@@ -168,10 +181,13 @@ class LocalExecutor(Executor):
                     continue
                 if self._pool is None:
                     ctx = multiprocessing.get_context("fork" if sys.platform.startswith("linux") else "spawn")
-                    self._pool = ctx.Pool(min(self.jobs, len(chunks)), initializer=_init_worker, initargs=(settings, splits))
+                    self._pool = ctx.Pool(self.jobs, initializer=_init_worker, initargs=(settings, splits))
+                # The plan is a generator: the pool's feeder thread counts the lines of the next
+                # chunks while the workers check the first ones.
+                chunks = iter_chunks(path, plan[0], target)
                 parts = []
                 done = 0
-                for part, info in self._pool.imap(_run_chunk, [(path, split, c, fmt_name) for c in chunks]):
+                for part, info in self._pool.imap(_run_chunk, ((path, split, c, fmt_name) for c in chunks)):
                     run.absorb(part)
                     parts.append(info)
                     done += info.examples

@@ -32,6 +32,10 @@ class LengthHistogram:
         if chars > t[2]:
             t[2] = chars
 
+    def add_many(self, split: str, lengths: list[int]) -> None:
+        for chars in lengths:
+            self.add(split, chars)
+
     def merge(self, other: "LengthHistogram") -> None:
         """Add the counts of another histogram (a later chunk of the same run)."""
         for split, counts in other._counts.items():

@@ -10,6 +10,9 @@ what the patterns alone would give; tests/test_textscan.py holds the equivalence
 from __future__ import annotations
 
 import re
+from typing import Sequence
+
+import numpy as np
 
 from tunelint.models import Example
 
@@ -132,6 +135,79 @@ def line_breaks_at_least(text: str, n: int) -> bool:
     if n <= 0 or text.count("\n") >= n:
         return True
     return any_in(text, _OTHER_BREAKS_ASCII if text.isascii() else _OTHER_BREAKS)
+
+
+# ASCII characters that `\\s` (and str.split()) treat as whitespace.
+_ASCII_SPACE = bytes(c for c in range(128) if chr(c).isspace())
+
+
+def tandem_candidates(texts: Sequence[str], copies: int, shortest: int = 2, longest: int = 80) -> np.ndarray:
+    """For each text, whether it may hold `copies` back-to-back copies of one unit separated by
+    whitespace only (`(u)(?:\\s*u){copies-1}`) whose non-whitespace part is `shortest` to
+    `longest` characters long: a necessary condition, False for nearly all prose.
+
+    With every whitespace character removed, such copies become `copies` exact copies of the
+    unit's non-whitespace part u', back to back: a stretch where each character equals the one
+    `d = len(u')` further on, (copies - 1) * d characters long. Every stretch that long covers
+    `m` consecutive positions starting at a multiple of a step `s` (s + m - 1 <= its length), so
+    one vectorised comparison per period over every s-th position of the whole batch, then a
+    few more at the survivors, finds every text that can hold one."""
+    found = np.zeros(len(texts), dtype=bool)
+    repeats = copies - 1
+    if repeats < 1 or not len(texts):
+        found[:] = True
+        return found
+    plain: list[bytes] = []
+    plain_at: list[int] = []
+    wide: list[bytes] = []
+    wide_at: list[int] = []
+    for i, text in enumerate(texts):
+        if text.isascii():
+            plain.append(text.encode("ascii"))
+            plain_at.append(i)
+        else:
+            wide.append(text.encode("utf-32-le", "surrogatepass"))
+            wide_at.append(i)
+    if plain:
+        # 0xff is no ASCII character: it marks where one text ends and the next begins.
+        arr = np.frombuffer(b"\xff".join(plain).translate(None, _ASCII_SPACE), dtype=np.uint8)
+        _tandems(arr, np.flatnonzero(arr == 0xFF), np.array(plain_at), repeats, shortest, longest, found)
+    if wide:
+        arr = np.frombuffer(b"\xff\xff\xff\xff".join(wide), dtype=np.uint32)  # 0xffffffff: no code point
+        arr = arr[(arr >= len(_KEEP_CHAR)) | _KEEP_CHAR[np.minimum(arr, len(_KEEP_CHAR) - 1)]]
+        _tandems(arr, np.flatnonzero(arr == 0xFFFFFFFF), np.array(wide_at), repeats, shortest, longest, found)
+    return found
+
+
+# Which characters are kept when whitespace (str.isspace, which is what `\\s` matches) is
+# removed; no character from U+3001 on is whitespace.
+_KEEP_CHAR = np.array([not chr(c).isspace() for c in range(0x3001)], dtype=bool)
+
+
+def _grid(repeats: int, d: int) -> tuple[int, int]:
+    """(step, width) for period d: a stretch of repeats * d positions holds `width` consecutive
+    positions from a multiple of `step`."""
+    stretch = repeats * d
+    # As far apart as the stretch allows while still testing up to eight positions.
+    step = max(1, stretch // 2, stretch - 7)
+    return step, min(8, stretch - step + 1)
+
+
+def _tandems(arr: np.ndarray, ends: np.ndarray, owner: np.ndarray, repeats: int, shortest: int, longest: int,
+             found: np.ndarray) -> None:
+    n = len(arr)
+    for d in range(max(1, shortest), longest + 1):
+        if n <= d:
+            break
+        step, width = _grid(repeats, d)
+        at = np.flatnonzero(arr[0:n - d:step] == arr[d:n:step]) * step
+        for o in range(1, width):
+            if not len(at):
+                break
+            at = at[at + (o + d) < n]
+            at = at[arr[at + o] == arr[at + (o + d)]]
+        if len(at):
+            found[owner[np.minimum(np.searchsorted(ends, at), len(owner) - 1)]] = True
 
 
 _last_input: list = [None, ""]

@@ -15,14 +15,15 @@ from __future__ import annotations
 import abc
 
 import operator
+import time
 from array import array
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Sequence
 
 import numpy as np
 import xxhash
 
-from tunelint.checks.base import DatasetCheck
-from tunelint.models import Example, Role
+from tunelint.checks.base import DatasetCheck, RecordCheck
+from tunelint.models import Example, Finding, Role
 from tunelint.similarity import Ragged, TokenHasher, normalise
 from tunelint.similarity.hashing import mix64, ranges, seed_constants
 
@@ -96,7 +97,7 @@ _HASHER: TokenHasher | None = None
 class Batch:
     """Features of a list of examples, each computed on first use and kept for the batch."""
 
-    def __init__(self, examples: list[Example]) -> None:
+    def __init__(self, examples: Sequence[Example]) -> None:
         self.examples = examples
         self._cache: dict[Any, Any] = {}
 
@@ -317,10 +318,10 @@ class Batch:
 _SHARED: list[Any] = [None, None]
 
 
-def shared_batch(examples: list[Example]) -> Batch:
+def shared_batch(examples: Sequence[Example]) -> Batch:
     """The `Batch` of these examples, shared with the other checks that flush the same list."""
     last, batch = _SHARED
-    if last is not None and len(last) == len(examples) and all(map(operator.is_, last, examples)):
+    if last is examples or (last is not None and len(last) == len(examples) and all(map(operator.is_, last, examples))):
         return batch
     batch = Batch(examples)
     _SHARED[0], _SHARED[1] = examples, batch
@@ -347,11 +348,19 @@ class BatchedCheck(DatasetCheck, abc.ABC):
         if len(buffered) >= BATCH:
             self.flush()
 
+    def observe_batch(self, examples: Sequence[Example]) -> None:
+        self.flush()
+        started = time.perf_counter()
+        self.consume(shared_batch(examples))
+        self.spent += time.perf_counter() - started
+
     def flush(self) -> None:
         if self._buffered:
+            started = time.perf_counter()
             batch = shared_batch(self._buffered)
             self._buffered = []
             self.consume(batch)
+            self.spent += time.perf_counter() - started
 
     @abc.abstractmethod
     def consume(self, batch: Batch) -> None:
@@ -361,3 +370,20 @@ class BatchedCheck(DatasetCheck, abc.ABC):
         # A worker's state travels to the main process: no buffered examples with it.
         self.flush()
         return self.__dict__.copy()
+
+
+class BatchedRecordCheck(RecordCheck):
+    """A per-example check that works on many examples at once: `check_many(batch)` gives the
+    findings of a `Batch`'s examples, each example's what `check(example)` gives. The engine
+    hands it the same example lists as the batched dataset checks, so they share one `Batch`
+    (its turn lists, folded texts, keys)."""
+
+    def check_batch(self, examples: Sequence[Example]) -> Iterable[Finding]:
+        return list(self.check_many(shared_batch(examples)))
+
+    def check(self, example: Example) -> Iterator[Finding]:
+        return iter(list(self.check_many(Batch([example]))))
+
+    @abc.abstractmethod
+    def check_many(self, batch: Batch) -> Iterable[Finding]:
+        """Findings for the examples of one batch."""

@@ -11,7 +11,8 @@ from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any, ClassVar, NamedTuple
 
-from tunelint.checks.base import RecordCheck
+from tunelint.checks._batch import Batch, BatchedCheck
+from tunelint.checks.base import Check
 from tunelint.models import Example, Finding, Role, Severity
 from tunelint.privacy import Span, mask
 
@@ -80,6 +81,17 @@ def scanned_texts(example: Example) -> list[Scanned]:
     return out
 
 
+def _batch_texts(examples: Sequence[Example]) -> tuple[list[int], list[Scanned], list[str]]:
+    """Every scanned text of a batch: (index of its example, the text's place, the text)."""
+    owners: list[int] = []
+    items: list[Scanned] = []
+    for i, example in enumerate(examples):
+        scanned = scanned_texts(example)
+        owners.extend([i] * len(scanned))
+        items.extend(scanned)
+    return owners, items, [item.text for item in items]
+
+
 class AllowList:
     """Values that are fine to have in the data: exact strings (case ignored) and `re:` patterns
     that must match the whole value."""
@@ -108,10 +120,18 @@ def validate_allow(entries: Sequence[str]) -> tuple[str, ...]:
     return tuple(entries)
 
 
-class PrivacyCheck(RecordCheck, abc.ABC):
+class PrivacyCheck(BatchedCheck, abc.ABC):
     """Base of `pii` and `secret`: scan each text, drop allowed values, one finding per text and
     entity type. Subclasses say how to detect, how to name an entity, and how severe a find is.
+
+    It looks at one example at a time, but works on batches of them (`BatchedCheck`): one gate
+    over every text of a batch (`gate`) picks the few texts that can hold a value, and only
+    those go to the detector. Findings are kept until `finish`.
     """
+
+    # What record checks look at: the data that is trained on or tested.
+    splits: ClassVar[tuple[str, ...]] = ("train", "test")
+    mergeable: ClassVar[bool] = True
 
     # Human names of entity types, for messages ("an email address").
     NOUNS: ClassVar[dict[str, tuple[str, str]]] = {}
@@ -120,11 +140,16 @@ class PrivacyCheck(RecordCheck, abc.ABC):
         super().__init__(*args, **kwargs)
         self._allow = AllowList(getattr(self.options, "allow", ()))
         self._show = bool(getattr(self.context.settings, "show_pii", False))
+        self._found: list[Finding] = []
 
     # -- what subclasses provide ------------------------------------------------------------
     @abc.abstractmethod
     def detect(self, texts: Sequence[str]) -> list[list[Span]]:
         """The spans found in each text."""
+
+    def gate(self, texts: Sequence[str]) -> list[int] | None:
+        """Indices of the `texts` that `detect` may find something in (None: any of them)."""
+        return None
 
     def severity_for(self, scanned: Scanned, entity_type: str) -> Severity:
         return self.level
@@ -134,21 +159,43 @@ class PrivacyCheck(RecordCheck, abc.ABC):
         return one if count == 1 else f"{count} {many}"
 
     # -- the check ----------------------------------------------------------------------------
-    def check(self, example: Example) -> Iterator[Finding]:
-        scanned = scanned_texts(example)
-        if not scanned:
+    def consume(self, batch: Batch) -> None:
+        examples = batch.examples
+        owners, items, texts = batch._get("privacy:texts", lambda: _batch_texts(examples))
+        self.counts["texts_scanned"] += len(texts)
+        picked = self.gate(texts)
+        if picked is None:
+            picked = range(len(texts))
+        if not picked:
             return
-        self.counts["texts_scanned"] += len(scanned)
-        for item, spans in zip(scanned, self.detect([s.text for s in scanned]), strict=True):
-            by_type: dict[str, list[Span]] = {}
-            for span in spans:
-                if self._allow and item.text[span.start:span.end] in self._allow:
-                    self.counts["allowed"] += 1
-                    continue
-                by_type.setdefault(span.entity_type, []).append(span)
-            for entity_type, found in by_type.items():
-                self.counts[f"found:{entity_type}:{item.role}"] += len(found)
-                yield self._finding(example, item, entity_type, found)
+        found = self._found
+        for i, spans in zip(picked, self.detect([texts[i] for i in picked]), strict=True):
+            if spans:
+                found.extend(self._findings(examples[owners[i]], items[i], spans))
+
+    def _findings(self, example: Example, item: Scanned, spans: list[Span]) -> Iterator[Finding]:
+        by_type: dict[str, list[Span]] = {}
+        for span in spans:
+            if self._allow and item.text[span.start:span.end] in self._allow:
+                self.counts["allowed"] += 1
+                continue
+            by_type.setdefault(span.entity_type, []).append(span)
+        for entity_type, found in by_type.items():
+            self.counts[f"found:{entity_type}:{item.role}"] += len(found)
+            yield self._finding(example, item, entity_type, found)
+
+    def finish(self) -> Iterator[Finding]:
+        self.flush()
+        found, self._found = self._found, []
+        return iter(found)
+
+    def merge(self, other: Check) -> None:
+        self.flush()
+        assert isinstance(other, PrivacyCheck)
+        other.flush()
+        super().merge(other)
+        self._found.extend(other._found)
+        other._found = []
 
     def _finding(self, example: Example, item: Scanned, entity_type: str, spans: list[Span]) -> Finding:
         values = []

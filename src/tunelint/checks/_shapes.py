@@ -17,8 +17,25 @@ _FIELD_LINE = re.compile(r"^\s*([A-Z][A-Za-z ]{0,30}?)\s*:\s*\S")
 _LIST_LINE = re.compile(r"^\s*(?:[-*•]|\d+[.)])\s+\S")
 
 
+# Shapes of the examples seen last, by identity: output-format-drift and refusal-rate ask for
+# the shape of the same examples (of one batch) in turn, so the second asks for free.
+_RECENT: dict[int, tuple[Example, tuple[str, str]]] = {}
+_RECENT_MAX = 3 * 4096
+
+
 def output_shape(example: Example) -> tuple[str, str]:
     """(family, detail) of the final assistant output, e.g. ("json-object", "keys: answer, reason")."""
+    known = _RECENT.get(id(example))
+    if known is not None and known[0] is example:
+        return known[1]
+    if len(_RECENT) >= _RECENT_MAX:
+        _RECENT.clear()
+    shape = _shape(example)
+    _RECENT[id(example)] = (example, shape)
+    return shape
+
+
+def _shape(example: Example) -> tuple[str, str]:
     turn = example.final_assistant
     if turn is None:
         return ("none", "")

@@ -11,7 +11,7 @@ import abc
 import hashlib
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Iterable, Iterator, Mapping
+from typing import Any, ClassVar, Iterable, Iterator, Mapping, Sequence
 
 from pydantic import BaseModel, ConfigDict
 
@@ -63,6 +63,9 @@ class Check:
         self.metrics: dict[str, Any] = {}
         self.counts: Counter[str] = Counter()
         self._not_assessed: str | None = None
+        # Seconds of work done away from the per-example calls the engine times (a batch
+        # flushed every few thousand examples); the engine adds them to the check's timing.
+        self.spent = 0.0
 
     # -- assessment --------------------------------------------------------------------------
     def not_assessed_reason(self) -> str | None:
@@ -146,6 +149,13 @@ class RecordCheck(Check):
         """Findings for one example."""
         return iter(())
 
+    def check_batch(self, examples: Sequence[Example]) -> Iterable[Finding]:
+        """Findings for consecutive examples of one file, in order; the engine calls this with
+        a few thousand at a time. Override it to work on many examples at once (one regex over
+        their joined texts); the findings must be those `check` gives for each."""
+        check = self.check
+        return [f for example in examples for f in check(example)]
+
 
 class DatasetCheck(Check):
     """Sees every example of every split once, then reports.
@@ -171,6 +181,11 @@ class DatasetCheck(Check):
 
     def observe(self, example: Example) -> None:
         """Take note of one example."""
+
+    def observe_batch(self, examples: Sequence[Example]) -> None:
+        """Take note of consecutive examples of one file, in order (what the engine calls)."""
+        for example in examples:
+            self.observe(example)
 
     def finish(self) -> Iterator[Finding]:
         """Findings after every example was observed."""

@@ -12,20 +12,38 @@ import re
 from collections import Counter
 from typing import Iterator
 
-from tunelint.checks.base import CheckOptions, RecordCheck
+from tunelint.checks._batch import Batch, BatchedRecordCheck
+from tunelint.checks.base import CheckOptions
 from tunelint.models import Criterion, Example, Finding, Role, Severity, Turn
-from tunelint.textscan import any_in, fold, line_breaks_at_least, scan
+from tunelint.textscan import any_in, fold, line_breaks_at_least, tandem_candidates
+
+
+_ASSISTANT = Role.ASSISTANT
 
 
 def _assistant_turns(example: Example) -> list[tuple[int, Turn]]:
-    out = []
-    n = 0
-    for turn in example.turns:
-        if turn.role is Role.ASSISTANT:
-            n += 1
-            if turn.content and not turn.content_is_null:
-                out.append((n, turn))
-    return out
+    """(n, turn) of each assistant turn with content, n counting every assistant turn from 1."""
+    turns = [t for t in example.turns if t.role is _ASSISTANT]
+    return [(n, t) for n, t in enumerate(turns, 1) if t.content and not t.content_is_null]
+
+
+def _batch_assistant_turns(batch: Batch) -> list[list[tuple[int, Turn]]]:
+    """_assistant_turns of every example of a batch, built once for the checks that read them."""
+    return batch.cached("content.assistant_turns", lambda b: [_assistant_turns(e) for e in b.examples])
+
+
+def _batch_folded(batch: Batch) -> list[list[str]]:
+    """fold() of each of those turns' texts (same nesting), built once per batch."""
+    return batch.cached(
+        "content.folded", lambda b: [[fold(t.content) for _, t in turns] for turns in _batch_assistant_turns(b)]
+    )
+
+
+def _turns_of_batch(batch: Batch) -> Iterator[tuple[Example, int, Turn, str]]:
+    """(example, n, turn, folded text) of every non-empty assistant turn of a batch, in order."""
+    for example, turns, folded in zip(batch.examples, _batch_assistant_turns(batch), _batch_folded(batch)):
+        for (n, turn), f in zip(turns, folded):
+            yield example, n, turn, f
 
 
 _FENCE_BLOCK = re.compile(r"```.*?(?:```|\Z)", re.DOTALL)
@@ -51,25 +69,27 @@ _LOREM = re.compile(r"\blorem ipsum\b", re.IGNORECASE)
 _INSERT = re.compile(r"[\[<]\s*(?:insert|add|put|enter)\s+(?:your\s+|the\s+)?(?:answer|output|response|text|content)\b[^\]>]{0,30}[\]>]", re.IGNORECASE)
 
 
-def _placeholder_patterns(prose: str) -> Iterator[tuple[str, re.Pattern[str]]]:
-    """The placeholder patterns that can match `prose`, in order (each behind a cheap gate)."""
+def _placeholder_patterns(prose: str, folded: str | None = None) -> Iterator[tuple[str, re.Pattern[str]]]:
+    """The placeholder patterns that can match `prose`, in order (each behind a cheap gate:
+    substrings its match holds, the case-insensitive ones looked for in `folded`, fold(prose))."""
     if "{{" in prose or "${" in prose or "<<" in prose:
         yield "unfilled-variable", _UNFILLED
-    words = scan(prose).words
+    if folded is None:
+        folded = fold(prose)
     if (
         ("[" in prose or "<" in prose) and ("]" in prose or ">" in prose)
-        and not words.isdisjoint(_INSERT_VERBS) and not words.isdisjoint(_INSERT_NOUNS)
+        and any_in(folded, _INSERT_VERBS) and any_in(folded, _INSERT_NOUNS)
     ):
         yield "insert-marker", _INSERT
-    if "lorem" in words and "ipsum" in words:
+    if "lorem ipsum" in folded:
         yield "lorem-ipsum", _LOREM
 
 
-_INSERT_VERBS = frozenset({"insert", "add", "put", "enter"})
-_INSERT_NOUNS = frozenset({"answer", "output", "response", "text", "content"})
+_INSERT_VERBS = ("insert", "add", "put", "enter")
+_INSERT_NOUNS = ("answer", "output", "response", "text", "content")
 
 
-class PlaceholderOutput(RecordCheck):
+class PlaceholderOutput(BatchedRecordCheck):
     """An output that is a placeholder rather than an answer.
 
     What it does:
@@ -95,32 +115,35 @@ class PlaceholderOutput(RecordCheck):
     severity = Severity.ERROR
     summary = '"N/A", "<No Output>", "<noinput>", "TODO", unfilled {{var}}, lorem ipsum'
 
-    def check(self, example: Example) -> Iterator[Finding]:
-        for n, turn in _assistant_turns(example):
-            text = turn.content
-            if len(text) <= 40 and text.strip():
-                whole = text.strip(_PLACEHOLDER_STRIP).lower()
-                if whole in _PLACEHOLDER_WHOLE or not whole:
-                    yield self.finding(
-                        example,
-                        f"assistant turn {n} is a placeholder: {text.strip()!r}",
-                        pointer=turn.pointer,
-                        key=f"whole:{n}",
-                        evidence={"kind": "whole", "text": text.strip()},
-                    )
-                    continue
-            prose = _prose(text)
-            for kind, pattern in _placeholder_patterns(prose):
-                m = pattern.search(prose)
-                if m is not None:
-                    yield self.finding(
-                        example,
-                        f"assistant turn {n} contains a placeholder ({kind.replace('-', ' ')}): {m.group()!r}",
-                        pointer=turn.pointer,
-                        key=f"{kind}:{n}",
-                        evidence={"kind": kind, "text": m.group()},
-                    )
-                    break
+    def check_many(self, batch: Batch) -> Iterator[Finding]:
+        for example, n, turn, folded in _turns_of_batch(batch):
+            yield from self._turn(example, n, turn, folded)
+
+    def _turn(self, example: Example, n: int, turn: Turn, folded: str) -> Iterator[Finding]:
+        text = turn.content
+        if len(text) <= 40 and text.strip():
+            whole = text.strip(_PLACEHOLDER_STRIP).lower()
+            if whole in _PLACEHOLDER_WHOLE or not whole:
+                yield self.finding(
+                    example,
+                    f"assistant turn {n} is a placeholder: {text.strip()!r}",
+                    pointer=turn.pointer,
+                    key=f"whole:{n}",
+                    evidence={"kind": "whole", "text": text.strip()},
+                )
+                return
+        prose = _prose(text)
+        for kind, pattern in _placeholder_patterns(prose, folded if prose is text else None):
+            m = pattern.search(prose)
+            if m is not None:
+                yield self.finding(
+                    example,
+                    f"assistant turn {n} contains a placeholder ({kind.replace('-', ' ')}): {m.group()!r}",
+                    pointer=turn.pointer,
+                    key=f"{kind}:{n}",
+                    evidence={"kind": kind, "text": m.group()},
+                )
+                break
 
 
 # ------------------------------------------------------------------------------ refusal
@@ -137,6 +160,11 @@ _AI_DISCLAIMER = re.compile(
 # Each alternative of _AI_DISCLAIMER holds one of these words: the pattern runs only on text
 # that does.
 _DISCLAIMER_WORDS = frozenset({"ai", "artificial", "model", "program", "openai", "cutoff", "cut", "access", "browse"})
+# Sharper: every match of _AI_DISCLAIMER, lower-cased, holds one of these phrases.
+_DISCLAIMER_PHRASES = (
+    "an ai", "a ai", "artificial intelligence", "language model", "computer program", "by openai", "cutoff",
+    "cut-off", "the internet", "real-time",
+)
 # Anchored at the start (no MULTILINE): `match` finds what `search` would.
 _CANNED_REFUSAL = re.compile(
     r"^\s*(?:I'm sorry|I am sorry|Sorry|I apologi[sz]e|Unfortunately)?[,.!]?\s*(?:but\s+)?"
@@ -146,7 +174,7 @@ _CANNED_REFUSAL = re.compile(
 )
 
 
-class RefusalBoilerplate(RecordCheck):
+class RefusalBoilerplate(BatchedRecordCheck):
     """Boilerplate from another assistant: "As an AI language model…", canned refusals.
 
     What it does:
@@ -181,28 +209,31 @@ class RefusalBoilerplate(RecordCheck):
     class Options(CheckOptions):
         refusals_expected: bool = False
 
-    def check(self, example: Example) -> Iterator[Finding]:
-        for n, turn in _assistant_turns(example):
-            m = _AI_DISCLAIMER.search(turn.content) if not scan(turn.content).words.isdisjoint(_DISCLAIMER_WORDS) else None
+    def check_many(self, batch: Batch) -> Iterator[Finding]:
+        for example, n, turn, folded in _turns_of_batch(batch):
+            yield from self._turn(example, n, turn, folded)
+
+    def _turn(self, example: Example, n: int, turn: Turn, folded: str) -> Iterator[Finding]:
+        m = _AI_DISCLAIMER.search(turn.content) if any_in(folded, _DISCLAIMER_PHRASES) else None
+        if m is not None:
+            yield self.finding(
+                example,
+                f"assistant turn {n} carries an AI self-disclaimer: {m.group()!r}",
+                pointer=turn.pointer,
+                key=f"disclaimer:{n}",
+                evidence={"kind": "ai-disclaimer", "phrase": m.group()},
+            )
+            return
+        if not self.options.refusals_expected:
+            m = _CANNED_REFUSAL.match(turn.content)
             if m is not None:
                 yield self.finding(
                     example,
-                    f"assistant turn {n} carries an AI self-disclaimer: {m.group()!r}",
+                    f"assistant turn {n} is a canned refusal: {m.group().strip()!r}",
                     pointer=turn.pointer,
-                    key=f"disclaimer:{n}",
-                    evidence={"kind": "ai-disclaimer", "phrase": m.group()},
+                    key=f"refusal:{n}",
+                    evidence={"kind": "canned-refusal", "phrase": m.group().strip()},
                 )
-                continue
-            if not self.options.refusals_expected:
-                m = _CANNED_REFUSAL.match(turn.content)
-                if m is not None:
-                    yield self.finding(
-                        example,
-                        f"assistant turn {n} is a canned refusal: {m.group().strip()!r}",
-                        pointer=turn.pointer,
-                        key=f"refusal:{n}",
-                        evidence={"kind": "canned-refusal", "phrase": m.group().strip()},
-                    )
 
 
 # ------------------------------------------------------------------------------ merged
@@ -215,17 +246,19 @@ _MERGED_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
 )
 
 
-def _merged_patterns(prose: str) -> Iterator[tuple[str, re.Pattern[str]]]:
-    """The _MERGED_PATTERNS that can match `prose`, in order (each behind a cheap gate)."""
+def _merged_patterns(prose: str, folded: str | None = None) -> Iterator[tuple[str, re.Pattern[str]]]:
+    """The _MERGED_PATTERNS that can match `prose`, in order (each behind a cheap gate:
+    substrings its match holds, the case-insensitive ones looked for in `folded`, fold(prose))."""
     colon = ":" in prose
     hashes = "##" in prose
-    words = scan(prose).words if colon or hashes else frozenset()
+    if folded is None and (colon or hashes):
+        folded = fold(prose)
     numbered, header, line, template = _MERGED_PATTERNS
-    if colon and ("." in prose or ")" in prose) and not words.isdisjoint(("instruction", "input", "output")):
+    if colon and ("." in prose or ")" in prose) and any_in(folded, ("instruction", "input", "output")):
         yield numbered
-    if hashes and not words.isdisjoint(("instruction", "response", "input")):
+    if hashes and any_in(folded, ("instruction", "response", "input")):
         yield header
-    if colon and "instruction" in words and "Instruction" in prose:
+    if colon and "Instruction" in prose:
         yield line
     if "<|" in prose or "INST]" in prose:
         yield template
@@ -233,14 +266,14 @@ def _merged_patterns(prose: str) -> Iterator[tuple[str, re.Pattern[str]]]:
 
 def _may_transcript(prose: str) -> bool:
     """Whether _TRANSCRIPT can match: it needs a colon and "Human", "User" or "USER"."""
-    return ":" in prose and not scan(prose).words.isdisjoint(("human", "user"))
+    return ":" in prose and ("Human" in prose or "User" in prose or "USER" in prose)
 
 
 _TRANSCRIPT = re.compile(r"^[ \t]*(?:Human|User|USER|### Human)[ \t]*:[ \t]*\S", re.MULTILINE)
 _DIALOGUE_ASKED = re.compile(r"dialog|conversation|script|chat|interview|transcript|role[- ]?play|exchange|scene", re.IGNORECASE)
 
 
-class MergedInstructions(RecordCheck):
+class MergedInstructions(BatchedRecordCheck):
     """An output that runs on into further instructions or another task.
 
     What it does:
@@ -267,12 +300,12 @@ class MergedInstructions(RecordCheck):
     severity = Severity.ERROR
     summary = "output carries further numbered instructions or a second task"
 
-    def check(self, example: Example) -> Iterator[Finding]:
-        asked: bool | None = None
-        for n, turn in _assistant_turns(example):
+    def check_many(self, batch: Batch) -> Iterator[Finding]:
+        asked: dict[int, bool] = {}  # by example: whether its prompt asks for a dialogue
+        for i, (example, n, turn, folded) in enumerate(_turns_of_batch(batch)):
             prose = _prose(turn.content)
             hit = None
-            for kind, pattern in _merged_patterns(prose):
+            for kind, pattern in _merged_patterns(prose, folded if prose is turn.content else None):
                 m = pattern.search(prose)
                 if m is not None:
                     hit = (kind, m)
@@ -280,10 +313,11 @@ class MergedInstructions(RecordCheck):
             if hit is None and _may_transcript(prose):
                 m = _TRANSCRIPT.search(prose)
                 if m is not None:
-                    if asked is None:
+                    key = id(example)
+                    if key not in asked:
                         user_text = "\n".join(t.content for t in example.turns if t.role in (Role.USER, Role.SYSTEM))
-                        asked = _DIALOGUE_ASKED.search(user_text) is not None
-                    if not asked:
+                        asked[key] = _DIALOGUE_ASKED.search(user_text) is not None
+                    if not asked[key]:
                         hit = ("new user turn", m)
             if hit is None:
                 continue
@@ -305,7 +339,7 @@ _RUN = re.compile(r"\b(\w[^\n]{2,79}?)(?:\s*\1){4,}", re.DOTALL)
 _TRIVIAL_LINE = re.compile(r"^[\W_]*$")
 
 
-class DegenerateRepetition(RecordCheck):
+class DegenerateRepetition(BatchedRecordCheck):
     """An output that repeats the same phrase or line over and over.
 
     What it does:
@@ -344,24 +378,39 @@ class DegenerateRepetition(RecordCheck):
         k = max(2, self.options.min_repeats) - 1
         self._run = re.compile(r"\b(\w[^\n]{2,79}?)(?:\s*\1){%d,}" % k)
 
-    def check(self, example: Example) -> Iterator[Finding]:
-        for n, turn in _assistant_turns(example):
-            found = self._repetition(turn.content)
-            if found is None:
-                continue
-            phrase, count, share, kind = found
-            shown = phrase if len(phrase) <= 60 else phrase[:59] + "…"
-            yield self.finding(
-                example,
-                f"assistant turn {n} repeats {shown!r} {count:,} times{' back to back' if kind == 'run' else ' as a line'} ({share:.0%} of the text)",
-                pointer=turn.pointer,
-                key=f"repeat:{n}",
-                evidence={"kind": kind, "phrase": shown, "repeats": count, "share": round(share, 3)},
-            )
+    def check_many(self, batch: Batch) -> Iterator[Finding]:
+        per_example = _batch_assistant_turns(batch)
+        texts = [turn.content for turns in per_example for _, turn in turns if len(turn.content) >= 20]
+        # A back-to-back run needs min-repeats copies of one unit, whitespace apart: the few
+        # texts that may hold them are found for the whole batch at once.
+        may_run = iter(tandem_candidates(texts, max(2, self.options.min_repeats)).tolist())
+        for example, turns in zip(batch.examples, per_example):
+            for n, turn in turns:
+                text = turn.content
+                if len(text) < 20:
+                    continue
+                found = self._repetition(text, next(may_run))
+                if found is None:
+                    continue
+                phrase, count, share, kind = found
+                shown = phrase if len(phrase) <= 60 else phrase[:59] + "…"
+                yield self.finding(
+                    example,
+                    f"assistant turn {n} repeats {shown!r} {count:,} times{' back to back' if kind == 'run' else ' as a line'} ({share:.0%} of the text)",
+                    pointer=turn.pointer,
+                    key=f"repeat:{n}",
+                    evidence={"kind": kind, "phrase": shown, "repeats": count, "share": round(share, 3)},
+                )
 
-    def _repetition(self, text: str) -> tuple[str, int, float, str] | None:
+    def _repetition(self, text: str, may_run: bool = True) -> tuple[str, int, float, str] | None:
         if len(text) < 20:
             return None
+        best = self._run_repetition(text) if may_run else None
+        if best is not None:
+            return best
+        return self._line_repetition(text)
+
+    def _run_repetition(self, text: str) -> tuple[str, int, float, str] | None:
         words = text.split()
         # Cheap gate for the (slow) back-to-back regex: a phrase of k words repeated r times
         # repeats each of its word pairs r - 1 times at least, and a phrase without spaces
@@ -379,8 +428,9 @@ class DegenerateRepetition(RecordCheck):
             share = (m.end() - m.start()) / len(text)
             if share >= self.options.min_share and (best is None or share > best[2]):
                 best = (unit.strip(), count, share, "run")
-        if best is not None:
-            return best
+        return best
+
+    def _line_repetition(self, text: str) -> tuple[str, int, float, str] | None:
         if not line_breaks_at_least(text, self.options.min_repeats - 1):
             return None  # fewer lines than min-repeats
         lines = list(filter(None, map(str.strip, text.splitlines())))
@@ -489,7 +539,7 @@ _STUB_MATERIAL = re.compile(
 )
 
 
-class MissingContext(RecordCheck):
+class MissingContext(BatchedRecordCheck):
     """An instruction that refers to material the example does not contain.
 
     What it does:
@@ -517,6 +567,10 @@ class MissingContext(RecordCheck):
     criterion = Criterion.COMPLETE
     severity = Severity.WARNING
     summary = "instruction refers to text, a file, an image or a link that the example does not contain"
+
+    def check_many(self, batch: Batch) -> Iterator[Finding]:
+        for example in batch.examples:
+            yield from self.check(example)
 
     def check(self, example: Example) -> Iterator[Finding]:
         attachments = any(t.attachments for t in example.turns)
@@ -597,7 +651,7 @@ _LIST_OR_HEAD = re.compile(r"^\s*(?:[-*+•]|\d+[.)]|(?:[A-Za-z]|[IVXLC]+)[.)]\s
 _OPENERS = {"{": "}", "[": "]"}
 
 
-class TruncatedOutput(RecordCheck):
+class TruncatedOutput(BatchedRecordCheck):
     """An output cut off before its end.
 
     What it does:
@@ -630,14 +684,18 @@ class TruncatedOutput(RecordCheck):
     class Options(CheckOptions):
         min_words: int = 8
 
-    def check(self, example: Example) -> Iterator[Finding]:
-        for n, turn in _assistant_turns(example):
-            why = self._cut(turn.content)
-            if why is not None:
-                kind, detail = why
-                yield self.finding(
-                    example, f"assistant turn {n} looks cut off: {detail}", pointer=turn.pointer, key=f"cut:{n}", evidence={"kind": kind}
-                )
+    def check_many(self, batch: Batch) -> Iterator[Finding]:
+        for example, turns in zip(batch.examples, _batch_assistant_turns(batch)):
+            for n, turn in turns:
+                yield from self._turn(example, n, turn)
+
+    def _turn(self, example: Example, n: int, turn: Turn) -> Iterator[Finding]:
+        why = self._cut(turn.content)
+        if why is not None:
+            kind, detail = why
+            yield self.finding(
+                example, f"assistant turn {n} looks cut off: {detail}", pointer=turn.pointer, key=f"cut:{n}", evidence={"kind": kind}
+            )
 
     def _cut(self, text: str) -> tuple[str, str] | None:
         fences = _FENCE_LINE.findall(text) if "```" in text or "~~~" in text else ()

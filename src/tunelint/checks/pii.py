@@ -155,6 +155,9 @@ class Pii(PrivacyCheck):
                 "pipeline such as en_core_web_sm)"
             )
 
+    def gate(self, texts: Sequence[str]) -> list[int] | None:
+        return detector_for(self.options).gate(texts)
+
     def detect(self, texts: Sequence[str]) -> list[list["Span"]]:
         return detector_for(self.options).detect_many(texts)
 

@@ -8,14 +8,29 @@ from typing import ClassVar, Iterator
 
 from pydantic import Field, field_validator, model_validator
 
-from tunelint.checks._shapes import is_refusal, language, output_shape
+from tunelint.checks._shapes import _ANSWER_LINE, is_refusal, language, output_shape
 from tunelint.checks._support import ExampleRefs
 from tunelint.checks.base import CheckOptions, DatasetCheck
-from tunelint.models import Criterion, Example, Finding, Role, Severity
+from tunelint.models import Criterion, Example, Finding, Role, Severity, Turn
+from tunelint.textscan import line_breaks_at_least
 
 DIMENSIONS = ("refusal", "output", "format", "language", "turns")
 # Refusals listed in `related`, so the user can look at a few.
 _LISTED = 20
+
+
+def _family(example: Example, turn: Turn) -> str:
+    """`output_shape(example)[0]` for the final assistant `turn`, without the detail: an output
+    of one line that is not fenced or JSON is a final-answer line, code or text."""
+    text = turn.content.strip()
+    if text and text[0] not in "`{[" and not line_breaks_at_least(text, 1):
+        if _ANSWER_LINE.match(text):
+            return "final-answer-line"
+        return "code" if "```" in text else "text"
+    return output_shape(example)[0]
+
+
+_USER = Role.USER
 
 
 def _turn_bucket(users: int) -> str:
@@ -103,9 +118,9 @@ class RefusalRate(DatasetCheck):
         counts = self._counts
         counts["refusal"]["refusal" if refused else "answer"] += 1
         counts["output"]["tool-call" if turn.tool_calls else "text"] += 1
-        counts["format"][output_shape(example)[0]] += 1
+        counts["format"][_family(example, turn)] += 1
         counts["language"][language(turn.content) if turn.content.strip() else "none"] += 1
-        counts["turns"][_turn_bucket(sum(1 for t in example.turns if t.role is Role.USER))] += 1
+        counts["turns"][_turn_bucket(sum([t.role is _USER for t in example.turns]))] += 1
 
     def merge(self, other: "RefusalRate") -> None:
         super().merge(other)

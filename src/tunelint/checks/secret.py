@@ -112,6 +112,9 @@ class Secret(PrivacyCheck):
         super().__init__(*args, **kwargs)
         self.metrics = {"kinds": list(detector_for(self.options.kinds).kinds)}
 
+    def gate(self, texts: Sequence[str]) -> list[int] | None:
+        return detector_for(self.options.kinds).gate(texts)
+
     def detect(self, texts: Sequence[str]) -> list[list[Span]]:
         return detector_for(self.options.kinds).detect_many(texts)
 

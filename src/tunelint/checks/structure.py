@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Iterator
+from typing import Iterable, Iterator, Sequence
 
 from tunelint.checks.base import RecordCheck, fingerprint
 from tunelint.loader import Rejected
@@ -11,6 +11,9 @@ from tunelint.models import Criterion, Example, Finding, Location, Role, Severit
 
 class _LoaderCheck(RecordCheck):
     """A check whose findings come from the loader (records that produced no example)."""
+
+    def check_batch(self, examples: Sequence[Example]) -> Iterable[Finding]:
+        return () if type(self).check is RecordCheck.check else super().check_batch(examples)
 
     def from_rejected(self, rej: Rejected) -> Finding:
         return Finding(
@@ -76,6 +79,14 @@ class SchemaViolation(_LoaderCheck):
     severity = Severity.ERROR
     summary = "record that does not fit its format (missing keys, wrong types, unknown role)"
 
+    def check_batch(self, examples: Sequence[Example]) -> Iterable[Finding]:
+        # Most examples have no problems and no tool turns: skip the generator for them.
+        tool = Role.TOOL
+        check = self.check
+        return [f for e in examples
+                if e.problems or any(t.tool_calls or t.role is tool for t in e.turns)
+                for f in check(e)]
+
     def check(self, example: Example) -> Iterator[Finding]:
         for problem in example.problems:
             yield self.finding(example, problem.message, pointer=problem.pointer or None, key=problem.message)
@@ -134,6 +145,14 @@ class MissingAssistantTurn(RecordCheck):
     severity = Severity.ERROR
     summary = "nothing for the model to learn from"
 
+    def check_batch(self, examples: Sequence[Example]) -> Iterable[Finding]:
+        assistant = Role.ASSISTANT
+        check = self.check
+        # The common case, ending on a trained assistant turn, needs no generator.
+        return [f for e in examples
+                if not (e.turns and e.turns[-1].role is assistant and e.turns[-1].weight is None)
+                for f in check(e)]
+
     def check(self, example: Example) -> Iterator[Finding]:
         turns = example.turns
         if turns and turns[-1].role is Role.ASSISTANT and turns[-1].weight is None:
@@ -182,6 +201,11 @@ class MissingUserTurn(RecordCheck):
     severity = Severity.ERROR
     summary = "an assistant answers a conversation that has no user message"
 
+    def check_batch(self, examples: Sequence[Example]) -> Iterable[Finding]:
+        user = Role.USER
+        check = self.check
+        return [f for e in examples if not any(t.role is user for t in e.turns) for f in check(e)]
+
     def check(self, example: Example) -> Iterator[Finding]:
         has_assistant = False
         for turn in example.turns:
@@ -216,6 +240,13 @@ class EmptyContent(RecordCheck):
     criterion = Criterion.COMPLETE
     severity = Severity.ERROR
     summary = "empty or whitespace-only turn"
+
+    def check_batch(self, examples: Sequence[Example]) -> Iterable[Finding]:
+        check = self.check
+        # str.strip() of a turn with text is cheap; only examples with a blank turn go on.
+        return [f for e in examples
+                if not all(t.content.strip() for t in e.turns) or not all(t.content.strip() for t in e.rejected)
+                for f in check(e)]
 
     def check(self, example: Example) -> Iterator[Finding]:
         for side, turns in (("", example.turns), ("rejected ", example.rejected)):

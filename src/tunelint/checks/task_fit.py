@@ -126,8 +126,7 @@ def _dated_year(lower: str) -> bool:
 
 
 class _Lowered:
-    """text.lower() and, when first asked, its tokens among textscan.WORDS (shared with the other
-    checks' scan of the same text when lower-casing is all that folding does)."""
+    """text.lower() and, when first asked, its tokens among textscan.WORDS."""
 
     __slots__ = ("text", "lower", "_words")
 
@@ -139,8 +138,9 @@ class _Lowered:
     @property
     def words(self) -> frozenset[str] | set[str]:
         if self._words is None:
-            sc = scan(self.text)
-            self._words = sc.words if sc.plain else vocabulary(self.lower)
+            # What scan(text).words gives for plain text (fold is lower then), and the right
+            # words for the rest: without the fold and the cache.
+            self._words = vocabulary(self.lower)
         return self._words
 
 
@@ -465,18 +465,19 @@ class Calculations(_ShareCheck):
                         self.wrong_count += 1
                         if len(self.wrong) < self.options.examples_shown:
                             self.wrong.append((example.location, m.group()))
-        if hits:
+        if hits or len(output) >= 400:
+            # Only a short output counts as the answer to an arithmetic input.
             return hits
         source = input_text(example)
         if _PURE_EXPRESSION.match(source) and has_digit(source):
-            numbers = _NUMBER.findall(output)
-            if numbers and len(output) < 400:
-                hits.append(("arithmetic-answer", numbers[0]))
+            number = _NUMBER.search(output)
+            if number is not None:
+                hits.append(("arithmetic-answer", number.group()))
         elif _expression_in(source):
             given = set(_NUMBER.findall(source))
-            answer = [n for n in _NUMBER.findall(output) if n not in given]
-            if answer and len(output) < 400:
-                hits.append(("arithmetic-answer", answer[0]))
+            answer = next((n for n in _NUMBER.findall(output) if n not in given), None)
+            if answer is not None:
+                hits.append(("arithmetic-answer", answer))
         return hits
 
     def merge(self, other: "Calculations") -> None:  # type: ignore[override]

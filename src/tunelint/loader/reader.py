@@ -370,10 +370,22 @@ class Chunk:
     index_offset: int
 
 
+# A line that starts with ASCII whitespace (as bytes.strip sees it), or an empty line: the
+# only places a blank line can be.
+_MAYBE_BLANK = re.compile(rb"\n[ \t\n\r\x0b\x0c]")
+_WHITESPACE = b" \t\n\r\x0b\x0c"
+
+
 def _records_in(piece: bytes, at_file_start: bool) -> int:
     """Records among the lines of `piece`, counted as the readers count them (blank lines are not)."""
     if at_file_start and piece.startswith(BOM):
         piece = piece[len(BOM):]
+    if not piece:
+        return 0
+    # Fast path at memory speed: when no line starts with whitespace, none is blank but the
+    # empty tail after a final newline.
+    if piece[0] not in _WHITESPACE and _MAYBE_BLANK.search(piece) is None:
+        return piece.count(b"\n") + (0 if piece.endswith(b"\n") else 1)
     return sum(1 for line in piece.split(b"\n") if line.strip())
 
 
@@ -381,32 +393,53 @@ def _lines_in(piece: bytes) -> int:
     return piece.count(b"\n") + (0 if not piece or piece.endswith(b"\n") else 1)
 
 
-def plan_chunks(path: str, target_bytes: int) -> list[Chunk] | None:
-    """Split a plain (uncompressed) JSONL file into chunks; None when it cannot be split."""
+def chunk_plan(path: str, target_bytes: int) -> tuple[int, Iterator[Chunk]] | None:
+    """A plain (uncompressed) JSONL file's size and a lazy plan of its line-aligned chunks.
+
+    None when the file cannot be split. The chunks come as they are counted, so a caller can
+    hand the first ones to workers while the rest of the file is still being scanned.
+    """
     if path == "-" or is_url(path):
         return None
     try:
         size = os.path.getsize(path)
         if size == 0:
             return None
-        with open(path, "rb") as fh, mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as m:
-            if m[:2] == GZIP_MAGIC or m[:4] == PARQUET_MAGIC:
-                return None
-            if _container_of(path, m[: 1 << 22]) != "jsonl":  # a JSON array is not split by lines
-                return None
-            chunks: list[Chunk] = []
-            pos = line_offset = index_offset = 0
-            while pos < size:
-                end = min(size, pos + target_bytes)
-                if end < size:
-                    nl = m.find(b"\n", end - 1)
-                    end = size if nl == -1 else nl + 1
-                piece = m[pos:end]
-                chunks.append(Chunk(pos, end, line_offset, index_offset))
-                line_offset += _lines_in(piece)
-                index_offset += _records_in(piece, pos == 0)
-                pos = end
-            return chunks
+        with open(path, "rb") as fh:
+            head = fh.read(1 << 22)
+    except OSError:
+        return None
+    if head[:2] == GZIP_MAGIC or head[:4] == PARQUET_MAGIC:
+        return None
+    if _container_of(path, head) != "jsonl":  # a JSON array is not split by lines
+        return None
+    return size, iter_chunks(path, size, target_bytes)
+
+
+def iter_chunks(path: str, size: int, target_bytes: int) -> Iterator[Chunk]:
+    """The chunks of a plain JSONL file of `size` bytes, about `target_bytes` each, counted lazily."""
+    with open(path, "rb") as fh, mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as m:
+        size = min(size, len(m))
+        pos = line_offset = index_offset = 0
+        while pos < size:
+            end = min(size, pos + target_bytes)
+            if end < size:
+                nl = m.find(b"\n", end - 1)
+                end = size if nl == -1 else nl + 1
+            piece = m[pos:end]
+            yield Chunk(pos, end, line_offset, index_offset)
+            line_offset += _lines_in(piece)
+            index_offset += _records_in(piece, pos == 0)
+            pos = end
+
+
+def plan_chunks(path: str, target_bytes: int) -> list[Chunk] | None:
+    """Split a plain (uncompressed) JSONL file into chunks; None when it cannot be split."""
+    plan = chunk_plan(path, target_bytes)
+    if plan is None:
+        return None
+    try:
+        return list(plan[1])
     except (OSError, ValueError):
         return None
 

@@ -17,7 +17,7 @@ from presidio_analyzer.nlp_engine import NlpArtifacts, NlpEngine, NlpEngineProvi
 from presidio_analyzer.predefined_recognizers import SpacyRecognizer
 
 from tunelint.privacy.phone import ChatPhoneRecognizer
-from tunelint.privacy.prefilter import Prefilter
+from tunelint.privacy.prefilter import Prefilter, batch_gate
 from tunelint.privacy.recognizers import pattern_recognizers
 from tunelint.privacy.spans import Span, resolve_overlaps
 
@@ -175,6 +175,13 @@ class PiiDetector:
         for (text, artifacts), wanted in zip(batches, entity_lists, strict=True):
             out.append(self._analyze(text, wanted, artifacts))
         return out
+
+    def gate(self, texts: Sequence[str]) -> list[int] | None:
+        """Indices of the `texts` `detect` may find PII in, tested for all at once (None: any of
+        them, as when NER runs); the others hold none."""
+        if self._ner_entities or self._prefilter is None:
+            return None
+        return batch_gate(texts, self._prefilter.batch_pattern)
 
     def entities_to_check(self, text: str) -> list[str]:
         """The entities Presidio will look for in `text`: empty when the prefilter rules all out."""

@@ -9,7 +9,7 @@ A gate in front of the triggers answers "nothing here" for most texts in one sca
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 
 from tunelint.privacy.shapes import PHONE_DIGIT_RUN, PHONE_PUNCTUATION
 
@@ -76,6 +76,48 @@ def _per_entity_test(entity: str) -> Callable[[str], bool]:
     return lambda text: pattern.search(text) is not None
 
 
+# The gate again as one RE2 pattern (no lookbehind; see `batch_gate`), per entity: a superset of
+# what `Prefilter.may_contain` accepts. A decimal digit is any character `\\d` can match: an ASCII
+# digit or, not to depend on the two engines agreeing on Unicode's digits, any non-ASCII character.
+_ANY_DIGIT = r"[0-9\x{80}-\x{10FFFF}]"
+_RE2_GATES: Mapping[str, tuple[str, ...]] = {
+    "EMAIL_ADDRESS": ("@",),
+    "PHONE_NUMBER": (rf"{_ANY_DIGIT}(?:{PHONE_PUNCTUATION}{{0,4}}{_ANY_DIGIT}){{6}}",),
+    "CREDIT_CARD": (rf"{_ANY_DIGIT}(?:{PHONE_PUNCTUATION}{{0,4}}{_ANY_DIGIT}){{6}}",),
+    "US_SSN": (rf"{_ANY_DIGIT}(?:{PHONE_PUNCTUATION}{{0,4}}{_ANY_DIGIT}){{6}}",),
+    "IBAN_CODE": (rf"[A-Za-z]{{2}}{_ANY_DIGIT}{_ANY_DIGIT}(?:[ -]?[A-Za-z0-9]{{4}}){{2}}",),
+    "IP_ADDRESS": (rf"{_ANY_DIGIT}{{1,3}}\.{_ANY_DIGIT}{{1,3}}\.{_ANY_DIGIT}{{1,3}}\.{_ANY_DIGIT}", "::", _IPV6_FULL),
+    "CRYPTO": (r"[13][A-Za-z0-9]{25}",),
+}
+
+
+def _batch_pattern(entities: Iterable[str]) -> str:
+    """The RE2 pattern `batch_gate` runs for these entities ("": none, nothing to find)."""
+    return "|".join(sorted({part for e in entities for part in _RE2_GATES[e]}))
+
+
+def batch_gate(texts: Sequence[str], pattern: str) -> list[int] | None:
+    """Indices of the `texts` in which the RE2 `pattern` matches, found for all of them at once.
+
+    Python's `re` scans ordinary text at about 10 ns a character whatever the pattern; Arrow's
+    RE2 kernel runs one automaton over a whole batch of texts several times faster. The gates are
+    supersets of the per-text tests, so a text left out could not have held a value; the texts
+    returned still go through those tests. None (every text may hold one) when Arrow cannot
+    take the texts (lone surrogates).
+    """
+    if not pattern or not texts:
+        return []
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    try:
+        array = pa.array(texts, type=pa.large_string())
+    except (pa.ArrowException, UnicodeError):
+        return None
+    hits = pc.match_substring_regex(array, pattern).to_numpy(zero_copy_only=False)
+    return hits.nonzero()[0].tolist()
+
+
 class Prefilter:
     """Answers, per text, which of the enabled pattern entities could be present."""
 
@@ -94,6 +136,7 @@ class Prefilter:
         )
         # Eight-group IPv6 with no decimal digit at all ("abcd:ef01:...") passes no digit gate.
         self._ipv6_full = re.compile(_IPV6_FULL) if "IP_ADDRESS" in self.entities else None
+        self.batch_pattern = _batch_pattern(self.entities)
 
     def may_contain(self, text: str) -> bool:
         """False when no enabled entity can be in `text` (the common case, decided cheaply)."""

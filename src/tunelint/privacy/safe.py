@@ -41,9 +41,21 @@ def _pii() -> "PiiDetector":
     return _BUILT["pii"]
 
 
+# Texts masked lately: the findings of one group show the same members' excerpts many times.
+_MASKED: dict[str, str] = {}
+_MASKED_MAX = 20_000
+
+
 def mask_text(text: str) -> str:
     """`text` with every detected PII value and secret replaced by its placeholder."""
+    found = _MASKED.get(text)
+    if found is not None:
+        return found
     spans = _secrets().detect(text)
     if _gate().may_contain(text):
         spans += _pii().detect(text)
-    return redact(text, spans) if spans else text
+    masked = redact(text, spans) if spans else text
+    if len(_MASKED) >= _MASKED_MAX:
+        _MASKED.clear()
+    _MASKED[text] = masked
+    return masked

@@ -16,6 +16,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
+from tunelint.privacy.prefilter import batch_gate
 from tunelint.privacy.spans import Span, resolve_overlaps
 
 # Values that stand for a secret rather than being one: <your-key>, ${DB_PASSWORD},
@@ -302,6 +303,43 @@ _NEEDLES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
 }
 
 
+# Python's `\s` in a str pattern, as an RE2 class (RE2's own `\s` is ASCII; a test pins this).
+PY_SPACE = r"[\t-\r\x{1c}-\x{20}\x{85}\x{a0}\x{1680}\x{2000}-\x{200a}\x{2028}\x{2029}\x{202f}\x{205f}\x{3000}]"
+
+# `_ASSIGNED` for RE2. Python's `(?i)` also takes "İ" and "ı" for "i"; RE2's does not.
+_RE2_ASSIGNED = (
+    rf"""(?i:key|secret|token|credent[iİı]als?|passw(?:or)?d|passphrase|pwd)["']?{PY_SPACE}*[:=]"""
+)
+
+# Per rule, an RE2 pattern (no lookaround, no backreference) that matches wherever the rule's
+# pattern can: its literal head and what follows, with word boundaries and lookarounds left
+# out and bounded repeats cut to their minimum. `prefilter.batch_gate` runs them over a whole
+# batch of texts at once; a text none matches cannot hold a secret. (RE2's `(?i)` folds every
+# character Python's does but "İ" and "ı", and `[^\s]` in RE2 takes more characters than in
+# Python; the tests check both.)
+RE2_GATES: dict[str, str] = {
+    "PRIVATE_KEY": r"-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY",
+    "AWS_ACCESS_KEY_ID": r"(?:AKIA|ASIA|ABIA|ACCA)[A-Z0-9]{16}",
+    "AWS_SECRET_ACCESS_KEY": r"(?i:aws[ _-]?secret(?:[ _-]?access)?[ _-]?key|secret[ _-]?access[ _-]?key)",
+    "GITHUB_TOKEN": r"gh[pousr]_[A-Za-z0-9]{36}|github_pat_[A-Za-z0-9]{22}_[A-Za-z0-9]{59}",
+    "SLACK_TOKEN": r"xox[baprse]-[A-Za-z0-9-]{10}|xapp-",
+    "SLACK_WEBHOOK": r"https://hooks\.slack\.com/(?:services|workflows|triggers)/[A-Za-z0-9_/+-]{20}",
+    "ANTHROPIC_API_KEY": r"sk-ant-",
+    "OPENAI_API_KEY": r"sk-(?:proj|svcacct|admin)-[A-Za-z0-9_-]{20}|sk-[A-Za-z0-9]{32}",
+    "STRIPE_SECRET_KEY": r"(?:sk|rk)_live_[A-Za-z0-9]{16}",
+    "STRIPE_TEST_KEY": r"(?:sk|rk)_test_[A-Za-z0-9]{16}",
+    "GOOGLE_API_KEY": r"AIza[0-9A-Za-z_-]{35}",
+    "GOOGLE_OAUTH_TOKEN": r"ya29\.[0-9A-Za-z_-]{20}",
+    "SENDGRID_API_KEY": r"SG\.[A-Za-z0-9_-]{16}",
+    "JWT": r"eyJ[A-Za-z0-9_-]{10}",
+    "CONNECTION_STRING_PASSWORD": r"://[^\s:/@'\"]{0,64}:",
+    "BEARER_TOKEN": rf"(?i:bearer){PY_SPACE}+[A-Za-z0-9._~+/-]{{20}}",
+    # Both assignment rules run only where `_ASSIGNED` matches.
+    "PASSWORD": _RE2_ASSIGNED,
+    "GENERIC_SECRET": _RE2_ASSIGNED,
+}
+
+
 def _contains_any(text: str, needles: tuple[str, ...]) -> bool:
     # A plain loop: `any()` over a generator costs more than the substring tests themselves.
     for needle in needles:
@@ -325,6 +363,8 @@ class SecretDetector:
         # costs far less than a test per rule.
         self._any_needle = tuple(sorted({n for _, needles, _ in self._rules for n in needles}))
         self._any_lower_needle = tuple(sorted({n for _, _, low in self._rules for n in low}))
+        # One RE2 pattern for `prefilter.batch_gate`: what the rules' own patterns need.
+        self.batch_pattern = "|".join(RE2_GATES[rule.kind] for rule, _, _ in self._rules)
 
     def detect(self, text: str) -> list[Span]:
         """Secret spans in `text` (kind in `entity_type`), overlaps resolved, in text order."""
@@ -345,6 +385,11 @@ class SecretDetector:
                 start, end = rule.secret_span(match)
                 spans.append(Span(rule.kind, start, end, rule.score))
         return resolve_overlaps(spans)
+
+    def gate(self, texts: Sequence[str]) -> list[int] | None:
+        """Indices of the `texts` `detect` may find a secret in, tested for all at once (None:
+        any of them); the others hold none."""
+        return batch_gate(texts, self.batch_pattern)
 
     def detect_many(self, texts: Sequence[str]) -> list[list[Span]]:
         """`detect` for each text, in order."""
