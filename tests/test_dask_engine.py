@@ -118,11 +118,12 @@ def test_planted_defects_with_test_and_reference_splits(scheduler, tmp_path):
     test = tmp_path / "test.jsonl"
     test.write_text("\n".join(json.dumps(_chat(i)) for i in range(5000, 5200)) + "\n", encoding="utf-8")
     settings = Settings(fail_on="never", chunk_bytes=16 << 10)
-    # With a test split, test-leakage merges only as an in-order fold: Dask reads in one task.
+    # With a test split, test-leakage's training chunks each match against the test index their
+    # worker builds from the test file, and merge in a tree like the other checks.
     local, dask, _ = _both([str(p) for p in train], scheduler[0], local_jobs=2, settings=settings,
                            test=str(test), reference=str(test))
     assert local == dask
-    assert dask["stats"]["parallelism_note"] == "one process: test-leakage cannot merge partial results"
+    assert dask["stats"]["parallelism_note"] is None
     # Without it the splits are read as chunk tasks and merged across splits.
     local, dask, _ = _both([str(p) for p in train], scheduler[0], settings=settings.replace(ignore=("test-leakage",)),
                            test=str(test), reference=str(test))
@@ -139,10 +140,13 @@ def test_gsm8k_many_chunks(scheduler):
 
 
 def test_gsm8k_leakage_against_its_test_split(scheduler):
+    # Both splits cut in chunks: test chunks merge into the test index, training chunks (matched
+    # on their workers) in a tree, then the two; n-gram and near leaks must all survive that.
     settings = Settings(fail_on="never", fields=FIELDS, chunk_bytes=48 << 10)
-    local, dask, _ = _both(str(GSM8K / "train.jsonl"), scheduler[0], local_jobs=2, settings=settings,
-                           test=str(GSM8K / "test.jsonl"))
-    assert local == dask
+    local, dask, calls = _both(str(GSM8K / "train.jsonl"), scheduler[0], local_jobs=2, settings=settings,
+                               test=str(GSM8K / "test.jsonl"))
+    assert local == dask and dask["stats"]["parallelism_note"] is None
+    assert len({p for s, p, _ in calls if s == "test"}) == 1 and len(calls) > 60
     leaks = [(f["check"], f["location"]["line"]) for f in dask["findings"] if f["check"] == "test-leakage"]
     assert leaks == [("test-leakage", 582), ("test-leakage", 603), ("test-leakage", 633)]
 
