@@ -219,7 +219,7 @@ class NearDuplicate(BatchedCheck, Keyed):
         compared = {_SPLITS[int(c)]: int(k) for c, k in zip(*np.unique(code[:, 0], return_counts=True))} if len(code) else {}
         rows = rows.take(np.flatnonzero(~counting))
         band, split = rows.columns["band"], rows.columns["split"]
-        example, system = rows.columns["example"], rows.columns["system"]
+        example = rows.columns["example"]
         # Exact copies share their signature and so every band run: keep the first of each.
         order = np.lexsort((rows.ids, example, rows.key, band, split))
         first = np.ones(len(order), dtype=np.bool_)
@@ -230,13 +230,10 @@ class NearDuplicate(BatchedCheck, Keyed):
         left, right = keyed_run_pairs((rows.columns["split"], rows.columns["band"], rows.key), rows.ids, _MAX_BUCKET)
         same = rows.columns["system"][left] == rows.columns["system"][right]
         left, right = left[same], right[same]
-        a, b = rows.ids[left], rows.ids[right]
+        a, b, pair_split = rows.ids[left], rows.ids[right], rows.columns["split"][left]
         if len(a):
-            a, b = np.unique(np.stack((a, b), axis=1), axis=0).T
-        pair_split = np.asarray(rows.columns["split"][left[:0]])  # dtype only
-        if len(a):
-            lookup = dict(zip(rows.ids.tolist(), rows.columns["split"].tolist()))
-            pair_split = np.fromiter((lookup[i] for i in a.tolist()), dtype=np.int8, count=len(a))
+            unique, first = np.unique(np.stack((a, b), axis=1), axis=0, return_index=True)
+            a, b, pair_split = unique[:, 0], unique[:, 1], pair_split[first]
         pairs = KeyRows(key=mix64(a.astype(np.uint64) * np.uint64(0x9E3779B97F4A7C15) ^ b.astype(np.uint64)),
                         ids=a.astype(np.int64), columns={"other": b.astype(np.int64), "split": pair_split.astype(np.int8)})
         return pairs, {"compared": compared}
