@@ -239,3 +239,37 @@ def test_default_phone_regions_are_presidios_and_the_registry_loads_without_pres
             "print('presidio_analyzer' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "False"
+
+
+def test_batch_texts_are_placed_like_scanned_texts(tmp_path: Path) -> None:
+    """The batch's text list and the lazy placement of a text agree with `scanned_texts`, example by example."""
+    from tunelint.checks._privacy import _batch_texts, _placed, scanned_texts
+    from tunelint.loader import Loader
+    from tunelint.models import Example
+    from tunelint.registry import load_formats
+
+    records = [
+        {"messages": [{"role": "user", "content": "Hi"}, {"role": "assistant", "content": "Hello"}]},
+        {"messages": [{"role": "user", "content": ""}, {"role": "assistant", "content": "", "tool_calls": [
+            {"id": "c1", "type": "function", "function": {"name": "lookup", "arguments": "{\"q\": \"x\"}"}},
+            {"id": "c2", "type": "function", "function": {"name": "other", "arguments": "{}"}}]},
+            {"role": "tool", "tool_call_id": "c1", "content": "found"}, {"role": "assistant", "content": "Done"}]},
+        {"prompt": "Who?", "chosen": "Me.", "rejected": "You."},
+        {"messages": [{"role": "user", "content": "Last"}, {"role": "assistant", "content": "one", "weight": 0}]},
+    ]
+    path = tmp_path / "mixed.jsonl"
+    path.write_text("\n".join(json.dumps(r) for r in records) + "\n", encoding="utf-8")
+    for record in records:  # one format per file: check each on its own, then all that load together
+        one = tmp_path / "one.jsonl"
+        one.write_text(json.dumps(record) + "\n", encoding="utf-8")
+        examples = [e for e in Loader(str(one), "train", load_formats()) if isinstance(e, Example)]
+        starts, texts = _batch_texts(examples)
+        expected = [s.text for e in examples for s in scanned_texts(e)]
+        assert list(texts) == expected and expected
+        for i in range(len(texts)):
+            owner, item = _placed(examples, starts, i)
+            assert item.text == texts[i] and item in scanned_texts(examples[owner])
+    examples = [e for e in Loader(str(path), "train", load_formats()) if isinstance(e, Example)]
+    starts, texts = _batch_texts(examples)
+    placed = [_placed(examples, starts, i) for i in range(len(texts))]
+    assert [(o, s) for o, s in placed] == [(o, s) for o, e in enumerate(examples) for s in scanned_texts(e)]

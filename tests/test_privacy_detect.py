@@ -790,3 +790,82 @@ def test_secret_batch_gate_covers_the_rules(parts: list[str]) -> None:
     detector = SecretDetector()
     if detector.detect(text):
         assert detector.gate([text]) == [0]
+
+
+_PHONE_TEXT = st.text(alphabet="0123456789" * 3 + " -().+/x#:;aXet\u2013\uff0b\u0663\uff11", min_size=1, max_size=40)
+
+
+@settings(max_examples=300, deadline=None)
+@given(text=_PHONE_TEXT, region=st.sampled_from(("US", "GB", "DE", "FR", "IL", "IN", "CA", "BR", "MX", "IT", "AR", "JP")))
+def test_valid_matcher_finds_what_phonenumbers_finds(text: str, region: str) -> None:
+    """The matcher that skips parsing candidates too short for the region finds the library's matches."""
+    import phonenumbers
+
+    from tunelint.privacy.phone import _ValidMatcher
+
+    expected = [(m.start, m.end) for m in phonenumbers.PhoneNumberMatcher(text, region, leniency=phonenumbers.Leniency.VALID)]
+    assert [(m.start, m.end) for m in _ValidMatcher(text, region)] == expected
+
+
+def test_valid_matcher_skips_only_what_cannot_be_valid() -> None:
+    """Short digit groups are not parsed; numbers dialled with the region's international prefix are."""
+    import phonenumbers
+
+    from tunelint.privacy.phone import _ValidMatcher, _region_floor
+
+    assert _region_floor("FR") is not None and _region_floor("FR")[0] == 9
+    assert _region_floor("AR") is None  # its transform rule writes a digit of its own
+    for text, region in [("call 00 49 30 1234", "FR"), ("tel 415-555-0132", "US"), ("ring 020 7946 0958", "GB"),
+                         ("+49 30 901820", "FR"), ("order 2024 15 7", "DE")]:
+        expected = [(m.start, m.end) for m in phonenumbers.PhoneNumberMatcher(text, region, leniency=phonenumbers.Leniency.VALID)]
+        assert [(m.start, m.end) for m in _ValidMatcher(text, region)] == expected
+
+
+def test_patterns_only_path_matches_presidio_analyzer(pii: PiiDetector, synth: list[dict]) -> None:
+    """With no NLP model the recognizers are called directly; Presidio's AnalyzerEngine gives the same results."""
+    texts = [r["full_text"] for r in synth] + [
+        "call me on +1 415-555-0132 or jane.doe@gmail.com, card 4242 4242 4242 4242, ip 10.0.0.1",
+        "ssn 123-45-6789 iban DE89 3704 0044 0532 0130 00 and 1BoatSLRHtKNngkdXEeobR76b53LETtpyT",
+    ]
+    seen = 0
+    for text in texts:
+        wanted = pii.entities_to_check(text)
+        if not wanted:
+            continue
+        direct = pii._patterns_only(text, wanted)
+        engine = pii._analyze_with_engine(text, wanted, None)
+        key = lambda r: (r.entity_type, r.start, r.end, r.score)  # noqa: E731
+        assert sorted(map(key, direct)) == sorted(map(key, engine)), text
+        seen += bool(direct)
+    assert seen >= 250
+
+
+@settings(max_examples=300, deadline=None)
+@given(text=_PHONE_TEXT, regions=st.lists(st.sampled_from(("US", "GB", "DE", "FR", "IL", "IN", "CA", "BR", "MX", "AR", "JP")),
+                                          min_size=1, max_size=5, unique=True))
+def test_phone_matches_are_the_union_of_every_region(text: str, regions: list[str]) -> None:
+    """Skipping a region whose matcher cannot differ from the first one's loses no match."""
+    import phonenumbers
+
+    from tunelint.privacy.phone import _matches
+
+    expected: dict[tuple[int, int], bool] = {}
+    for region in regions:
+        for m in phonenumbers.PhoneNumberMatcher(text, region, leniency=phonenumbers.Leniency.VALID):
+            expected[(m.start, m.end)] = True
+    got = _matches.__wrapped__(text, tuple(regions), False)
+    assert got == tuple((s, e, v) for (s, e), v in sorted(expected.items()))
+
+
+def test_batch_gate_shares_the_arrow_array_of_a_tuple_only() -> None:
+    """The same tuple is turned into Arrow once; a list (which could change) is converted each time."""
+    from tunelint.privacy import prefilter
+
+    texts = ("call 415-555-0132", "nothing", "mail a@b.co")
+    assert prefilter.batch_gate(texts, "@") == [2]
+    array = prefilter._LAST_ARRAY[1]
+    assert prefilter.batch_gate(texts, "[0-9]{3}-") == [0] and prefilter._LAST_ARRAY[1] is array
+    listed = list(texts)
+    assert prefilter.batch_gate(listed, "@") == [2]
+    listed[1] = "x@y.org"
+    assert prefilter.batch_gate(listed, "@") == [1, 2]

@@ -5,7 +5,7 @@ each one, the allow-list, and how detected values become findings whose evidence
 from __future__ import annotations
 
 import abc
-
+import bisect
 import re
 from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
@@ -81,15 +81,31 @@ def scanned_texts(example: Example) -> list[Scanned]:
     return out
 
 
-def _batch_texts(examples: Sequence[Example]) -> tuple[list[int], list[Scanned], list[str]]:
-    """Every scanned text of a batch: (index of its example, the text's place, the text)."""
-    owners: list[int] = []
-    items: list[Scanned] = []
-    for i, example in enumerate(examples):
-        scanned = scanned_texts(example)
-        owners.extend([i] * len(scanned))
-        items.extend(scanned)
-    return owners, items, [item.text for item in items]
+def _batch_texts(examples: Sequence[Example]) -> tuple[list[int], tuple[str, ...]]:
+    """Where each example's texts start, and every scanned text of a batch in `scanned_texts` order.
+
+    Only the texts: the few a gate picks are placed (`Scanned`) afterwards, by `_placed`. A
+    tuple, so that the two checks' gates can share its Arrow array (`prefilter.batch_gate`).
+    """
+    starts: list[int] = []
+    texts: list[str] = []
+    add, extend = texts.append, texts.extend
+    for example in examples:
+        starts.append(len(texts))
+        for turn in example.turns:
+            if turn.content:
+                add(turn.content)
+            if turn.tool_calls:
+                extend(call.arguments for call in turn.tool_calls if call.arguments)
+        if example.rejected:
+            extend(t.content for t in example.rejected if t.role is Role.ASSISTANT and t.content)
+    return starts, tuple(texts)
+
+
+def _placed(examples: Sequence[Example], starts: list[int], i: int) -> tuple[int, Scanned]:
+    """The example that text `i` of a batch belongs to, and the text's `Scanned`."""
+    owner = bisect.bisect_right(starts, i) - 1
+    return owner, scanned_texts(examples[owner])[i - starts[owner]]
 
 
 class AllowList:
@@ -161,7 +177,7 @@ class PrivacyCheck(BatchedCheck, abc.ABC):
     # -- the check ----------------------------------------------------------------------------
     def consume(self, batch: Batch) -> None:
         examples = batch.examples
-        owners, items, texts = batch._get("privacy:texts", lambda: _batch_texts(examples))
+        starts, texts = batch._get("privacy:texts", lambda: _batch_texts(examples))
         self.counts["texts_scanned"] += len(texts)
         picked = self.gate(texts)
         if picked is None:
@@ -171,7 +187,8 @@ class PrivacyCheck(BatchedCheck, abc.ABC):
         found = self._found
         for i, spans in zip(picked, self.detect([texts[i] for i in picked]), strict=True):
             if spans:
-                found.extend(self._findings(examples[owners[i]], items[i], spans))
+                owner, item = _placed(examples, starts, i)
+                found.extend(self._findings(examples[owner], item, spans))
 
     def _findings(self, example: Example, item: Scanned, spans: list[Span]) -> Iterator[Finding]:
         by_type: dict[str, list[Span]] = {}

@@ -174,6 +174,118 @@ def has_phone_candidate(text: str) -> bool:
     return next(_windows(text), None) is not None
 
 
+@lru_cache(maxsize=None)
+def _region_floor(region: str) -> tuple[int, re.Pattern[str]] | None:
+    """(fewest digits, international dialling prefix) of the numbers valid when dialled in
+    `region` without a + (None: no such bound holds for it).
+
+    A number parsed in `region` keeps its country code unless it starts with the region's
+    international prefix; its national significant number is made of the written digits
+    (a national prefix or an extension only removes some), so it is never longer than them.
+    Validity needs that length in the country's possible lengths: with fewer digits than the
+    shortest of every region sharing the country code, `region` cannot find it valid. A
+    national-prefix transform rule that writes digits of its own would break the bound.
+    """
+    metadata = phonenumbers.PhoneMetadata.metadata_for_region(region, None)
+    if metadata is None or metadata.international_prefix is None:
+        return None
+    rule = metadata.national_prefix_transform_rule
+    if rule is not None and re.search(r"\d", re.sub(r"\\\d|\$\d", "", rule)):
+        return None
+    lengths: list[int] = []
+    code = phonenumbers.country_code_for_region(region)
+    for other in phonenumbers.region_codes_for_country_code(code):
+        other_metadata = phonenumbers.PhoneMetadata.metadata_for_region(other, None)
+        if other_metadata is None or not other_metadata.general_desc.possible_length:
+            return None
+        lengths.append(min(other_metadata.general_desc.possible_length))
+    if not lengths:
+        return None
+    return min(lengths), re.compile(metadata.international_prefix)
+
+
+# Candidates the digit-count bound applies to: no plus sign (the country code would come from
+# the number), fewer than three ASCII letters (phonenumbers reads three or more as keypad
+# digits; fewer can only start an extension, which removes digits) and no character outside
+# ASCII that Python counts as a letter or digit (so every digit phonenumbers sees is an ASCII
+# one `_NON_DIGITS` keeps: its digits are a subset of Unicode's).
+_ASCII_LETTER = re.compile(r"[A-Za-z]")
+_NON_DIGITS = re.compile(r"\D+")
+
+
+def _plain(candidate: str) -> bool:
+    if "+" in candidate or "\uff0b" in candidate:
+        return False
+    if not candidate.isascii() and any(ch.isalnum() for ch in candidate if not ch.isascii()):
+        return False
+    return len(_ASCII_LETTER.findall(candidate)) < 3
+
+
+# Candidates written as "+<country code>...": ASCII, no letters, a plus before any digit.
+_PLUS_CANDIDATE = re.compile(r"[^A-Za-z0-9+]*\+[^A-Za-z]*")
+
+
+def _cannot_be_valid(candidate: str, floor: tuple[int, re.Pattern[str]] | None) -> bool:
+    """Whether parsing `candidate` in the region of this `_region_floor` cannot give a valid number."""
+    if floor is None or not _plain(candidate):
+        return False
+    digits = _NON_DIGITS.sub("", candidate)
+    return len(digits) < floor[0] and not floor[1].match(digits)
+
+
+def _region_free(candidate: str) -> bool:
+    """Whether phonenumbers parses and verifies `candidate` the same way whatever the region.
+
+    A number written "+<country code>" takes its country from the number; the region would only
+    be read if no country code followed the plus (phonenumbers then retries the digits as
+    dialled from the region), so the digits after the plus must start with a known code.
+    """
+    if not candidate.isascii() or not _PLUS_CANDIDATE.fullmatch(candidate):
+        return False
+    digits = _NON_DIGITS.sub("", candidate)
+    if len(digits) <= 2:
+        return True  # too short after the plus: an error whatever the region
+    return digits[0] != "0" and any(
+        int(digits[:k]) in phonenumbers.COUNTRY_CODE_TO_REGION_CODE for k in (1, 2, 3)
+    )
+
+
+class _ValidMatcher(phonenumbers.PhoneNumberMatcher):
+    """phonenumbers' matcher at VALID leniency, not parsing what cannot be valid in its region.
+
+    Most candidates it tries are short digit groups ("2024", "15") that no region of the list
+    accepts; they are answered "no match" without parsing, which is what parsing would say, so
+    the matches (and the order the matcher searches in) are the library's own. It remembers
+    which candidates it tried and what it answered (`tried`), for `same_in`.
+    """
+
+    def __init__(self, text: str, region: str) -> None:
+        super().__init__(text, region, leniency=phonenumbers.Leniency.VALID)
+        self._floor = _region_floor(region)
+        self.tried: list[tuple[str, bool]] = []
+
+    def _parse_and_verify(self, candidate: str, offset: int):  # type: ignore[no-untyped-def]
+        if _cannot_be_valid(candidate, self._floor):
+            found = None
+        else:
+            found = super()._parse_and_verify(candidate, offset)
+        self.tried.append((candidate, found is not None))
+        return found
+
+    def same_in(self, region: str) -> bool:
+        """Whether the matcher of `region` over the same text finds the same matches.
+
+        The matcher's search depends on the region only through `_parse_and_verify`'s answers:
+        when every candidate this one tried is region-free, or is one `region` cannot find valid
+        and this one did not match, the other makes the same calls and gets the same answers.
+        """
+        floor = _region_floor(region)
+        return all(
+            _region_free(candidate) or (not matched and _cannot_be_valid(candidate, floor))
+            for candidate, matched in self.tried
+        )
+
+
 @lru_cache(maxsize=16384)
 def _matches(
     text: str, regions: tuple[str, ...], possible: bool
@@ -181,12 +293,16 @@ def _matches(
     """(start, end, valid) of phonenumbers' matches: valid in a region, or merely possible.
 
     Cached because chat datasets repeat the same lines (signatures, templates) many times.
+    The first region's matcher is run; each other region's only when its matches could differ.
     """
     found: dict[tuple[int, int], bool] = {}
-    for region in regions:
-        for match in phonenumbers.PhoneNumberMatcher(
-            text, region, leniency=phonenumbers.Leniency.VALID
-        ):
+    first = _ValidMatcher(text, regions[0])
+    for match in first:
+        found[(match.start, match.end)] = True
+    for region in regions[1:]:
+        if first.same_in(region):
+            continue
+        for match in _ValidMatcher(text, region):
             found[(match.start, match.end)] = True
     if possible:
         for match in phonenumbers.PhoneNumberMatcher(

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Literal
 
 import spacy.util
-from presidio_analyzer import AnalyzerEngine, RecognizerRegistry, RecognizerResult
+from presidio_analyzer import AnalyzerEngine, EntityRecognizer, RecognizerRegistry, RecognizerResult
 from presidio_analyzer.nlp_engine import NlpArtifacts, NlpEngine, NlpEngineProvider
 from presidio_analyzer.predefined_recognizers import SpacyRecognizer
 
@@ -147,9 +147,10 @@ class PiiDetector:
         self._pattern_entities = pattern_entities
 
         nlp_engine = _nlp_engine(model)
-        recognizers = [
-            r for e, r in pattern_recognizers(phone_regions).items() if e in pattern_entities
-        ]
+        self._by_entity = {
+            e: r for e, r in pattern_recognizers(phone_regions).items() if e in pattern_entities
+        }
+        recognizers: list[EntityRecognizer] = list(self._by_entity.values())
         if self._ner_entities:
             recognizers.append(SpacyRecognizer(supported_entities=list(NER_ENTITIES)))
         registry = RecognizerRegistry(recognizers=recognizers, supported_languages=["en"])
@@ -196,6 +197,35 @@ class PiiDetector:
     ) -> list[Span]:
         if not entities:
             return []
+        if not self._ner_entities:
+            results = self._patterns_only(text, entities)
+        else:
+            results = self._analyze_with_engine(text, entities, artifacts)
+        spans = [
+            Span(r.entity_type, r.start, r.end, round(float(r.score), 4))
+            for r in results
+            if not self._allowed(text[r.start : r.end])
+        ]
+        return resolve_overlaps(spans)
+
+    def _patterns_only(self, text: str, entities: list[str]) -> list[RecognizerResult]:
+        """What `AnalyzerEngine.analyze` returns with no NLP model, without its overhead.
+
+        With the no-op NLP engine the analyzer's context enhancement has no tokens to read and
+        changes no score (it only deep-copies every result), so the engine comes down to: each
+        requested entity's recognizer, results under the threshold dropped, then Presidio's own
+        duplicate removal. A test pins the two paths together.
+        """
+        threshold = self.score_threshold
+        results: list[RecognizerResult] = []
+        for entity in entities:
+            found = self._by_entity[entity].analyze(text=text, entities=entities, nlp_artifacts=None)
+            results.extend(r for r in found if r.score >= threshold)
+        return EntityRecognizer.remove_duplicates(results) if results else results
+
+    def _analyze_with_engine(
+        self, text: str, entities: list[str], artifacts: NlpArtifacts | None
+    ) -> list[RecognizerResult]:
         results: list[RecognizerResult] = self._engine.analyze(
             text=text,
             language="en",
@@ -203,12 +233,7 @@ class PiiDetector:
             score_threshold=self.score_threshold,
             nlp_artifacts=artifacts,
         )
-        spans = [
-            Span(r.entity_type, r.start, r.end, round(float(r.score), 4))
-            for r in results
-            if not self._allowed(text[r.start : r.end])
-        ]
-        return resolve_overlaps(spans)
+        return results
 
     def _allowed(self, value: str) -> bool:
         if value.casefold() in self._allow_exact:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any
 
 from tunelint.privacy.shapes import PHONE_DIGIT_RUN, PHONE_PUNCTUATION
 
@@ -107,15 +108,34 @@ def batch_gate(texts: Sequence[str], pattern: str) -> list[int] | None:
     """
     if not pattern or not texts:
         return []
-    import pyarrow as pa
     import pyarrow.compute as pc
+
+    array = _arrow_texts(texts)
+    if array is None:
+        return None
+    hits = pc.match_substring_regex(array, pattern).to_numpy(zero_copy_only=False)
+    return hits.nonzero()[0].tolist()
+
+
+# The last tuple of texts turned into an Arrow array, and the array (None: Arrow could not take
+# it). `pii` and `secret` gate the same tuple of a batch one after the other. Only a tuple is
+# remembered (it cannot change), and it is held here so its identity cannot pass to another.
+_LAST_ARRAY: list[Any] = [None, None]
+
+
+def _arrow_texts(texts: Sequence[str]) -> Any:
+    """`texts` as an Arrow large_string array, built once for the same tuple."""
+    if type(texts) is tuple and _LAST_ARRAY[0] is texts:
+        return _LAST_ARRAY[1]
+    import pyarrow as pa
 
     try:
         array = pa.array(texts, type=pa.large_string())
     except (pa.ArrowException, UnicodeError):
-        return None
-    hits = pc.match_substring_regex(array, pattern).to_numpy(zero_copy_only=False)
-    return hits.nonzero()[0].tolist()
+        array = None
+    if type(texts) is tuple:
+        _LAST_ARRAY[:] = [texts, array]
+    return array
 
 
 class Prefilter:
