@@ -26,7 +26,40 @@ def _worker_cpu(client) -> float:
     return sum(client.run(lambda: sum(psutil.Process().cpu_times()[:2])).values())
 
 
-def engines(path: str, chunk_bytes: int, workers: int) -> None:
+def _worker_peak_mb(client) -> dict:
+    """Peak resident memory of each worker process since it started (MB)."""
+    import resource
+
+    peaks = client.run(lambda: resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+    return {addr.rsplit(":", 1)[-1]: round(mb) for addr, mb in peaks.items()}
+
+
+class _PeakRss:
+    """Samples this process's resident memory every 0.1 s while in the block (MB)."""
+
+    def __enter__(self):
+        import threading
+
+        import psutil
+
+        self.peak = 0.0
+        self._stop = threading.Event()
+        proc = psutil.Process()
+
+        def sample():
+            while not self._stop.wait(0.1):
+                self.peak = max(self.peak, proc.memory_info().rss / 2**20)
+
+        self._thread = threading.Thread(target=sample, daemon=True)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._thread.join()
+
+
+def engines(path: str, chunk_bytes: int, workers: int, only_dask: bool = False) -> None:
     import distributed
 
     from tunelint import Settings, lint
@@ -34,16 +67,17 @@ def engines(path: str, chunk_bytes: int, workers: int) -> None:
     from tunelint.loader.reader import plan_chunks
 
     settings = Settings(fail_on="never", chunk_bytes=chunk_bytes)
-    for jobs in (1, workers):
+    for jobs in (() if only_dask else (1, workers)):
         w, c = time.perf_counter(), _cpu()
         report = lint(path, settings=settings.replace(jobs=jobs))
         print(json.dumps({"engine": "local", "jobs": jobs, "wall": round(time.perf_counter() - w, 1),
                           "client_cpu": round(_cpu() - c, 1), "examples": report.stats["examples"]}))
     # Dask, starting its own cluster (what `--engine dask` does) ...
-    w, c = time.perf_counter(), _cpu()
-    lint(path, settings=settings.replace(jobs=workers), engine="dask")
-    print(json.dumps({"engine": "dask", "cluster": "started for the run", "wall": round(time.perf_counter() - w, 1),
-                      "client_cpu": round(_cpu() - c, 1)}))
+    if not only_dask:
+        w, c = time.perf_counter(), _cpu()
+        lint(path, settings=settings.replace(jobs=workers), engine="dask")
+        print(json.dumps({"engine": "dask", "cluster": "started for the run", "wall": round(time.perf_counter() - w, 1),
+                          "client_cpu": round(_cpu() - c, 1)}))
     # ... and connecting to one that is already up (what `--scheduler` does).
     w = time.perf_counter()
     cluster, client = DaskExecutor._local_cluster(distributed, workers)
@@ -51,10 +85,13 @@ def engines(path: str, chunk_bytes: int, workers: int) -> None:
     try:
         before = _worker_cpu(client)
         w, c = time.perf_counter(), _cpu()
-        lint(path, settings=settings, engine="dask", scheduler=cluster.scheduler_address)
+        with _PeakRss() as client_peak:
+            report = lint(path, settings=settings, engine="dask", scheduler=cluster.scheduler_address)
         print(json.dumps({"engine": "dask", "cluster": "already running", "cluster_start": round(start, 1),
                           "wall": round(time.perf_counter() - w, 1), "client_cpu": round(_cpu() - c, 1),
-                          "worker_cpu": round(_worker_cpu(client) - before, 1)}))
+                          "worker_cpu": round(_worker_cpu(client) - before, 1),
+                          "worker_peak_rss_mb": _worker_peak_mb(client), "client_peak_rss_mb": round(client_peak.peak),
+                          "findings": len(report.findings), "load_average": [round(x, 1) for x in os.getloadavg()]}))
         # Per-chunk cost on a worker: one chunk task, CPU seconds inside the worker.
         chunks = plan_chunks(path, chunk_bytes) or []
         from tunelint.loader import Loader
@@ -65,7 +102,7 @@ def engines(path: str, chunk_bytes: int, workers: int) -> None:
 
         def timed(piece):
             t = time.process_time()
-            run, info = piece_task(piece, settings, splits)
+            run, info = piece_task(piece, settings, splits)[:2]
             import pickle
 
             sizes = {c.name: len(pickle.dumps(c)) for c in run.checks}
@@ -125,9 +162,10 @@ if __name__ == "__main__":
     ap.add_argument("--chunk-bytes", type=int, default=32 << 20)
     ap.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     ap.add_argument("--malloc", action="store_true")
+    ap.add_argument("--only-dask", action="store_true", help="skip the local runs and the cluster started for the run")
     ap.add_argument("--texts", type=int, default=20000)
     a = ap.parse_args()
     if a.malloc:
         malloc(a.path, a.texts)
     else:
-        engines(a.path, a.chunk_bytes, a.workers)
+        engines(a.path, a.chunk_bytes, a.workers, a.only_dask)

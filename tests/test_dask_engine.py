@@ -118,11 +118,12 @@ def test_planted_defects_with_test_and_reference_splits(scheduler, tmp_path):
     test = tmp_path / "test.jsonl"
     test.write_text("\n".join(json.dumps(_chat(i)) for i in range(5000, 5200)) + "\n", encoding="utf-8")
     settings = Settings(fail_on="never", chunk_bytes=16 << 10)
-    # With a test split, test-leakage merges only as an in-order fold: Dask reads in one task.
+    # With a test split, test-leakage's training chunks each match against the test index their
+    # worker builds from the test file, and merge in a tree like the other checks.
     local, dask, _ = _both([str(p) for p in train], scheduler[0], local_jobs=2, settings=settings,
                            test=str(test), reference=str(test))
     assert local == dask
-    assert dask["stats"]["parallelism_note"] == "one process: test-leakage cannot merge partial results"
+    assert dask["stats"]["parallelism_note"] is None
     # Without it the splits are read as chunk tasks and merged across splits.
     local, dask, _ = _both([str(p) for p in train], scheduler[0], settings=settings.replace(ignore=("test-leakage",)),
                            test=str(test), reference=str(test))
@@ -139,10 +140,13 @@ def test_gsm8k_many_chunks(scheduler):
 
 
 def test_gsm8k_leakage_against_its_test_split(scheduler):
-    settings = Settings(fail_on="never", fields=FIELDS, chunk_bytes=48 << 10)
-    local, dask, _ = _both(str(GSM8K / "train.jsonl"), scheduler[0], local_jobs=2, settings=settings,
-                           test=str(GSM8K / "test.jsonl"))
-    assert local == dask
+    # Both splits cut in chunks: test chunks merge into the test index, training chunks (matched
+    # on their workers) in a tree, then the two; n-gram and near leaks must all survive that.
+    settings = Settings(fail_on="never", fields=FIELDS, chunk_bytes=96 << 10)
+    local, dask, calls = _both(str(GSM8K / "train.jsonl"), scheduler[0], local_jobs=2, settings=settings,
+                               test=str(GSM8K / "test.jsonl"))
+    assert local == dask and dask["stats"]["parallelism_note"] is None
+    assert len({p for s, p, _ in calls if s == "test"}) == 1 and len(calls) > 30
     leaks = [(f["check"], f["location"]["line"]) for f in dask["findings"] if f["check"] == "test-leakage"]
     assert leaks == [("test-leakage", 582), ("test-leakage", 603), ("test-leakage", 633)]
 
@@ -181,3 +185,160 @@ def test_cli_scheduler_and_stdin(scheduler, tmp_path):
     via_dask = _cli_json(["-", str(train[0]), *args, "--engine", "dask", "--scheduler", scheduler[0]], stdin=stdin)
     assert via_dask == _cli_json(["-", str(train[0]), *args], stdin=stdin)
     assert {d["path"] for d in via_dask["datasets"]} == {"-", str(train[0])}
+
+
+# -- keyed shuffle: near-duplicates found by grouping LSH band keys, not by merging signatures --
+
+T0 = SHARED / "classification" / "t0_train_50k"
+
+
+def _near_records(seed: int) -> list[dict]:
+    """Chats with planted near-copies (a few words edited), exact copies, a templated crowd of
+    near-identical prompts (a band run longer than the 64 LSH pairs are listed for), a copy
+    under another system prompt and short texts."""
+    import random
+
+    rng = random.Random(seed)
+    vocab = [f"w{n}" for n in range(3000)]
+
+    def chat(user: list[str], answer: str, system: str = "You are terse.") -> dict:
+        return {"messages": [{"role": "system", "content": system}, {"role": "user", "content": " ".join(user)},
+                             {"role": "assistant", "content": answer}]}
+
+    rows: list[dict] = []
+    for i in range(500):
+        words = rng.sample(vocab, rng.randint(30, 60))
+        rows.append(chat(words, f"answer {i}"))
+        if i % 9 == 3:  # near copy: two words replaced
+            edited = list(words)
+            for k in rng.sample(range(len(edited)), 2):
+                edited[k] = rng.choice(vocab)
+            rows.append(chat(edited, f"answer {i}"))
+        if i % 17 == 5:
+            rows.append(dict(rows[-1]))  # exact copy
+        if i % 41 == 7:
+            rows.append(chat(words, f"answer {i}", system="You are verbose."))  # other system prompt
+        if i % 5 == 0:
+            rows.append(chat(["short", "text", str(i % 3)], "ok"))  # under min-words
+    template = rng.sample(vocab, 50)
+    for j in range(90):  # one crowd: every member in one cluster
+        words = list(template)
+        words[j % 50] = f"slot{j}"
+        rows.append(chat(words, "same"))
+    rng.shuffle(rows)
+    return rows
+
+
+def _write_jsonl(path: Path, rows: list[dict]) -> Path:
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    return path
+
+
+def _keyed_state_left_on_workers(scheduler_address: str, settings: Settings, splits: dict) -> int:
+    """Signatures the client's near-duplicate state holds after a Dask read (0: they stayed on the workers)."""
+    from tunelint.checks.base import CheckContext
+    from tunelint.engine import _Run, build_checks
+    from tunelint.registry import load_checks
+
+    settings = settings.replace(engine="dask", scheduler=scheduler_address)
+    run = _Run(build_checks(load_checks(), settings, CheckContext(splits=splits, settings=settings)))
+    with DaskExecutor(settings) as executor:
+        executor.read(run, splits)
+    check = run.by_name["near-duplicate"]
+    assert check._keyed is not None
+    return len(check._signatures.finish()[0])
+
+
+@pytest.mark.parametrize("budget", [20_000_000, 0])  # exact verification, and the estimate
+def test_near_duplicates_through_the_shuffle_planted(scheduler, tmp_path, budget):
+    a = _write_jsonl(tmp_path / "a.jsonl", _near_records(1))
+    b = _write_jsonl(tmp_path / "b.jsonl", _near_records(2)[:300])
+    test = _write_jsonl(tmp_path / "test.jsonl", _near_records(3)[:250])
+    settings = Settings(fail_on="never", chunk_bytes=40 << 10, select=("near-duplicate", "exact-duplicate"),
+                        checks={"near-duplicate": {"exact-verify-budget": budget}})
+    local, dask, calls = _both([str(a), str(b)], scheduler[0], local_jobs=2, settings=settings, test=str(test))
+    assert local == dask
+    near = [f for f in dask["findings"] if f["check"] == "near-duplicate"]
+    assert len(near) > 60 and {f["location"]["split"] for f in near} == {"train", "test"}
+    crowd = max((f["evidence"]["members_total"] for f in near), default=0)
+    assert crowd >= 65  # the templated crowd is one cluster past the 64-pair run limit
+    assert len(calls) > 8  # really split into many pieces
+    splits = {"train": (str(a), str(b)), "test": (str(test),), "reference": ()}
+    assert _keyed_state_left_on_workers(scheduler[0], settings, splits) == 0
+
+
+def test_near_duplicates_through_the_shuffle_real_data(scheduler):
+    # Real files with real near-duplicates: two cut in many chunks, one JSON array read whole.
+    files = [str(T0 / "app_reviews_convert_to_star_rating.jsonl"), str(T0 / "ag_news_classify.jsonl"),
+             str(SHARED / "instruct" / "fastchat" / "dummy_conversation.json")]
+    settings = Settings(fail_on="never", chunk_bytes=16 << 10, select=("near-duplicate", "exact-duplicate"))
+    local, dask, calls = _both(files, scheduler[0], settings=settings)
+    assert local == dask
+    near = [f for f in dask["findings"] if f["check"] == "near-duplicate"]
+    assert len(near) >= 195 and len(calls) > 8
+    assert {Path(f["location"]["path"]).name for f in near} >= {"app_reviews_convert_to_star_rating.jsonl", "dummy_conversation.json"}
+
+
+def _conflict_records(seed: int, labelled: bool) -> list[dict]:
+    """Prompts under a shared instruction template (its shingles are template text), some asked
+    twice with different answers (exact conflicts), some reworded by a word or two with another
+    answer (near conflicts), and agreeing copies."""
+    import random
+
+    rng = random.Random(seed)
+    vocab = [f"v{n}" for n in range(2000)]
+    template = "Read the customer message below and answer with the team that should handle it ."
+    answers = ["billing", "shipping", "returns", "account"] if labelled else None
+    rows: list[dict] = []
+    for i in range(400):
+        body = rng.sample(vocab, rng.randint(14, 30))
+        answer = rng.choice(answers) if labelled else " ".join(rng.sample(vocab, 12))
+        rows.append({"prompt": f"{template} {' '.join(body)}", "completion": answer})
+        if i % 11 == 2:  # the same input, another answer
+            other = rng.choice([a for a in answers if a != answer]) if labelled else " ".join(rng.sample(vocab, 12))
+            rows.append({"prompt": f"{template} {' '.join(body)}", "completion": other})
+        if i % 13 == 4:  # nearly the same input, another answer
+            edited = list(body)
+            edited[rng.randrange(len(edited))] = rng.choice(vocab)
+            other = rng.choice([a for a in answers if a != answer]) if labelled else " ".join(rng.sample(vocab, 12))
+            rows.append({"prompt": f"{template} {' '.join(edited)}", "completion": other})
+        if i % 17 == 6:  # an agreeing copy
+            rows.append(dict(rows[-1]))
+    rng.shuffle(rows)
+    return rows
+
+
+@pytest.mark.parametrize("labelled,budget", [(True, 20_000_000), (False, 20_000_000), (True, 0)])
+def test_conflicts_through_the_shuffle_planted(scheduler, tmp_path, labelled, budget):
+    a = _write_jsonl(tmp_path / "a.jsonl", _conflict_records(1, labelled))
+    b = _write_jsonl(tmp_path / "b.jsonl", _conflict_records(2, labelled)[:200])
+    settings = Settings(fail_on="never", chunk_bytes=24 << 10, select=("conflicting-outputs",),
+                        checks={"conflicting-outputs": {"exact-verify-budget": budget}})
+    local, dask, calls = _both([str(a), str(b)], scheduler[0], settings=settings)
+    assert local == dask and len(calls) > 4
+    kinds = {f["evidence"]["kind"] for f in dask["findings"]}
+    assert len(dask["findings"]) > 40 and kinds == {"exact", "near"}
+    assert dask["scorecard"] == local["scorecard"]
+
+
+def test_conflicts_through_the_shuffle_real_data(scheduler):
+    # hh-rlhf: the same opening turns answered differently; cut in many chunks.
+    path = str(SHARED / "instruct" / "hh_rlhf" / "harmless-base_test.jsonl")
+    settings = Settings(fail_on="never", chunk_bytes=400 << 10, select=("conflicting-outputs",))
+    local, dask, calls = _both(path, scheduler[0], settings=settings)
+    assert local == dask and len(calls) >= 8
+    assert len([f for f in dask["findings"] if f["check"] == "conflicting-outputs"]) == 11
+
+
+def test_keyed_shuffle_with_stdin(scheduler, tmp_path):
+    # stdin is read on the client; its keyed states are handed to the cluster with the others.
+    a = _write_jsonl(tmp_path / "a.jsonl", _near_records(4)[:300])
+    b = _write_jsonl(tmp_path / "b.jsonl", _near_records(4)[150:450])
+    config = tmp_path / "tunelint.toml"
+    config.write_text("chunk-bytes = 40960\n", encoding="utf-8")
+    args = ["--select", "near-duplicate,conflicting-outputs", "--config", str(config)]
+    stdin = b.read_bytes()
+    via_dask = _cli_json(["-", str(a), *args, "--engine", "dask", "--scheduler", scheduler[0]], stdin=stdin)
+    assert via_dask == _cli_json(["-", str(a), *args], stdin=stdin)
+    near = [f for f in via_dask["findings"] if f["check"] == "near-duplicate"]
+    assert {f["location"]["path"] for f in near} == {"-", str(a)}

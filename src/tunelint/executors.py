@@ -258,14 +258,17 @@ def scan_task(path: str, lo: int, hi: int) -> RangeScan:
     return scan_range(path, lo, hi)
 
 
-def piece_task(piece: Piece, settings: Settings, splits: Splits) -> tuple["_Run", DatasetInfo]:
-    """On a worker: read one piece with a fresh set of checks; their partial state and the counts."""
+def piece_task(piece: Piece, settings: Settings, splits: Splits, keyed: Sequence[str] = ()) -> tuple[Any, ...]:
+    """On a worker: read one piece with a fresh set of checks; their partial state and the counts.
+    With `keyed` checks, also their states (kept here for the shuffle) and facts."""
     run = _fresh_run(settings, splits)
     _, formats = _tools(settings)
     loader = Loader(piece.path, piece.split, formats, settings.input_format, settings.fields,
                     chunk=piece.chunk, format_name=piece.format_name)
     info = run.consume(loader)
-    return run, info
+    if not keyed:
+        return run, info
+    return (run, info, *_detach(run, keyed))
 
 
 def info_task(part: tuple["_Run", DatasetInfo]) -> DatasetInfo:
@@ -286,6 +289,127 @@ def sequential_task(order: Sequence[tuple[str, str]], settings: Settings, splits
     _, formats = _tools(settings)
     infos = [run.consume(Loader(path, split, formats, settings.input_format, settings.fields)) for split, path in order]
     return run, infos
+
+
+# -- the keyed shuffle (checks that implement `checks.base.Keyed`) ---------------------------------
+#
+# Instead of carrying their partial states up the merge tree, keyed checks keep them where the
+# piece was read. Each state emits rows keyed by LSH band keys (or other hashes); rows are split
+# by key into partitions, one task per partition groups them into candidate pairs; candidate
+# pairs are split again by pair into partitions whose tasks fetch, from the pieces that hold
+# them, what verification needs of just those examples, and verify. Only the verified pairs
+# and what the report needs of their examples reach the client.
+
+
+def _detach(run: "_Run", names: Sequence[str]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Take the keyed checks' states out of a piece's run (they stay on this worker for the
+    shuffle; the run keeps empty instances of them, which merge for free): ({name: state},
+    {name: facts})."""
+    states: dict[str, Any] = {}
+    facts: dict[str, Any] = {}
+    for i, check in enumerate(run.checks):
+        if check.name not in names:
+            continue
+        states[check.name] = check
+        facts[check.name] = check.keyed_facts()
+        fresh = type(check)(check.options, check.context, check.level)
+        fresh.counts.update(check.counts)
+        run.checks[i] = fresh
+        run.by_name[check.name] = fresh
+        for rcs, dcs in run.per_split.values():
+            for group in (rcs, dcs):
+                for k, c in enumerate(group):
+                    if c is check:
+                        group[k] = fresh
+    return states, facts
+
+
+def emit_task(states: dict[str, Any], name: str, number: int, buckets: int, facts: list[Any]) -> list[dict[str, Any]]:
+    """On a worker: a piece's keyed rows, with global ids, split by key into partitions."""
+    import numpy as np
+
+    from tunelint.checks.base import global_id
+
+    out: list[dict[str, Any]] = [{} for _ in range(buckets)]
+    for kind, rows in states[name].keyed_rows(facts).items():
+        rows.ids = global_id(number, rows.ids)
+        part = (np.asarray(rows.key, dtype=np.uint64) % np.uint64(buckets)).astype(np.int64)
+        order = np.argsort(part, kind="stable")
+        bounds = np.searchsorted(part[order], np.arange(buckets + 1))
+        for b in range(buckets):
+            out[b][kind] = rows.take(order[bounds[b]:bounds[b + 1]])
+    return out
+
+
+def collect_task(*values: Any) -> list[Any]:
+    return list(values)
+
+
+def pick_task(value: Any, *path: Any) -> Any:
+    """On a worker: one element of a task's result (so a consumer fetches only its share)."""
+    for key in path:
+        value = value[key]
+    return value
+
+
+_PROTOTYPES: dict[tuple[str, bytes], Any] = {}
+
+
+def _prototype(settings: Settings, splits: Splits, name: str) -> Any:
+    """A fresh instance of a check (same options and context), built once per worker process."""
+    import hashlib
+    import pickle
+
+    key = (name, hashlib.sha256(pickle.dumps((settings, dict(splits)))).digest())
+    if key not in _PROTOTYPES:
+        _PROTOTYPES.clear()
+        _PROTOTYPES[key] = _fresh_run(settings, splits).by_name[name]
+    return _PROTOTYPES[key]
+
+
+def group_task(name: str, settings: Settings, splits: Splits, buckets: int, facts: list[Any], *parts: Any) -> tuple[Any, list[Any]]:
+    """On a worker: one partition of the rows grouped into candidate pairs, split by pair into partitions."""
+    import numpy as np
+
+    from tunelint.checks.base import KeyRows
+
+    kinds = {kind: KeyRows.concatenate([p[kind] for p in parts]) for kind in (parts[0] if parts else {})}
+    pairs, group_facts = _prototype(settings, splits, name).keyed_candidates(kinds, facts)
+    part = (np.asarray(pairs.key, dtype=np.uint64) % np.uint64(buckets)).astype(np.int64)
+    return group_facts, [pairs.take(np.flatnonzero(part == b)) for b in range(buckets)]
+
+
+def prepare_task(name: str, settings: Settings, splits: Splits, facts: list[Any], *group_facts: Any) -> Any:
+    """On a worker: what verification and the report need from every partition's groups."""
+    return _prototype(settings, splits, name).keyed_prepare(facts, list(group_facts))
+
+
+def pairs_task(pieces: int, *parts: Any) -> tuple[Any, list[Any]]:
+    """On a worker: one partition of candidate pairs without repeats, and per piece the
+    positions of the examples of these pairs that it holds."""
+    import numpy as np
+
+    from tunelint.checks.base import KeyRows, piece_of, position_in_piece
+
+    pairs = KeyRows.concatenate(list(parts))
+    if len(pairs):
+        _, first = np.unique(np.stack((pairs.ids, pairs.columns["other"]), axis=1), axis=0, return_index=True)
+        pairs = pairs.take(np.sort(first))
+    ids = np.unique(np.concatenate((pairs.ids, pairs.columns["other"]))) if len(pairs) else np.empty(0, np.int64)
+    owner = piece_of(ids)
+    wanted = [(position_in_piece(ids[owner == p]), ids[owner == p]) for p in range(pieces)]
+    return pairs, wanted
+
+
+def fetch_task(states: dict[str, Any], name: str, *wanted: tuple[Any, Any]) -> list[Any]:
+    """On a worker: what verification needs of the wanted examples of a piece, per partition."""
+    check = states[name]
+    return [check.keyed_payload(positions, ids) for positions, ids in wanted]
+
+
+def verify_task(name: str, settings: Settings, splits: Splits, facts: list[Any], prepared: Any, pairs: Any, *payload: Any) -> Any:
+    """On a worker: one partition of candidate pairs verified."""
+    return _prototype(settings, splits, name).keyed_verify(pairs, list(payload), facts, prepared)
 
 
 def _adopt(run: "_Run", other: "_Run") -> None:
@@ -426,15 +550,23 @@ class DaskExecutor(Executor):
         client, settings = self.client, self.settings
         plan = self._plan(order)
         pieces = [p for pieces in plan for p in pieces]
+        from tunelint.checks.base import Keyed
+
+        # Keyed checks (see `checks.base.Keyed`) are shuffled instead of merged up the tree.
+        keyed = [c.name for c in run.checks if isinstance(c, Keyed)]
+        buckets = self._buckets(len(pieces))
         parts: list[Any] = []
-        for piece in pieces:
+        for number, piece in enumerate(pieces):
             if piece.path == "-":  # stdin: read here, then handed to the cluster like any chunk result
                 local = _fresh_run(settings, splits)
                 _, formats = _tools(settings)
                 info = local.consume(Loader("-", piece.split, formats, settings.input_format, settings.fields))
-                parts.append(client.scatter([(local, info)], hash=False)[0])
+                extra = _detach(local, keyed) if keyed else ()
+                parts.append(client.scatter([(local, info, *extra)], hash=False)[0])
             else:
-                parts.append(client.submit(piece_task, piece, settings, splits, pure=False))
+                parts.append(client.submit(piece_task, piece, settings, splits, keyed, pure=False))
+        pieces_out = parts
+        states = [client.submit(pick_task, part, 2, pure=False) for part in parts] if keyed else []
         infos = client.map(info_task, parts, pure=False)
         # Pairwise merges in file order: level by level, neighbours only, so "first occurrence"
         # keeps its meaning; intermediate states live and die on the workers. One tree per split,
@@ -462,17 +594,75 @@ class DaskExecutor(Executor):
                 key = (info.split, info.path)
                 done[key] = done.get(key, 0) + info.examples
                 progress(info.split, info.path, done[key])
+        shuffled = {name: self._shuffle(run.by_name[name], pieces_out, states, buckets, splits) for name in keyed}
+        del states, pieces_out
         final = root.result()
         if isinstance(final, tuple):  # a single piece: no merge ran
             final = final[0]
         del root, infos
         run.absorb(final)
+        for name, result in shuffled.items():
+            run.by_name[name].keyed_adopt(*result)
         datasets: list[DatasetInfo] = []
         k = 0
         for pieces in plan:
             datasets.append(_merge_infos([g for g in got[k:k + len(pieces)] if g is not None]))
             k += len(pieces)
         return datasets
+
+    def _buckets(self, pieces: int) -> int:
+        """Partitions of a shuffle: one per worker, no more than there are pieces."""
+        try:
+            workers = len(self.client.scheduler_info().get("workers", {}))
+        except Exception:  # pragma: no cover - a scheduler that does not answer
+            workers = 1
+        return max(1, min(pieces, workers))
+
+    def _shuffle(self, check: Any, pieces_out: list[Any], states: list[Any], buckets: int, splits: Splits) -> tuple[Any, ...]:
+        """Run one keyed check's shuffle over the pieces' states (see `checks.base.Keyed`);
+        returns what its `keyed_adopt` takes. The whole graph is submitted at once; the client
+        waits for the facts, the prepared group facts and the verified pairs only."""
+        import numpy as np
+
+        from tunelint.checks.base import piece_of, position_in_piece
+
+        client, settings = self.client, self.settings
+        name = check.name
+        pieces = len(states)
+
+        def pick(future: Any, *path: Any) -> Any:
+            return client.submit(pick_task, future, *path, pure=False)
+
+        facts_f = client.submit(collect_task, *[pick(p, 3, name) for p in pieces_out], pure=False)
+        emitted = [client.submit(emit_task, st, name, number, buckets, facts_f, pure=False) for number, st in enumerate(states)]
+        groups = [
+            client.submit(group_task, name, settings, splits, buckets, facts_f, *[pick(e, b) for e in emitted], pure=False)
+            for b in range(buckets)
+        ]
+        del emitted
+        prepared_f = client.submit(prepare_task, name, settings, splits, facts_f, *[pick(g, 0) for g in groups], pure=False)
+        candidates = [client.submit(pairs_task, pieces, *[pick(g, 1, v) for g in groups], pure=False) for v in range(buckets)]
+        del groups
+        fetched = [
+            client.submit(fetch_task, st, name, *[pick(c, 1, p) for c in candidates], pure=False)
+            for p, st in enumerate(states)
+        ]
+        verified_f = [
+            client.submit(verify_task, name, settings, splits, facts_f, prepared_f, pick(c, 0),
+                          *[pick(f, v) for f in fetched], pure=False)
+            for v, c in enumerate(candidates)
+        ]
+        del candidates, fetched
+        facts, prepared, verified = client.gather([facts_f, prepared_f, verified_f])
+        del facts_f, prepared_f, verified_f
+        # What the report needs of the examples it names: from the pieces holding them.
+        members = np.asarray(check.keyed_members(verified, facts, prepared), dtype=np.int64)
+        owner = piece_of(members)
+        wanted = [(p, members[owner == p]) for p in np.unique(owner).tolist()]
+        payload = client.gather([
+            client.submit(fetch_task, states[p], name, (position_in_piece(ids), ids), pure=False) for p, ids in wanted
+        ])
+        return facts, prepared, verified, [parts[0] for parts in payload]
 
     def close(self) -> None:
         if self.client is not None:

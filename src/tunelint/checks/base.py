@@ -7,6 +7,7 @@ dataset checks implement `observe(example)` and `finish()` and see every example
 
 from __future__ import annotations
 
+import abc
 import hashlib
 from collections import Counter
 from dataclasses import dataclass, field
@@ -189,3 +190,117 @@ class DatasetCheck(Check):
     def finish(self) -> Iterator[Finding]:
         """Findings after every example was observed."""
         return iter(())
+
+
+class Keyed(abc.ABC):
+    """Optional protocol of a dataset check whose cross-example work is a group-by on keys
+    (LSH band keys, n-gram hashes, normalised-text hashes): a shuffle, so that an engine with
+    many workers never brings every example's signature into one place.
+
+    A check that derives from `Keyed` (besides `DatasetCheck`) still implements `observe`,
+    `merge` and `finish` as usual: the local engine merges and finishes it like any other check.
+    An engine that shuffles instead drives the steps below, and the check cannot tell it apart
+    from a local run (its findings are the same, in the same order). "Global ids" name examples
+    across pieces and sort in the local engine's observation order (`global_id`).
+
+    1. Each piece of the input (a chunk task) observes its examples with a fresh instance, as
+       usual, and returns `keyed_facts()`: small facts (counts, label names, file names).
+    2. With every piece's facts (a list in piece order), each piece's instance emits
+       `keyed_rows(facts)`: rows to group, by kind, `ids` as positions in the piece (the engine
+       turns them into global ids). The engine partitions each kind's rows by `key`.
+    3. Once per partition, an instance with the same options that observed nothing runs
+       `keyed_candidates(rows, facts)`: candidate pairs (`KeyRows` with `ids` < column `other`,
+       global ids; its `key` partitions them again) and facts about its groups. Every row of a
+       group (same kind, same key) is in the same call.
+    4. `keyed_prepare(facts, group_facts)`, once: what verification and the report need of
+       all the groups together (small).
+    5. Per partition of the candidate pairs, without repeats: the engine asks each piece for
+       `keyed_payload(positions, ids)` of the examples it holds, and calls
+       `keyed_verify(pairs, payload, facts, prepared)`.
+    6. The verified pairs come to the client; `keyed_members(verified, facts, prepared)` names
+       the global ids whose payload the report needs; `keyed_adopt(...)` hands everything to the
+       client's instance, whose `finish()` then reports from it instead of from merged state.
+    """
+
+    @abc.abstractmethod
+    def keyed_facts(self) -> Any:
+        """Small picklable facts about what this (partial) instance observed."""
+
+    @abc.abstractmethod
+    def keyed_rows(self, facts: list[Any]) -> dict[str, "KeyRows"]:
+        """Rows to group, by kind: `ids` are positions in this instance's observation order."""
+
+    @abc.abstractmethod
+    def keyed_candidates(self, rows: dict[str, "KeyRows"], facts: list[Any]) -> tuple["KeyRows", Any]:
+        """Candidate pairs of one partition of the rows (global ids), and facts about its groups."""
+
+    @abc.abstractmethod
+    def keyed_prepare(self, facts: list[Any], group_facts: list[Any]) -> Any:
+        """What verification and the report need from every partition's group facts."""
+
+    @abc.abstractmethod
+    def keyed_payload(self, positions: Any, ids: Any) -> Any:
+        """What verification and the report need of the examples at these positions (sorted;
+        `ids`: their global ids)."""
+
+    @abc.abstractmethod
+    def keyed_verify(self, pairs: "KeyRows", payload: list[Any], facts: list[Any], prepared: Any) -> Any:
+        """The verified pairs of one partition; `payload`: what `keyed_payload` returned for
+        the examples of these pairs, one entry per piece that holds some."""
+
+    @abc.abstractmethod
+    def keyed_members(self, verified: list[Any], facts: list[Any], prepared: Any) -> Any:
+        """Global ids whose payload the report needs (a sorted int64 array)."""
+
+    @abc.abstractmethod
+    def keyed_adopt(self, facts: list[Any], prepared: Any, verified: list[Any], payload: list[Any]) -> None:
+        """Take the shuffled results; `finish()` then reports from them."""
+
+
+# Global ids: the piece ordinal in the high bits, the position in the piece in the low bits.
+PIECE_SHIFT = 32
+
+
+def global_id(piece: int, positions: Any) -> Any:
+    """Global ids of positions in a piece: ordered as the local engine observes examples."""
+    import numpy as np
+
+    return (np.int64(piece) << np.int64(PIECE_SHIFT)) + np.asarray(positions, dtype=np.int64)
+
+
+def piece_of(ids: Any) -> Any:
+    import numpy as np
+
+    return np.asarray(ids, dtype=np.int64) >> np.int64(PIECE_SHIFT)
+
+
+def position_in_piece(ids: Any) -> Any:
+    import numpy as np
+
+    return np.asarray(ids, dtype=np.int64) & np.int64((1 << PIECE_SHIFT) - 1)
+
+
+@dataclass
+class KeyRows:
+    """Rows of a keyed shuffle: `key` (uint64) decides the partition, `ids` (int64) name
+    examples, `columns` carry whatever else the grouping needs (equal-length arrays)."""
+
+    key: Any
+    ids: Any
+    columns: dict[str, Any] = field(default_factory=dict)
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def take(self, index: Any) -> "KeyRows":
+        return KeyRows(self.key[index], self.ids[index], {k: v[index] for k, v in self.columns.items()})
+
+    @staticmethod
+    def concatenate(parts: list["KeyRows"]) -> "KeyRows":
+        import numpy as np
+
+        parts = [p for p in parts if len(p)] or parts[:1]
+        if not parts:
+            return KeyRows(np.empty(0, np.uint64), np.empty(0, np.int64))
+        return KeyRows(np.concatenate([p.key for p in parts]), np.concatenate([p.ids for p in parts]),
+                       {k: np.concatenate([p.columns[k] for p in parts]) for k in parts[0].columns})

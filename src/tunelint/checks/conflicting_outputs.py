@@ -21,16 +21,21 @@ from tunelint.checks._support import (
     pair_similarity,
     similar_pairs,
 )
-from tunelint.checks.base import CheckOptions
+from tunelint.checks._keyed import Places, places_of, take_rows
+from tunelint.checks.base import CheckOptions, Keyed, KeyRows
 from tunelint.labels import LabelSpec, canonical_label, label_spec, profile
 from tunelint.models import Criterion, Finding, Severity
-from tunelint.similarity import estimated_jaccard_pairs
+from tunelint.similarity import Ragged, estimated_jaccard_pairs, exact_jaccard, exact_jaccard_pairs, lsh_params
+from tunelint.similarity.hashing import mix64
+from tunelint.similarity.lsh import band_keys, keyed_run_pairs
 
 # Members shown side by side in one finding's evidence.
 _SHOWN = 8
+# Candidate pairs of one LSH run longer than this are linked as a star (as `similar_pairs`).
+_MAX_BUCKET = 64
 
 
-class ConflictingOutputs(BatchedCheck):
+class ConflictingOutputs(BatchedCheck, Keyed):
     """The same or nearly the same input, taught with different outputs.
 
     What it does:
@@ -105,6 +110,8 @@ class ConflictingOutputs(BatchedCheck):
         # Outputs agree or not by their sets of words: word order and shingles would call two
         # phrasings of one answer different.
         self._outputs = Signatures(64, 1, seed=7)
+        # Results of a keyed shuffle (see `Keyed`), when an engine ran one instead of merging.
+        self._keyed: tuple | None = None
 
     def consume(self, batch: Batch) -> None:
         self._refs.add_batch(batch)
@@ -153,6 +160,9 @@ class ConflictingOutputs(BatchedCheck):
         self._outputs.extend(other._outputs)
 
     def finish(self) -> Iterator[Finding]:
+        if self._keyed is not None:
+            yield from self._finish_keyed()
+            return
         self.flush()
         opts = self.options
         n = len(self._refs)
@@ -186,33 +196,304 @@ class ConflictingOutputs(BatchedCheck):
         near, sims = similar_pairs(
             in_sigs, eligible, system, opts.threshold, in_shingles, boilerplate_share=opts.template_share
         )
+
+        def classes_of(members: list[int]) -> dict[int, list[int]]:
+            return self._output_classes(members, by_label, labels, outputs, out_sigs)
+
+        self._near_conflicts(near, sims, flagged_exact, classes_of, conflicts)
+        yield from self._report(
+            conflicts, by_label, prof.reason, n, self._refs,
+            lambda a, b: bool(inputs[a] == inputs[b]),
+            lambda a, b: pair_similarity(in_sigs, in_shingles, a, b),
+            self._label_names,
+        )
+
+    @staticmethod
+    def _near_conflicts(near, sims, flagged_exact, classes_of, conflicts) -> None:
+        """Append one near conflict per later example: its most similar input that teaches
+        something else (pairs sorted, (a, b) with a < b)."""
         best: dict[int, tuple[float, int]] = {}
         for (a, b), sim in zip(near.tolist(), sims.tolist()):
             if b in flagged_exact:
                 continue
-            classes = self._output_classes([a, b], by_label, labels, outputs, out_sigs)
-            if len(classes) < 2:
+            if len(classes_of([a, b])) < 2:
                 continue
             if b not in best or (sim, -a) > (best[b][0], -best[b][1]):
                 best[b] = (sim, a)
         for b in sorted(best):
             a = best[b][1]
-            classes = self._output_classes([a, b], by_label, labels, outputs, out_sigs)
-            conflicts.append((f"conflict-{len(conflicts) + 1}", "near", [a, b], classes, [b]))
-        shown = fetch_examples(self.context, *self._wanted(conflicts)) if conflicts else {}
+            conflicts.append((f"conflict-{len(conflicts) + 1}", "near", [a, b], classes_of([a, b]), [b]))
+
+    def _report(self, conflicts, by_label, reason, n, refs, same_input, similarity, label_names) -> Iterator[Finding]:
+        shown = fetch_examples(self.context, *self._wanted(conflicts, refs)) if conflicts else {}
         found = 0
         severity = None if by_label else Severity.INFO
         for cluster, kind, members, classes, flagged in conflicts:
             for pos in flagged:
                 found += 1
-                yield self._finding(cluster, pos, members, classes, by_label, inputs, in_sigs, in_shingles, shown, severity)
+                yield self._finding(cluster, pos, members, classes, by_label, same_input, similarity, shown, severity,
+                                    refs, label_names)
         self.metrics = {
             "examples": n,
             "conflict_groups": len(conflicts),
             "conflicting_examples": found,
-            "compared_by": "label" if prof.classification else "output text",
-            "classification_like": prof.reason,
+            "compared_by": "label" if by_label else "output text",
+            "classification_like": reason,
         }
+
+    # -- the keyed shuffle (see `Keyed`): the same findings without one state holding everything
+
+    def keyed_facts(self) -> dict:
+        self.flush()
+        n = len(self._refs)
+        labels = np.frombuffer(self._label, dtype=np.int32) if n else np.empty(0, dtype=np.int32)
+        ids, counts = np.unique(labels[labels >= 0], return_counts=True)
+        self._inputs.finish()
+        kept = self._inputs.shingles()
+        return {
+            "examples": n,
+            "labelled": int((labels >= 0).sum()),
+            "with_output": self._with_output,
+            "labels": {self._label_names[i]: int(c) for i, c in zip(ids.tolist(), counts.tolist())},
+            "shingles": self._inputs._kept_count if kept is not None else self.options.exact_verify_budget + 1,
+            "paths": list(self._refs._paths),
+        }
+
+    def _global(self, facts: list[dict]) -> tuple:
+        """The label profile, the label names (a global numbering) and whether input shingles
+        are kept for exact verification, from every piece's facts."""
+        counts: Counter[str] = Counter()
+        for f in facts:
+            counts.update(f["labels"])
+        prof = profile(self._spec, counts, sum(f["labelled"] for f in facts), sum(f["with_output"] for f in facts))
+        exact = sum(f["shingles"] for f in facts) <= self.options.exact_verify_budget
+        return prof, sorted(counts), exact
+
+    def keyed_rows(self, facts: list[dict]) -> dict[str, KeyRows]:
+        """Rows by input key (exact conflicts, with what each example teaches), by LSH band of
+        the input signature (near conflicts) and, when shingles are kept, by input shingle
+        (template shingles: in how many distinct inputs each occurs)."""
+        self.flush()
+        opts = self.options
+        _, names, exact = self._global(facts)
+        if not exact:
+            # Past the budget over all pieces, verification uses the estimate: free the shingles.
+            self._inputs._kept = None
+        number = {name: i for i, name in enumerate(names)}
+        n = len(self._refs)
+        remap = np.array([number[name] for name in self._label_names] + [-1], dtype=np.int32)
+        labels = remap[np.frombuffer(self._label, dtype=np.int32)] if n else np.empty(0, dtype=np.int32)
+        inputs = np.frombuffer(self._input, dtype=np.uint64) if n else np.empty(0, dtype=np.uint64)
+        outputs = np.frombuffer(self._output, dtype=np.uint64) if n else np.empty(0, dtype=np.uint64)
+        system = np.frombuffer(self._system, dtype=np.uint64) if n else np.empty(0, dtype=np.uint64)
+        in_sigs, in_words = self._inputs.finish()
+        out_sigs, _ = self._outputs.finish()
+        compared = in_words >= opts.min_words
+        rows = {"input": KeyRows(inputs.copy(), np.arange(n, dtype=np.int64),
+                                 {"label": labels, "output": outputs, "out_sig": out_sigs, "compared": compared})}
+        eligible = np.flatnonzero(compared)
+        bands, width = lsh_params(opts.threshold, opts.num_perm)
+        m = len(eligible)
+        rows["lsh"] = KeyRows(
+            band_keys(in_sigs[eligible], bands, width).reshape(-1), np.repeat(eligible, bands).astype(np.int64),
+            {"band": np.tile(np.arange(bands, dtype=np.int16), m), "input": np.repeat(inputs[eligible], bands),
+             "system": np.repeat(system[eligible], bands)})
+        shingles = self._inputs.shingles()
+        if exact and shingles is not None:
+            taken = take_rows(shingles, eligible)
+            owner = np.repeat(np.arange(m), taken.lengths())
+            order = np.lexsort((taken.values, owner))
+            values, owner = taken.values[order], owner[order]
+            first = np.ones(len(values), dtype=np.bool_)
+            first[1:] = (values[1:] != values[:-1]) | (owner[1:] != owner[:-1])
+            values, owner = values[first], owner[first]
+            rows["shingle"] = KeyRows(values, eligible[owner].astype(np.int64), {"input": inputs[eligible][owner]})
+        return rows
+
+    def keyed_candidates(self, kinds: dict[str, KeyRows], facts: list[dict]) -> tuple[KeyRows, dict]:
+        """Exact conflicts of the input groups of one partition, its share of the distinct
+        inputs compared, counts of its input shingles, and near-conflict candidate pairs."""
+        prof, _, _ = self._global(facts)
+        by_label = prof.classification
+        rows = kinds["input"]
+        conflicts = []
+        eligible = 0
+        if len(rows):
+            order = np.lexsort((rows.ids, rows.key))
+            keys = rows.key[order]
+            bounds = np.flatnonzero(keys[1:] != keys[:-1]) + 1
+            starts = np.concatenate(([0], bounds))
+            ends = np.concatenate((bounds, [len(keys)]))
+            eligible = int(rows.columns["compared"][order[starts]].sum())
+            ids = rows.ids
+            cols = rows.columns
+            for start, end in zip(starts.tolist(), ends.tolist()):
+                if end - start < 2:
+                    continue
+                members = order[start:end].tolist()
+                classes = self._output_classes(members, by_label, cols["label"], cols["output"], cols["out_sig"])
+                if len(classes) < 2:
+                    continue
+                _, flagged = minority(classes)
+                conflicts.append((
+                    [int(ids[m]) for m in members],
+                    {(k if by_label else int(ids[k])): [int(ids[m]) for m in v] for k, v in classes.items()},
+                    sorted(int(ids[m]) for m in flagged),
+                ))
+        counted = (np.empty(0, dtype=np.uint64), np.empty(0, dtype=np.int64))
+        if "shingle" in kinds and len(kinds["shingle"]):
+            sh = kinds["shingle"]
+            pairs = np.unique(np.stack((sh.key, sh.columns["input"]), axis=1), axis=0)
+            values, counts = np.unique(pairs[:, 0], return_counts=True)
+            counted = (values[counts >= 3], counts[counts >= 3])
+        return self._near_candidates(kinds["lsh"]), {"conflicts": conflicts, "eligible": eligible, "shingles": counted}
+
+    @staticmethod
+    def _near_candidates(rows: KeyRows) -> KeyRows:
+        """`similar_pairs`'s LSH candidates over the first example of each distinct input."""
+        band, inputs = rows.columns["band"], rows.columns["input"]
+        # Examples with the same input share their signature, so every band run: keep the first.
+        order = np.lexsort((rows.ids, inputs, rows.key, band))
+        first = np.ones(len(order), dtype=np.bool_)
+        if len(order) > 1:
+            b, k, i = band[order], rows.key[order], inputs[order]
+            first[1:] = (b[1:] != b[:-1]) | (k[1:] != k[:-1]) | (i[1:] != i[:-1])
+        rows = rows.take(order[first])
+        left, right = keyed_run_pairs((rows.columns["band"], rows.key), rows.ids, _MAX_BUCKET)
+        same = rows.columns["system"][left] == rows.columns["system"][right]
+        a, b = rows.ids[left[same]], rows.ids[right[same]]
+        if len(a):
+            a, b = np.unique(np.stack((a, b), axis=1), axis=0).T
+        a, b = a.astype(np.int64), b.astype(np.int64)
+        return KeyRows(mix64(a.astype(np.uint64) * np.uint64(0x9E3779B97F4A7C15) ^ b.astype(np.uint64)), a, {"other": b})
+
+    def keyed_prepare(self, facts: list[dict], group_facts: list[dict]) -> dict:
+        """Exact conflicts in input order, and the template shingles (in more than
+        `template-share` of the distinct inputs compared, and in at least 3)."""
+        compared = sum(g["eligible"] for g in group_facts)
+        values = np.concatenate([g["shingles"][0] for g in group_facts]) if group_facts else np.empty(0, np.uint64)
+        counts = np.concatenate([g["shingles"][1] for g in group_facts]) if group_facts else np.empty(0, np.int64)
+        frequent = np.sort(values[(counts > self.options.template_share * compared) & (counts >= 3)])
+        exact = sorted((c for g in group_facts for c in g["conflicts"]), key=lambda c: c[0][0])
+        return {"exact": exact, "frequent": frequent}
+
+    def keyed_payload(self, positions: np.ndarray, ids: np.ndarray) -> dict:
+        self.flush()
+        positions = np.asarray(positions, dtype=np.int64)
+        in_sigs, _ = self._inputs.finish()
+        out_sigs, _ = self._outputs.finish()
+        shingles = self._inputs.shingles()
+        n = len(self._refs)
+        labels = np.frombuffer(self._label, dtype=np.int32) if n else np.empty(0, dtype=np.int32)
+        rows = positions.tolist()
+        return {
+            "ids": np.asarray(ids, dtype=np.int64),
+            "places": places_of(self._refs, rows),
+            "input": np.frombuffer(self._input, dtype=np.uint64)[positions] if n else np.empty(0, np.uint64),
+            "output": np.frombuffer(self._output, dtype=np.uint64)[positions] if n else np.empty(0, np.uint64),
+            "label": [self._label_names[labels[p]] if labels[p] >= 0 else None for p in rows],
+            "out_sig": out_sigs[positions],
+            "in_sig": in_sigs[positions],
+            "in_shingles": take_rows(shingles, positions) if shingles is not None else None,
+        }
+
+    def _table(self, payload: list[dict]) -> dict:
+        """Payloads of several pieces as one table sorted by global id."""
+        parts = [p for p in payload if len(p["ids"])]
+        if not parts:
+            return {"ids": np.empty(0, np.int64), "places": [], "input": np.empty(0, np.uint64),
+                    "output": np.empty(0, np.uint64), "label": [],
+                    "out_sig": np.empty((0, 64), np.uint32), "in_sig": np.empty((0, self.options.num_perm), np.uint32),
+                    "in_shingles": None}
+        ids = np.concatenate([p["ids"] for p in parts])
+        order = np.argsort(ids, kind="stable")
+        shingles = None
+        if all(p["in_shingles"] is not None for p in parts):
+            shingles = take_rows(Ragged.concatenate([p["in_shingles"] for p in parts]), order)
+        places = [x for p in parts for x in p["places"]]
+        labels = [x for p in parts for x in p["label"]]
+        rows = order.tolist()
+        return {"ids": ids[order], "places": [places[i] for i in rows], "label": [labels[i] for i in rows],
+                "input": np.concatenate([p["input"] for p in parts])[order],
+                "output": np.concatenate([p["output"] for p in parts])[order],
+                "out_sig": np.concatenate([p["out_sig"] for p in parts])[order],
+                "in_sig": np.concatenate([p["in_sig"] for p in parts])[order], "in_shingles": shingles}
+
+    def keyed_verify(self, pairs: KeyRows, payload: list[dict], facts: list[dict], prepared: dict) -> tuple:
+        _, _, exact = self._global(facts)
+        table = self._table(payload)
+        local = np.stack((np.searchsorted(table["ids"], pairs.ids),
+                          np.searchsorted(table["ids"], pairs.columns["other"])), axis=1)
+        shingles = table["in_shingles"]
+        if exact and shingles is not None:
+            frequent = prepared["frequent"]
+            if len(frequent):
+                keep = ~np.isin(shingles.values, frequent)
+                lengths = np.bincount(np.repeat(np.arange(len(shingles)), shingles.lengths())[keep],
+                                      minlength=len(shingles))
+                offsets = np.zeros(len(shingles) + 1, dtype=np.int64)
+                np.cumsum(lengths, out=offsets[1:])
+                shingles = Ragged(shingles.values[keep], offsets)
+            sims = exact_jaccard_pairs(shingles, local)
+        else:
+            sims = estimated_jaccard_pairs(table["in_sig"], local)
+        keep = sims >= self.options.threshold
+        return pairs.ids[keep], pairs.columns["other"][keep], sims[keep]
+
+    def keyed_members(self, verified: list[tuple], facts: list[dict], prepared: dict) -> np.ndarray:
+        wanted: set[int] = set()
+        for a, b, _ in verified:
+            wanted.update(a.tolist())
+            wanted.update(b.tolist())
+        for members, classes, flagged in prepared["exact"]:
+            wanted.update(members[:_SHOWN])
+            wanted.update(flagged)
+            wanted.update(v[0] for v in classes.values())
+        return np.array(sorted(wanted), dtype=np.int64)
+
+    def keyed_adopt(self, facts, prepared, verified, payload) -> None:
+        self._keyed = (facts, prepared, verified, payload)
+
+    def _finish_keyed(self) -> Iterator[Finding]:
+        facts, prepared, verified, payload = self._keyed
+        self._keyed = None
+        prof, names, exact = self._global(facts)
+        by_label = prof.classification
+        table = self._table(payload)
+        ids = table["ids"]
+        row = {int(i): r for r, i in enumerate(ids.tolist())}
+        paths = list(dict.fromkeys(p for f in facts for p in f["paths"]))
+        refs = Places({int(i): place for i, place in zip(ids.tolist(), table["places"])}, many=len(paths) > 1)
+        number = {name: i for i, name in enumerate(names)}
+        labels = np.array([number[x] if x is not None else -1 for x in table["label"]], dtype=np.int32)
+        conflicts: list = []
+        flagged_exact: set[int] = set()
+        for members, classes, flagged in prepared["exact"]:
+            flagged_exact.update(flagged)
+            conflicts.append((f"conflict-{len(conflicts) + 1}", "exact", members, classes, flagged))
+
+        def classes_of(members: list[int]) -> dict[int, list[int]]:
+            found = self._output_classes([row[m] for m in members], by_label, labels, table["output"], table["out_sig"])
+            return {(k if by_label else int(ids[k])): [int(ids[m]) for m in v] for k, v in found.items()}
+
+        if verified:
+            a, b, sims = (np.concatenate(parts) for parts in zip(*verified))
+            order = np.lexsort((b, a))
+            near, sims = np.stack((a[order], b[order]), axis=1), sims[order]
+        else:
+            near, sims = np.empty((0, 2), dtype=np.int64), np.empty(0)
+        self._near_conflicts(near, sims, flagged_exact, classes_of, conflicts)
+        shingles = table["in_shingles"] if exact else None
+
+        def similarity(x: int, y: int) -> float:
+            if shingles is not None:
+                return float(exact_jaccard(shingles.row(row[x]), shingles.row(row[y])))
+            return float(estimated_jaccard_pairs(table["in_sig"], np.array([[row[x], row[y]]], dtype=np.int64))[0])
+
+        yield from self._report(
+            conflicts, by_label, prof.reason, sum(f["examples"] for f in facts), refs,
+            lambda x, y: bool(table["input"][row[x]] == table["input"][row[y]]), similarity, names,
+        )
 
     def _output_classes(self, members, by_label, labels, outputs, out_sigs) -> dict[int, list[int]]:
         """Members grouped by what they teach: the label, or outputs that agree."""
@@ -237,8 +518,7 @@ class ConflictingOutputs(BatchedCheck):
                 classes[head] = list(group)
         return classes
 
-    def _wanted(self, conflicts) -> tuple[dict[str, set[int]], dict[str, dict[int, tuple[int | None, int]]]]:
-        refs = self._refs
+    def _wanted(self, conflicts, refs) -> tuple[dict[str, set[int]], dict[str, dict[int, tuple[int | None, int]]]]:
         wanted: dict[str, set[int]] = defaultdict(set)
         where: dict[str, dict[int, tuple[int | None, int]]] = defaultdict(dict)
         for _, _, members, _, _ in conflicts:
@@ -248,20 +528,20 @@ class ConflictingOutputs(BatchedCheck):
                 where[path][index] = (refs.line(pos), refs.record_hash(pos))
         return wanted, where
 
-    def _finding(self, cluster, pos, members, classes, by_label, inputs, in_sigs, in_shingles, shown, severity) -> Finding:
-        refs = self._refs
+    def _finding(self, cluster, pos, members, classes, by_label, same_input, similarity, shown, severity, refs,
+                 label_names) -> Finding:
         show_pii = bool(getattr(self.context.settings, "show_pii", False))
         mine = next(k for k, v in classes.items() if pos in v)
         majority = max(classes.items(), key=lambda kv: (len(kv[1]), -kv[1][0]))
         other_class = majority[1] if majority[0] != mine else next(v for k, v in classes.items() if k != mine)
         other = other_class[0]
-        same_input = inputs[pos] == inputs[other]
-        if same_input:
+        same = same_input(pos, other)
+        if same:
             how = f"the same input as {refs.where(other)}"
-            similarity = 1.0
+            sim = 1.0
         else:
-            similarity = pair_similarity(in_sigs, in_shingles, pos, other)
-            how = f"nearly the same input as {refs.where(other)} (Jaccard {similarity:.2f})"
+            sim = similarity(pos, other)
+            how = f"nearly the same input as {refs.where(other)} (Jaccard {sim:.2f})"
         what = "label" if by_label else "output"
         message = f"{how} but a different {what}; group {cluster} has {len(members)} examples with {len(classes)} different {what}s"
         side_by_side = []
@@ -274,7 +554,7 @@ class ConflictingOutputs(BatchedCheck):
             entry["same_as_this"] = member in classes[mine]
             side_by_side.append(entry)
         if by_label:
-            spread = {self._label_names[k] if k >= 0 else "(no label)": len(v) for k, v in classes.items()}
+            spread = {label_names[k] if k >= 0 else "(no label)": len(v) for k, v in classes.items()}
         else:
             spread = {f"variant {i + 1}": len(v) for i, v in enumerate(classes.values())}
         return self.finding(
@@ -284,8 +564,8 @@ class ConflictingOutputs(BatchedCheck):
             related=[refs.location(other)] + [refs.location(m) for m in members[:_SHOWN] if m not in (pos, other)],
             evidence={
                 "cluster": cluster,
-                "kind": "exact" if same_input else "near",
-                "input_similarity": round(similarity, 3),
+                "kind": "exact" if same else "near",
+                "input_similarity": round(sim, 3),
                 "compared_by": "label" if by_label else "output text",
                 "outputs": spread,
                 "members": side_by_side,

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from array import array
 from collections import Counter
 from typing import Iterator
 
@@ -11,8 +10,9 @@ from pydantic import Field
 
 from tunelint import similarity
 from tunelint.checks.base import CheckOptions, DatasetCheck
+from tunelint.checks.split_shift import LengthCounts
 from tunelint.models import Criterion, Example, Finding, Location, Role, Severity
-from tunelint.textstats import content_words, guess_language, ks_statistic, largest_differences, shares, total_variation
+from tunelint.textstats import content_words, guess_language, largest_differences, shares, total_variation
 from tunelint.tokens import CharEstimate
 
 # Training inputs are hashed in batches of this many texts.
@@ -85,7 +85,8 @@ class ReferenceDrift(DatasetCheck):
         super().__init__(*args, **kwargs)
         self._counter = CharEstimate()
         self._hasher = similarity.TokenHasher(seed=11)
-        self._lengths = {"train": array("l"), "reference": array("l")}
+        # Token counts as histograms: bounded state, the same statistics as the lists.
+        self._lengths = {"train": LengthCounts(), "reference": LengthCounts()}
         self._languages: dict[str, Counter[str]] = {"train": Counter(), "reference": Counter()}
         self._pending: list[str] = []
         self._n_train = 0
@@ -102,7 +103,7 @@ class ReferenceDrift(DatasetCheck):
         other._flush()
         self._flush()
         for split in self._lengths:
-            self._lengths[split].extend(other._lengths[split])
+            self._lengths[split].update(other._lengths[split])
             self._languages[split].update(other._languages[split])
         self._n_train += other._n_train
         merged = np.concatenate((self._vocab, other._vocab))
@@ -118,7 +119,7 @@ class ReferenceDrift(DatasetCheck):
         text = _user_text(example)
         split = "train" if example.split == "train" else "reference"
 
-        self._lengths[split].append(self._counter.count(text))
+        self._lengths[split].counts[self._counter.count(text)] += 1
         self._languages[split][guess_language(text)] += 1
         if split == "train":
             self._n_train += 1
@@ -163,22 +164,22 @@ class ReferenceDrift(DatasetCheck):
         yield from self._vocabulary()
 
     def _length(self) -> Iterator[Finding]:
-        train, ref = np.asarray(self._lengths["train"]), np.asarray(self._lengths["reference"])
-        statistic = ks_statistic(train, ref)
+        train, ref = self._lengths["train"], self._lengths["reference"]
+        statistic = train.ks(ref)
         self.metrics["length_ks"] = round(statistic, 4)
         if statistic < self.options.length_threshold:
             return
         yield self.dataset_finding(
             "reference", self._reference_path,
             f"production inputs differ in length from training inputs (Kolmogorov-Smirnov {statistic:.2f}): "
-            f"median {float(np.median(ref)):g} tokens in production vs {float(np.median(train)):g} in training "
+            f"median {ref.median():g} tokens in production vs {train.median():g} in training "
             f"({self._counter.name})",
             key="length",
             evidence={"dimension": "length", "ks_statistic": round(statistic, 4),
                       "threshold": self.options.length_threshold,
-                      "median_tokens_train": float(np.median(train)), "median_tokens_reference": float(np.median(ref)),
-                      "p90_tokens_train": float(np.percentile(train, 90)),
-                      "p90_tokens_reference": float(np.percentile(ref, 90)), "tokenizer": self._counter.name},
+                      "median_tokens_train": train.median(), "median_tokens_reference": ref.median(),
+                      "p90_tokens_train": train.percentile(90),
+                      "p90_tokens_reference": ref.percentile(90), "tokenizer": self._counter.name},
         )
 
     def _language(self) -> Iterator[Finding]:

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from array import array
 from collections import Counter
-from typing import Iterator
+from typing import Iterable, Iterator
 
 import numpy as np
 from pydantic import Field
@@ -15,20 +14,98 @@ from tunelint import similarity
 from tunelint.checks._batch import Batch, BatchedCheck
 from tunelint.checks.base import CheckOptions
 from tunelint.models import Criterion, Finding, Role, Severity
-from tunelint.textstats import ks_statistic, largest_differences, output_shape, total_variation
+from tunelint.textstats import largest_differences, output_shape, total_variation
 from tunelint.tokens import CharEstimate
 
 # Distinct short outputs tracked per split; past this the outputs are not a label set.
 _MAX_TRACKED = 1000
 
 
+class LengthCounts:
+    """A distribution of token counts kept as a histogram: how many examples have each length.
+
+    Its size is the number of distinct lengths (a few thousand at most), not the number of
+    examples, so partial states stay small however much data they cover, and merging adds
+    counts. The statistics read off it are exactly those of the list of lengths it stands for:
+    the two-sample Kolmogorov-Smirnov statistic, the median and numpy's default ("linear")
+    percentile, computed from the cumulative counts with numpy's own arithmetic.
+    """
+
+    __slots__ = ("counts",)
+
+    def __init__(self) -> None:
+        self.counts: Counter[int] = Counter()
+
+    def add(self, lengths: Iterable[int]) -> None:
+        values, counts = np.unique(np.fromiter(lengths, dtype=np.int64), return_counts=True)
+        self.counts.update(dict(zip(values.tolist(), counts.tolist())))
+
+    def update(self, other: "LengthCounts") -> None:
+        self.counts.update(other.counts)
+
+    def __len__(self) -> int:
+        return sum(self.counts.values())
+
+    def _arrays(self) -> tuple[np.ndarray, np.ndarray]:
+        """Distinct lengths in increasing order, and the cumulative count up to each."""
+        values = np.array(sorted(self.counts), dtype=np.int64)
+        cumulative = np.cumsum([self.counts[v] for v in values.tolist()], dtype=np.int64)
+        return values, cumulative
+
+    def _at(self, values: np.ndarray, cumulative: np.ndarray, position: int) -> np.int64:
+        """The value at `position` of the sorted list of lengths."""
+        return values[int(np.searchsorted(cumulative, position, side="right"))]
+
+    def ks(self, other: "LengthCounts") -> float:
+        """`textstats.ks_statistic` of the two lists of lengths."""
+        x, cx = self._arrays()
+        y, cy = other._arrays()
+        if not len(x) or not len(y):
+            return 0.0
+        points = np.concatenate((x, y))
+        # The empirical CDF at a point: the count of lengths <= it (side="right"), over n.
+        ix = np.searchsorted(x, points, side="right")
+        iy = np.searchsorted(y, points, side="right")
+        cdf_x = np.where(ix > 0, cx[np.maximum(ix - 1, 0)], 0) / float(cx[-1])
+        cdf_y = np.where(iy > 0, cy[np.maximum(iy - 1, 0)], 0) / float(cy[-1])
+        return float(np.max(np.abs(cdf_x - cdf_y)))
+
+    def median(self) -> float:
+        """`np.median` of the lengths."""
+        values, cumulative = self._arrays()
+        n = int(cumulative[-1])
+        upper = self._at(values, cumulative, n // 2)
+        if n % 2:
+            return float(np.float64(upper))
+        lower = self._at(values, cumulative, n // 2 - 1)
+        return float(np.mean(np.array([lower, upper], dtype=np.int64)))
+
+    def percentile(self, q: float) -> float:
+        """`np.percentile(lengths, q)` (method "linear")."""
+        values, cumulative = self._arrays()
+        n = int(cumulative[-1])
+        virtual = np.asanyarray((n - 1) * np.true_divide(q, 100))
+        previous = np.floor(virtual).astype(np.intp)
+        following = previous + 1
+        previous = min(max(int(previous), 0), n - 1)
+        following = min(max(int(following), 0), n - 1)
+        gamma = np.asanyarray(virtual - np.float64(previous), dtype=virtual.dtype)
+        a = self._at(values, cumulative, previous)
+        b = self._at(values, cumulative, following)
+        diff = b - a
+        out = a + diff * gamma
+        if gamma >= 0.5:
+            out = b - diff * (1 - gamma)
+        return float(out)
+
+
 class _Side:
-    """What is kept of one split: lengths as compact arrays, counts of labels and shapes."""
+    """What is kept of one split: a histogram of lengths, counts of labels and shapes."""
 
     def __init__(self) -> None:
         self.n = 0
-        self.input_tokens = array("l")
-        self.output_tokens = array("l")
+        self.input_tokens = LengthCounts()
+        self.output_tokens = LengthCounts()
         self.labels: Counter[str] = Counter()
         self.short = 0
         self.shapes: Counter[str] = Counter()
@@ -100,8 +177,8 @@ class SplitShift(BatchedCheck):
         for split, side in self._sides.items():
             theirs = other._sides[split]
             side.n += theirs.n
-            side.input_tokens.extend(theirs.input_tokens)
-            side.output_tokens.extend(theirs.output_tokens)
+            side.input_tokens.update(theirs.input_tokens)
+            side.output_tokens.update(theirs.output_tokens)
             side.short += theirs.short
             side.shapes.update(theirs.shapes)
             for label, count in theirs.labels.items():
@@ -142,8 +219,8 @@ class SplitShift(BatchedCheck):
                 label = _label(output)
                 if label in labels or len(labels) < _MAX_TRACKED:
                     labels[label] += 1
-        side.input_tokens.extend(array("l", input_tokens))
-        side.output_tokens.extend(array("l", output_tokens))
+        side.input_tokens.add(input_tokens)
+        side.output_tokens.add(output_tokens)
 
     def finish(self) -> Iterator[Finding]:
         self.flush()
@@ -199,12 +276,11 @@ class SplitShift(BatchedCheck):
     def _lengths(self, train: _Side, test: _Side, path: str) -> Iterator[Finding]:
         for part, a, b in (("input", train.input_tokens, test.input_tokens),
                            ("output", train.output_tokens, test.output_tokens)):
-            x, y = np.asarray(a), np.asarray(b)
-            statistic = ks_statistic(x, y)
+            statistic = a.ks(b)
             self.metrics[f"{part}_length_ks"] = round(statistic, 4)
             if statistic < self.options.length_threshold:
                 continue
-            median_train, median_test = float(np.median(x)), float(np.median(y))
+            median_train, median_test = a.median(), b.median()
             yield self.dataset_finding(
                 "test", path,
                 f"{part} length distribution of test differs from train (Kolmogorov-Smirnov {statistic:.2f}): "
@@ -213,8 +289,8 @@ class SplitShift(BatchedCheck):
                 evidence={"dimension": f"{part}_length", "ks_statistic": round(statistic, 4),
                           "threshold": self.options.length_threshold,
                           "median_tokens_train": median_train, "median_tokens_test": median_test,
-                          "p90_tokens_train": float(np.percentile(x, 90)),
-                          "p90_tokens_test": float(np.percentile(y, 90)),
+                          "p90_tokens_train": a.percentile(90),
+                          "p90_tokens_test": b.percentile(90),
                           "tokenizer": self._counter.name},
             )
 

@@ -177,10 +177,9 @@ class TestLeakage(BatchedCheck):
         # chunk is already matched when it is merged. That needs test files it can read again.
         tests = self.context.splits.get("test") or ()
         self.mergeable = all(label != "-" and os.path.isfile(label) for label in tests)
-        # Training states borrow the test index of the process they ran in; merging two of
-        # them away from the state that holds the test split loses n-gram hits (seen on Dask
-        # with GSM8K), so only an in-order fold is correct.
-        self.fold_only = bool(tests)
+        # Training states borrow the test index of the process they ran in, so they merge in
+        # any grouping (a tree on Dask) as long as each merge keeps left before right; a state
+        # that observed nothing takes over what it absorbs (see `merge`).
         opts = self.options
         self._hasher = similarity.TokenHasher(seed=7)
         self._minhasher = similarity.MinHasher(num_perm=128, seed=7)
@@ -265,7 +264,19 @@ class TestLeakage(BatchedCheck):
             for name in _INDEX_STATE:
                 setattr(self, name, getattr(donor, name))
 
+    def _observed_nothing(self) -> bool:
+        return not (self._borrowed or self._frozen or self._n_train or getattr(self, "_tests", None) or self._gram_parts)
+
     def merge(self, other: "TestLeakage") -> None:  # type: ignore[override]
+        if self._observed_nothing() and not self._buffered:
+            # A fresh instance absorbing a merged state (the root of a tree of merges, already
+            # frozen, whose test parts live in its index): take that state over as it is.
+            other.flush()
+            counts, metrics = self.counts, self.metrics
+            self.__dict__.update(other.__dict__)
+            self.counts = counts + other.counts
+            self.metrics = {**other.metrics, **metrics}
+            return
         self._ensure_index()
         self.flush()
         other.flush()

@@ -177,3 +177,35 @@ def clusters(count: int, pairs: np.ndarray) -> np.ndarray:
                 break
             parent = grand
     return parent
+
+
+def band_keys(signatures: np.ndarray, bands: int, rows: int) -> np.ndarray:
+    """The LSH key of every band of every signature, shape (n, bands), uint64: the keys
+    `lsh_candidate_pairs` groups rows by, for engines that group them elsewhere (a shuffle)."""
+    out = np.empty((len(signatures), bands), dtype=U64)
+    for band in range(bands):
+        out[:, band] = _band_keys(signatures[:, band * rows : (band + 1) * rows])
+    return out
+
+
+def keyed_run_pairs(
+    groups: tuple[np.ndarray, ...], ids: np.ndarray, max_bucket: int = 64
+) -> tuple[np.ndarray, np.ndarray]:
+    """Rows (left, right) whose `ids` (left's < right's) share a group, read off runs of equal group columns
+    the way `lsh_candidate_pairs` reads them off one band: every pair inside a run of 2 to
+    `max_bucket` ids, a star from the smallest id in a longer run. `groups` are equal-length
+    columns whose combined value is the group (for LSH: split, band, band key); ids are unique
+    within a group. Repeats across groups are kept (the caller deduplicates)."""
+    if not len(ids):
+        empty = np.empty(0, dtype=np.int64)
+        return empty, empty
+    order = np.lexsort((ids,) + tuple(reversed(groups)))
+    same = np.ones(len(ids) - 1, dtype=np.bool_)
+    for column in groups:
+        ordered = column[order]
+        same &= ordered[1:] == ordered[:-1]
+    boundaries = np.flatnonzero(~same) + 1
+    run_starts = np.concatenate(([0], boundaries))
+    run_sizes = np.diff(np.concatenate((run_starts, [len(ids)])))
+    left, right = _run_pairs(run_starts, run_sizes, max_bucket)
+    return order[left], order[right]
