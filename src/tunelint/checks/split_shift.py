@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
-from typing import Iterable, Iterator
+from typing import Iterable, Iterator, Sequence
 
 import numpy as np
 from pydantic import Field
@@ -13,7 +13,7 @@ import math
 from tunelint import similarity
 from tunelint.checks._batch import Batch, BatchedCheck
 from tunelint.checks.base import CheckOptions
-from tunelint.models import Criterion, Finding, Role, Severity
+from tunelint.models import Criterion, Example, Finding, Role, Severity
 from tunelint.textstats import largest_differences, output_shape, total_variation
 from tunelint.tokens import CharEstimate
 
@@ -185,6 +185,15 @@ class SplitShift(BatchedCheck):
                 if label in side.labels or len(side.labels) < _MAX_TRACKED:
                     side.labels[label] += count
             side.paths.extend(p for p in theirs.paths if p not in side.paths)
+
+    def observe_batch(self, examples: Sequence[Example]) -> None:
+        if not self.context.has_split("test"):
+            return  # nothing to compare with: not assessed, and no work on a large training file
+        super().observe_batch(examples)
+
+    def observe(self, example: Example) -> None:
+        if self.context.has_split("test"):
+            super().observe(example)
 
     def consume(self, batch: Batch) -> None:
         examples = batch.examples
