@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
+
 import numpy as np
 
 from tunelint.models import Example, Location
@@ -18,11 +20,11 @@ def take_rows(rows: Ragged, positions: np.ndarray) -> Ragged:
 
 
 class Places:
-    """`ExampleRefs`'s answers for some examples, by global id: (split, path, index, line,
-    record hash) each; `many` says whether the whole run saw more than one file, as
+    """`ExampleRefs`'s answers for some examples, by global id or by row: (split, path, index,
+    line, record hash) each; `many` says whether the whole run saw more than one file, as
     `ExampleRefs` does when it holds everything."""
 
-    def __init__(self, places: dict[int, tuple], many: bool) -> None:
+    def __init__(self, places: Mapping[int, tuple] | Sequence[tuple], many: bool) -> None:
         self._places = places
         self._many = many
 

@@ -17,8 +17,9 @@ from tunelint.checks._support import (
     similar_pairs,
 )
 from tunelint.checks._batch import Batch, BatchedCheck
+from tunelint.checks._keyed import Places
 from tunelint.checks.base import CheckOptions, Keyed, KeyRows
-from tunelint.models import Criterion, Example, Finding, Location, Severity
+from tunelint.models import Criterion, Finding, Severity
 from tunelint.similarity import (
     Ragged,
     clusters,
@@ -284,7 +285,7 @@ class NearDuplicate(BatchedCheck, Keyed):
         table = _Payload.concatenate(payload, self.options.num_perm)
         exact = self._exact(facts)
         paths = list(dict.fromkeys(p for f in facts for p in f["paths"]))
-        refs = _Refs(table, many=len(paths) > 1)
+        refs = Places(table.places, many=len(paths) > 1)
         if verified:
             a, b, split, sims = (np.concatenate(parts) for parts in zip(*verified))
         else:
@@ -360,36 +361,6 @@ class _Payload:
         places = [x for p in parts for x in p.places]
         return _Payload(ids[order], np.concatenate([p.signatures for p in parts])[order], shingles,
                         [places[i] for i in order.tolist()])
-
-
-class _Refs:
-    """`ExampleRefs`'s view of the examples of a payload (by row), for the report."""
-
-    def __init__(self, table: _Payload, many: bool) -> None:
-        self._places = table.places
-        self._many = many
-
-    def ref(self, pos: int) -> dict[str, object]:
-        _, path, index, line, _ = self._places[pos]
-        out: dict[str, object] = {"index": index}
-        if line is not None:
-            out["line"] = line
-        if self._many:
-            out["path"] = path
-        return out
-
-    def where(self, pos: int) -> str:
-        _, path, index, line, _ = self._places[pos]
-        text = f"line {line}" if line is not None else f"record {index}"
-        return f"{text} of {path}" if self._many else text
-
-    def location(self, pos: int) -> Location:
-        split, path, index, line, _ = self._places[pos]
-        return Location(split, path, line, index)
-
-    def stub(self, pos: int) -> Example:
-        split, path, index, line, record_hash = self._places[pos]
-        return Example(split, path, index, line, "", (), f"{record_hash:016x}")
 
 
 CHECKS = [NearDuplicate]
