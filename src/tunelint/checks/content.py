@@ -13,7 +13,7 @@ from collections import Counter
 from typing import Iterator
 
 from tunelint.checks._batch import Batch, BatchedRecordCheck
-from tunelint.checks.base import CheckOptions
+from tunelint.checks.base import CheckOptions, RecordCheck
 from tunelint.models import Criterion, Example, Finding, Role, Severity, Turn
 from tunelint.textscan import any_in, fold, line_breaks_at_least, tandem_candidates
 
@@ -539,7 +539,7 @@ _STUB_MATERIAL = re.compile(
 )
 
 
-class MissingContext(BatchedRecordCheck):
+class MissingContext(RecordCheck):
     """An instruction that refers to material the example does not contain.
 
     What it does:
@@ -567,10 +567,6 @@ class MissingContext(BatchedRecordCheck):
     criterion = Criterion.COMPLETE
     severity = Severity.WARNING
     summary = "instruction refers to text, a file, an image or a link that the example does not contain"
-
-    def check_many(self, batch: Batch) -> Iterator[Finding]:
-        for example in batch.examples:
-            yield from self.check(example)
 
     def check(self, example: Example) -> Iterator[Finding]:
         attachments = any(t.attachments for t in example.turns)
