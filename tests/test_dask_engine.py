@@ -234,8 +234,8 @@ def _write_jsonl(path: Path, rows: list[dict]) -> Path:
     return path
 
 
-def _keyed_state_left_on_workers(scheduler_address: str, settings: Settings, splits: dict) -> int:
-    """Signatures the client's near-duplicate state holds after a Dask read (0: they stayed on the workers)."""
+def _read_on_dask(scheduler_address: str, settings: Settings, splits: dict):
+    """The client's run after a Dask read (before `finish`)."""
     from tunelint.checks.base import CheckContext
     from tunelint.engine import _Run, build_checks
     from tunelint.registry import load_checks
@@ -244,7 +244,12 @@ def _keyed_state_left_on_workers(scheduler_address: str, settings: Settings, spl
     run = _Run(build_checks(load_checks(), settings, CheckContext(splits=splits, settings=settings)))
     with DaskExecutor(settings) as executor:
         executor.read(run, splits)
-    check = run.by_name["near-duplicate"]
+    return run
+
+
+def _keyed_state_left_on_workers(scheduler_address: str, settings: Settings, splits: dict) -> int:
+    """Signatures the client's near-duplicate state holds after a Dask read (0: they stayed on the workers)."""
+    check = _read_on_dask(scheduler_address, settings, splits).by_name["near-duplicate"]
     assert check._keyed is not None
     return len(check._signatures.finish()[0])
 
@@ -277,6 +282,53 @@ def test_near_duplicates_through_the_shuffle_real_data(scheduler):
     near = [f for f in dask["findings"] if f["check"] == "near-duplicate"]
     assert len(near) >= 195 and len(calls) > 8
     assert {Path(f["location"]["path"]).name for f in near} >= {"app_reviews_convert_to_star_rating.jsonl", "dummy_conversation.json"}
+
+
+def _exact_records(seed: int, n: int) -> list[dict]:
+    """Chats, some copied later on (case, spacing and unicode changed, as normalisation allows)."""
+    import random
+
+    rng = random.Random(seed)
+    rows = [_chat(seed * 10_000 + i) for i in range(n)]
+    for i in range(0, n, 7):
+        copy = json.loads(json.dumps(rows[i]))
+        copy["messages"][1]["content"] = "  " + copy["messages"][1]["content"].upper().replace(" ", "\u00a0 ")
+        rows.insert(rng.randrange(i, len(rows) + 1), copy)
+        if i % 21 == 0:
+            rows.append(json.loads(json.dumps(rows[i])))  # a third copy, at the end
+    return rows
+
+
+def test_exact_duplicates_through_the_shuffle_planted(scheduler, tmp_path):
+    # Copies within a file across its chunks, across the two training files, and in the test split.
+    a_rows, b_rows = _exact_records(1, 400), _exact_records(2, 150)
+    b_rows += a_rows[:40:3]  # copies of a.jsonl's examples in b.jsonl
+    a = _write_jsonl(tmp_path / "a.jsonl", a_rows)
+    b = _write_jsonl(tmp_path / "b.jsonl", b_rows)
+    test_rows = _exact_records(3, 120) + a_rows[5:60:5]
+    test = _write_jsonl(tmp_path / "test.jsonl", test_rows)
+    settings = Settings(fail_on="never", chunk_bytes=16 << 10, select=("exact-duplicate",))
+    local, dask, calls = _both([str(a), str(b)], scheduler[0], local_jobs=2, settings=settings, test=str(test))
+    assert local == dask and len(calls) > 8
+    found = dask["findings"]
+    assert {f["location"]["split"] for f in found} == {"train", "test"}
+    across = [f for f in found if f["location"]["path"] != f["related"][0]["path"]]
+    assert len(across) >= 10  # copies in b.jsonl of examples of a.jsonl
+    assert max(f["evidence"]["members_total"] for f in found) >= 3
+    splits = {"train": (str(a), str(b)), "test": (str(test),), "reference": ()}
+    check = _read_on_dask(scheduler[0], settings, splits).by_name["exact-duplicate"]
+    assert check._keyed is not None and len(check._keys) == 0 and len(check._refs) == 0
+
+
+def test_exact_duplicates_through_the_shuffle_real_data(scheduler):
+    # math401: 8 repeated rows; cut in many chunks.
+    path = str(SHARED / "known_defects" / "math401" / "math401.jsonl")
+    settings = Settings(fail_on="never", chunk_bytes=2 << 10, select=("exact-duplicate",),
+                        fields={"query": "user", "response": "assistant"})
+    local, dask, calls = _both(path, scheduler[0], settings=settings)
+    assert local == dask and len(calls) > 8
+    lines = [f["location"]["line"] for f in dask["findings"]]
+    assert lines == [261, 264, 269, 271, 273, 276, 325, 326]
 
 
 def _conflict_records(seed: int, labelled: bool) -> list[dict]:
