@@ -260,25 +260,3 @@ def test_tandem_candidates_flag_runs_and_pass_prose():
         "Short, ordinary prose with a few words and nothing repeated back to back at all.",
     ]
     assert textscan.tandem_candidates(texts, 5).tolist() == [False, True, True, False]
-
-
-_SHAPE_PIECES = [
-    "a", "Answer: 4", "#### 12", "The answer is", "Name: x", "- item", "1. step", "```", "{", "}", "[", "]", '"k": 1',
-    " ", "\n", "\r", "\u2028", "\x0b", ":", "•", "é", "`",
-]
-
-
-@settings(max_examples=300)
-@given(st.lists(_text(_SHAPE_PIECES, max_size=12), min_size=1, max_size=8))
-def test_refusal_rate_format_family_is_the_output_shape(texts):
-    from tunelint.checks import refusal_rate
-    from tunelint.loader import Loader
-    from tunelint.models import Example
-    from tunelint.registry import load_formats
-    from tunelint.sources import as_sources
-
-    records = [{"messages": [{"role": "user", "content": "q"}, {"role": "assistant", "content": t}]} for t in texts]
-    (source,) = as_sources(records, "train")
-    for e in Loader(source.label, "train", load_formats(), None, None, records=source.records):
-        if isinstance(e, Example) and e.final_assistant is not None:
-            assert refusal_rate._family(e, e.final_assistant) == _shapes.output_shape(e)[0]

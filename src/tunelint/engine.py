@@ -15,6 +15,7 @@ from typing import Any, Callable, Iterable, Mapping, Sequence
 from pydantic import ValidationError
 
 from tunelint import __version__
+from tunelint.checks._batch import BATCH
 from tunelint.checks.base import Check, CheckContext, DatasetCheck, RecordCheck
 from tunelint.config import ConfigError, Settings
 from tunelint.baseline import Baseline, BaselineOutcome, as_baseline
@@ -247,10 +248,6 @@ class _Run:
                 c.spent = 0.0
 
 
-# Examples handed to the checks at once: enough to make per-call costs vanish, few enough
-# to keep the texts of one batch in memory (the batched dataset checks use the same size).
-BATCH = 4096
-
 
 def _finish_all(checks: Sequence[DatasetCheck], jobs: int) -> list[tuple[str, list[Finding], float]]:
     """Every dataset check's findings and the seconds its `finish()` took.
@@ -277,19 +274,9 @@ def _finish_all(checks: Sequence[DatasetCheck], jobs: int) -> list[tuple[str, li
     if jobs < 2 or len(checks) < 2:
         out = [finish(c) for c in checks]
     else:
-        # Longest first, so the long ones do not start last; results keep the checks' order.
         with ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="tunelint-finish") as pool:
-            futures = {c.name: pool.submit(finish, c) for c in sorted(checks, key=_finish_weight)}
-            out = [futures[c.name].result() for c in checks]
+            out = list(pool.map(finish, checks))
     return [(name, found, seconds + flushed[name]) for name, found, seconds in out]
-
-
-def _finish_weight(check: DatasetCheck) -> int:
-    # Checks whose finish compares examples with each other come first.
-    return 0 if check.name in _HEAVY_FINISH else 1
-
-
-_HEAVY_FINISH = frozenset({"near-duplicate", "conflicting-outputs", "test-leakage", "exact-duplicate"})
 
 
 def _expand(sources: list[Source]) -> list[Source]:

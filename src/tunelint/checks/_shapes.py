@@ -5,11 +5,15 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from typing import TYPE_CHECKING
 
 import orjson
 
 from tunelint.models import Example
 from tunelint.textscan import fold
+
+if TYPE_CHECKING:  # pragma: no cover
+    from tunelint.checks._batch import Batch
 
 _FENCE = re.compile(r"^```[\w-]*\s*\n(.*?)\n?```\s*$", re.S)
 _ANSWER_LINE = re.compile(r"^\s*(####|(?:final\s+)?answer\s*[:：]|the (?:final )?answer is\b)", re.I)
@@ -17,25 +21,13 @@ _FIELD_LINE = re.compile(r"^\s*([A-Z][A-Za-z ]{0,30}?)\s*:\s*\S")
 _LIST_LINE = re.compile(r"^\s*(?:[-*•]|\d+[.)])\s+\S")
 
 
-# Shapes of the examples seen last, by identity: output-format-drift and refusal-rate ask for
-# the shape of the same examples (of one batch) in turn, so the second asks for free.
-_RECENT: dict[int, tuple[Example, tuple[str, str]]] = {}
-_RECENT_MAX = 3 * 4096
+def output_shapes(batch: "Batch") -> list[tuple[str, str]]:
+    """`output_shape` of every example of a batch, computed once for the checks sharing it."""
+    return batch.cached("output_shapes", lambda b: [output_shape(e) for e in b.examples])
 
 
 def output_shape(example: Example) -> tuple[str, str]:
     """(family, detail) of the final assistant output, e.g. ("json-object", "keys: answer, reason")."""
-    known = _RECENT.get(id(example))
-    if known is not None and known[0] is example:
-        return known[1]
-    if len(_RECENT) >= _RECENT_MAX:
-        _RECENT.clear()
-    shape = _shape(example)
-    _RECENT[id(example)] = (example, shape)
-    return shape
-
-
-def _shape(example: Example) -> tuple[str, str]:
     turn = example.final_assistant
     if turn is None:
         return ("none", "")

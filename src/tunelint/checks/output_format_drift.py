@@ -8,7 +8,7 @@ from typing import ClassVar, Iterator
 
 from pydantic import Field
 
-from tunelint.checks._shapes import output_shape
+from tunelint.checks._shapes import output_shapes
 from tunelint.checks._batch import Batch, BatchedCheck
 from tunelint.checks._support import ExampleRefs
 from tunelint.checks.base import CheckOptions
@@ -82,7 +82,7 @@ class OutputFormatDrift(BatchedCheck):
         self._refs.add_batch(batch)
         ids = self._shape_ids
         out = []
-        for shape in map(output_shape, batch.examples):
+        for shape in output_shapes(batch):
             sid = ids.get(shape)
             if sid is None:
                 sid = ids[shape] = len(self._shapes)

@@ -4,30 +4,19 @@ classes of generative data (refusal vs answer, tool call vs text, format, langua
 from __future__ import annotations
 
 from collections import Counter
-from typing import ClassVar, Iterator
+from typing import ClassVar, Iterator, Sequence
 
 from pydantic import Field, field_validator, model_validator
 
-from tunelint.checks._shapes import _ANSWER_LINE, is_refusal, language, output_shape
+from tunelint.checks._batch import shared_batch
+from tunelint.checks._shapes import is_refusal, language, output_shapes
 from tunelint.checks._support import ExampleRefs
 from tunelint.checks.base import CheckOptions, DatasetCheck
-from tunelint.models import Criterion, Example, Finding, Role, Severity, Turn
-from tunelint.textscan import line_breaks_at_least
+from tunelint.models import Criterion, Example, Finding, Role, Severity
 
 DIMENSIONS = ("refusal", "output", "format", "language", "turns")
 # Refusals listed in `related`, so the user can look at a few.
 _LISTED = 20
-
-
-def _family(example: Example, turn: Turn) -> str:
-    """`output_shape(example)[0]` for the final assistant `turn`, without the detail: an output
-    of one line that is not fenced or JSON is a final-answer line, code or text."""
-    text = turn.content.strip()
-    if text and text[0] not in "`{[" and not line_breaks_at_least(text, 1):
-        if _ANSWER_LINE.match(text):
-            return "final-answer-line"
-        return "code" if "```" in text else "text"
-    return output_shape(example)[0]
 
 
 _USER = Role.USER
@@ -106,7 +95,15 @@ class RefusalRate(DatasetCheck):
         self._refusals: list[int] = []
         self._total = 0
 
+    def observe_batch(self, examples: Sequence[Example]) -> None:
+        # The output shapes of a batch are shared with output-format-drift.
+        for example, shape in zip(examples, output_shapes(shared_batch(examples))):
+            self._observe(example, shape[0])
+
     def observe(self, example: Example) -> None:
+        self.observe_batch([example])
+
+    def _observe(self, example: Example, family: str) -> None:
         turn = example.final_assistant
         if turn is None:
             return
@@ -118,7 +115,7 @@ class RefusalRate(DatasetCheck):
         counts = self._counts
         counts["refusal"]["refusal" if refused else "answer"] += 1
         counts["output"]["tool-call" if turn.tool_calls else "text"] += 1
-        counts["format"][_family(example, turn)] += 1
+        counts["format"][family] += 1
         counts["language"][language(turn.content) if turn.content.strip() else "none"] += 1
         counts["turns"][_turn_bucket(sum([t.role is _USER for t in example.turns]))] += 1
 

@@ -12,9 +12,6 @@ from tunelint.models import Criterion, Example, Finding, Location, Role, Severit
 class _LoaderCheck(RecordCheck):
     """A check whose findings come from the loader (records that produced no example)."""
 
-    def check_batch(self, examples: Sequence[Example]) -> Iterable[Finding]:
-        return () if type(self).check is RecordCheck.check else super().check_batch(examples)
-
     def from_rejected(self, rej: Rejected) -> Finding:
         return Finding(
             code=self.code,
@@ -51,6 +48,9 @@ class InvalidJson(_LoaderCheck):
     criterion = Criterion.COMPLETE
     severity = Severity.ERROR
     summary = "line or file that does not parse"
+
+    def check_batch(self, examples: Sequence[Example]) -> Iterable[Finding]:
+        return ()  # every finding comes from the loader (from_rejected)
 
 
 class SchemaViolation(_LoaderCheck):
