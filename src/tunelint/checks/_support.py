@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Iterator
 import numpy as np
 import xxhash
 
+from tunelint.checks._keyed import take_rows
 from tunelint.models import Example, Location, Role, Turn
 
 if TYPE_CHECKING:
@@ -35,6 +36,7 @@ from tunelint.similarity import (
     normalise,
     shingle_rows,
 )
+from tunelint.similarity.hashing import ranges
 
 # Texts are hashed in batches of this many: big enough for the vectorised hasher to pay off,
 # small enough that the pending texts stay a few megabytes.
@@ -382,8 +384,10 @@ def similar_pairs(
     if not len(pairs):
         return np.empty((0, 2), dtype=np.int64), np.empty(0, dtype=np.float64)
     if shingles is not None and boilerplate_share is not None:
-        shingles = without_boilerplate(shingles, positions, boilerplate_share)
-        sims = exact_jaccard_pairs(shingles, pairs)
+        # The template is found over every row; only the rows of candidate pairs are compared.
+        members = np.unique(pairs)
+        kept = without_values(take_rows(shingles, members), boilerplate(shingles, positions, boilerplate_share))
+        sims = exact_jaccard_pairs(kept, np.searchsorted(members, pairs))
     elif shingles is not None:
         sims = exact_jaccard_pairs(shingles, pairs)
     else:
@@ -518,30 +522,38 @@ def _line_starts(path: str, lines: list[int]) -> dict[int, tuple[int, int]]:
 _BUCKETS = 1 << 20
 
 
-def without_boilerplate(shingles: Ragged, positions: np.ndarray, share: float) -> Ragged:
-    """The shingles of every row minus those present in more than `share` of the rows at
-    `positions` (and in at least 3 of them): the template text every example carries."""
+def boilerplate(shingles: Ragged, positions: np.ndarray, share: float) -> np.ndarray:
+    """Sorted shingle values present in more than `share` of the rows at `positions` (and in at
+    least 3 of them): the template text every example carries."""
     lengths = shingles.lengths()
-    rows = np.repeat(np.arange(len(lengths)), lengths)
-    chosen = np.zeros(len(lengths), dtype=bool)
-    chosen[positions] = True
-    take = chosen[rows]
-    values, row_of = shingles.values[take], rows[take]
+    limit = share * len(positions)
+    if len(positions) == len(lengths):
+        taken = None
+        values = shingles.values
+    else:
+        taken = ranges(shingles.offsets[positions], lengths[positions])
+        values = shingles.values[taken]
     # A value in more than `limit` rows occurs more than `limit` times, and so does every value
     # sharing its hash bucket: only values of such buckets need their rows counted.
-    limit = share * len(positions)
     bucket = ((values >> np.uint64(40)) & np.uint64(_BUCKETS - 1)).astype(np.intp)
-    heavy = np.bincount(bucket, minlength=_BUCKETS)[bucket] > limit
-    values, row_of = values[heavy], row_of[heavy]
+    heavy = np.flatnonzero(np.bincount(bucket, minlength=_BUCKETS)[bucket] > limit)
+    where = heavy if taken is None else taken[heavy]
+    values = values[heavy]
+    row_of = np.searchsorted(shingles.offsets, where, side="right") - 1
     order = np.lexsort((values, row_of))
     values, row_of = values[order], row_of[order]
     first = np.ones(len(values), dtype=bool)
     first[1:] = (values[1:] != values[:-1]) | (row_of[1:] != row_of[:-1])
     unique, counts = np.unique(values[first], return_counts=True)
-    frequent = unique[(counts > share * len(positions)) & (counts >= 3)]
-    if not len(frequent):
+    return unique[(counts > limit) & (counts >= 3)]
+
+
+def without_values(shingles: Ragged, dropped: np.ndarray) -> Ragged:
+    """The shingles of every row minus the `dropped` values."""
+    if not len(dropped):
         return shingles
-    keep = ~np.isin(shingles.values, frequent)
+    lengths = shingles.lengths()
+    keep = ~np.isin(shingles.values, dropped)
     kept_lengths = np.add.reduceat(keep.astype(np.int64), shingles.offsets[:-1]) if len(keep) else np.zeros(len(lengths), dtype=np.int64)
     kept_lengths[lengths == 0] = 0
     offsets = np.zeros(len(lengths) + 1, dtype=np.int64)

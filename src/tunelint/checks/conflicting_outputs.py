@@ -20,6 +20,7 @@ from tunelint.checks._support import (
     output_text,
     pair_similarity,
     similar_pairs,
+    without_values,
 )
 from tunelint.checks._keyed import Places, places_of, take_rows
 from tunelint.checks.base import CheckOptions, Keyed, KeyRows
@@ -426,15 +427,7 @@ class ConflictingOutputs(BatchedCheck, Keyed):
                           np.searchsorted(table["ids"], pairs.columns["other"])), axis=1)
         shingles = table["in_shingles"]
         if exact and shingles is not None:
-            frequent = prepared["frequent"]
-            if len(frequent):
-                keep = ~np.isin(shingles.values, frequent)
-                lengths = np.bincount(np.repeat(np.arange(len(shingles)), shingles.lengths())[keep],
-                                      minlength=len(shingles))
-                offsets = np.zeros(len(shingles) + 1, dtype=np.int64)
-                np.cumsum(lengths, out=offsets[1:])
-                shingles = Ragged(shingles.values[keep], offsets)
-            sims = exact_jaccard_pairs(shingles, local)
+            sims = exact_jaccard_pairs(without_values(shingles, prepared["frequent"]), local)
         else:
             sims = estimated_jaccard_pairs(table["in_sig"], local)
         keep = sims >= self.options.threshold
