@@ -255,21 +255,22 @@ class Batch:
         return self.keys()["input"]
 
     def output_keys(self) -> np.ndarray:
-        """xxh3 of the normalised output text (`_support.output_key`)."""
+        """xxh3 of the normalised `output_texts` (NFKC, case, whitespace), 64-bit."""
         return self.keys()["output"]
 
     def system_keys(self) -> np.ndarray:
-        """`_support.system_key` of every example (the same values)."""
+        """xxh3 of the normalised system prompt (several joined by a record separator), odd; 0 for
+        an example without one."""
         return self.keys()["system"]
 
     def output_texts(self) -> list[str]:
-        """`_support.output_text` of every example."""
+        """`_support.output_text` of every example: the final assistant turn's text and its tool calls."""
         return self.keys()["outputs"]
 
     def words(self, view: str) -> Ragged:
-        """Word hashes (`TokenHasher()`) of every example's `view`: "all" is `words_text` of the
-        turns and the rejected side, "in" of the turns before the final answer, "out" of
-        `output_text`. Texts joined by a line break hash to the concatenation of their words, so
+        """Word hashes (`TokenHasher()`) of every example's `view`: "all" of every turn but the
+        system prompt (contents, tool-call names and arguments) and of the rejected side, "in" of
+        the turns before the final answer, "out" of `output_texts`. Texts joined by a line break hash to the concatenation of their words, so
         the views are read off one hashing of each turn."""
         return self._get(("words", view), lambda: self._words(view))
 

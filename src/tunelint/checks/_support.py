@@ -12,10 +12,9 @@ from array import array
 from typing import TYPE_CHECKING, Iterator
 
 import numpy as np
-import xxhash
 
 from tunelint.checks._keyed import take_rows
-from tunelint.models import Example, Location, Role, Turn
+from tunelint.models import Example, Location
 
 if TYPE_CHECKING:
     from collections import Counter
@@ -33,7 +32,6 @@ from tunelint.similarity import (
     exact_jaccard_pairs,
     lsh_candidate_pairs,
     lsh_params,
-    normalise,
     shingle_rows,
 )
 from tunelint.similarity.hashing import ranges
@@ -170,43 +168,6 @@ class ExampleRefs:
         return ""
 
 
-def _turn_key(turn: Turn) -> str:
-    calls = "".join(f"\x1d{c.name}\x1c{normalise(c.arguments)}" for c in turn.tool_calls)
-    return f"{turn.role.value}\x1f{normalise(turn.content)}{calls}"
-
-
-def example_key(example: Example) -> int:
-    """Hash of the whole example after normalisation (NFKC, case, whitespace): every turn with
-    its role, tool calls, and the rejected side of a preference pair."""
-    text = "\x1e".join(_turn_key(t) for t in example.turns)
-    if example.rejected:
-        text += "\x1e\x1erejected\x1e" + "\x1e".join(_turn_key(t) for t in example.rejected)
-    return xxhash.xxh3_64_intdigest(text.encode("utf-8", "surrogatepass"))
-
-
-def system_key(example: Example) -> int:
-    """Hash of the normalised system prompt(s); 0 when there is none."""
-    parts = [normalise(t.content) for t in example.turns if t.role is Role.SYSTEM]
-    if not parts:
-        return 0
-    return xxhash.xxh3_64_intdigest("\x1e".join(parts).encode("utf-8", "surrogatepass")) | 1
-
-
-def input_turns(example: Example) -> tuple[Turn, ...]:
-    """Every turn before the final assistant turn (the system prompt included)."""
-    last = None
-    for i, turn in enumerate(example.turns):
-        if turn.role is Role.ASSISTANT:
-            last = i
-    return example.turns if last is None else example.turns[:last]
-
-
-def input_key(example: Example) -> int:
-    """Hash of the normalised input: system prompt and every turn before the final answer."""
-    text = "\x1e".join(_turn_key(t) for t in input_turns(example))
-    return xxhash.xxh3_64_intdigest(text.encode("utf-8", "surrogatepass"))
-
-
 def output_text(example: Example) -> str:
     """The final assistant turn: its text, and its tool calls as `name(arguments)`."""
     turn = example.final_assistant
@@ -214,25 +175,6 @@ def output_text(example: Example) -> str:
         return ""
     calls = "\n".join(f"{c.name}({c.arguments})" for c in turn.tool_calls)
     return f"{turn.content}\n{calls}" if calls else turn.content
-
-
-def output_key(example: Example) -> int:
-    return xxhash.xxh3_64_intdigest(normalise(output_text(example)).encode("utf-8", "surrogatepass"))
-
-
-def words_text(turns: tuple[Turn, ...], skip_system: bool = True) -> str:
-    """The text whose words are shingled: turn contents and tool-call arguments; the system
-    prompt left out when it is compared exactly instead (a long shared system prompt would make
-    every pair look alike)."""
-    parts: list[str] = []
-    for turn in turns:
-        if skip_system and turn.role is Role.SYSTEM:
-            continue
-        parts.append(turn.content)
-        for call in turn.tool_calls:
-            parts.append(call.name)
-            parts.append(call.arguments)
-    return "\n".join(parts)
 
 
 def excerpt(text: str, show_pii: bool = False, limit: int = EXCERPT_CHARS) -> str:
