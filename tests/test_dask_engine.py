@@ -394,3 +394,23 @@ def test_keyed_shuffle_with_stdin(scheduler, tmp_path):
     assert via_dask == _cli_json(["-", str(a), *args], stdin=stdin)
     near = [f for f in via_dask["findings"] if f["check"] == "near-duplicate"]
     assert {f["location"]["path"] for f in near} == {"-", str(a)}
+
+
+def test_keyed_shuffle_over_many_partitions(scheduler, tmp_path, monkeypatch):
+    # Large data gets more shuffle partitions than workers (one per EXAMPLES_PER_PARTITION
+    # examples); the findings do not depend on how many.
+    import tunelint.executors as executors
+
+    monkeypatch.setattr(executors, "EXAMPLES_PER_PARTITION", 150)
+    used: list[int] = []
+    real = DaskExecutor._buckets
+    monkeypatch.setattr(DaskExecutor, "_buckets", lambda self, *a: used.append(real(self, *a)) or used[-1])
+    a = _write_jsonl(tmp_path / "a.jsonl", _near_records(5))
+    b = _write_jsonl(tmp_path / "b.jsonl", _conflict_records(6, labelled=True)[:300])
+    settings = Settings(fail_on="never", chunk_bytes=40 << 10,
+                        select=("near-duplicate", "exact-duplicate", "conflicting-outputs"))
+    local, dask, calls = _both([str(a), str(b)], scheduler[0], settings=settings)
+    assert local == dask
+    assert used and used[0] > 2  # more partitions than the two workers
+    checks = {f["check"] for f in dask["findings"]}
+    assert {"near-duplicate", "exact-duplicate", "conflicting-outputs"} <= checks

@@ -225,6 +225,11 @@ class Probe:
     splittable: bool
 
 
+# Examples whose keyed rows one shuffle partition holds at most (about 1.2 KB of rows per
+# example over all keyed checks: ~120 MB per group task), so a worker's largest task stays
+# bounded as the data grows; smaller data gets one partition per worker.
+EXAMPLES_PER_PARTITION = 100_000
+
 # Registry and formats per worker process, keyed by what decides them (plugins, their base dir).
 _TOOLS: dict[tuple[tuple[str, ...], str], tuple[Any, Any]] = {}
 
@@ -554,7 +559,6 @@ class DaskExecutor(Executor):
 
         # Keyed checks (see `checks.base.Keyed`) are shuffled instead of merged up the tree.
         keyed = [c.name for c in run.checks if isinstance(c, Keyed)]
-        buckets = self._buckets(len(pieces))
         parts: list[Any] = []
         for number, piece in enumerate(pieces):
             if piece.path == "-":  # stdin: read here, then handed to the cluster like any chunk result
@@ -565,9 +569,13 @@ class DaskExecutor(Executor):
                 parts.append(client.scatter([(local, info, *extra)], hash=False)[0])
             else:
                 parts.append(client.submit(piece_task, piece, settings, splits, keyed, pure=False))
-        pieces_out = parts
+        # Each element of a piece's result becomes its own task result and the tuple is let go:
+        # a worker over its memory target can then spill the keyed states (held until the
+        # shuffle fetched from them) without another key keeping them alive.
         states = [client.submit(pick_task, part, 2, pure=False) for part in parts] if keyed else []
+        facts = {name: [client.submit(pick_task, part, 3, name, pure=False) for part in parts] for name in keyed}
         infos = client.map(info_task, parts, pure=False)
+        parts = [client.submit(pick_task, part, 0, pure=False) for part in parts] if keyed else parts
         # Pairwise merges in file order: level by level, neighbours only, so "first occurrence"
         # keeps its meaning; intermediate states live and die on the workers. One tree per split,
         # then the splits folded in reading order: a check may need a whole split merged before
@@ -594,8 +602,9 @@ class DaskExecutor(Executor):
                 key = (info.split, info.path)
                 done[key] = done.get(key, 0) + info.examples
                 progress(info.split, info.path, done[key])
-        shuffled = {name: self._shuffle(run.by_name[name], pieces_out, states, buckets, splits) for name in keyed}
-        del states, pieces_out
+        buckets = self._buckets(len(pieces), sum(info.examples for info in got if info is not None))
+        shuffled = {name: self._shuffle(run.by_name[name], facts.pop(name), states, buckets, splits) for name in keyed}
+        del states
         final = root.result()
         if isinstance(final, tuple):  # a single piece: no merge ran
             final = final[0]
@@ -610,15 +619,17 @@ class DaskExecutor(Executor):
             k += len(pieces)
         return datasets
 
-    def _buckets(self, pieces: int) -> int:
-        """Partitions of a shuffle: one per worker, no more than there are pieces."""
+    def _buckets(self, pieces: int, examples: int) -> int:
+        """Partitions of a shuffle: one per worker (no more than there are pieces), more when
+        the data is large, so that one group task holds the rows of at most about
+        `EXAMPLES_PER_PARTITION` examples."""
         try:
             workers = len(self.client.scheduler_info().get("workers", {}))
         except Exception:  # pragma: no cover - a scheduler that does not answer
             workers = 1
-        return max(1, min(pieces, workers))
+        return max(1, min(pieces, workers), -(-examples // EXAMPLES_PER_PARTITION))
 
-    def _shuffle(self, check: Any, pieces_out: list[Any], states: list[Any], buckets: int, splits: Splits) -> tuple[Any, ...]:
+    def _shuffle(self, check: Any, facts: list[Any], states: list[Any], buckets: int, splits: Splits) -> tuple[Any, ...]:
         """Run one keyed check's shuffle over the pieces' states (see `checks.base.Keyed`);
         returns what its `keyed_adopt` takes. The whole graph is submitted at once; the client
         waits for the facts, the prepared group facts and the verified pairs only."""
@@ -633,7 +644,8 @@ class DaskExecutor(Executor):
         def pick(future: Any, *path: Any) -> Any:
             return client.submit(pick_task, future, *path, pure=False)
 
-        facts_f = client.submit(collect_task, *[pick(p, 3, name) for p in pieces_out], pure=False)
+        facts_f = client.submit(collect_task, *facts, pure=False)
+        del facts
         emitted = [client.submit(emit_task, st, name, number, buckets, facts_f, pure=False) for number, st in enumerate(states)]
         groups = [
             client.submit(group_task, name, settings, splits, buckets, facts_f, *[pick(e, b) for e in emitted], pure=False)
