@@ -162,6 +162,22 @@ def test_engine_dask_starts_and_stops_its_own_cluster(tmp_path):
     assert _json(report) == _json(lint(p, settings=settings))
 
 
+def test_worker_memory_limits_the_cluster_tunelint_starts(tmp_path):
+    config = tmp_path / "tunelint.toml"
+    config.write_text('engine = "dask"\njobs = 1\nworker-memory = "768MiB"\n', encoding="utf-8")
+    from tunelint.config import load_settings
+
+    settings = load_settings(config)
+    with DaskExecutor(settings) as executor:
+        workers = executor.client.scheduler_info()["workers"].values()
+        assert [w["memory_limit"] for w in workers] == [768 << 20]
+    # A running cluster keeps its operator's limits: asking for one there is a config error.
+    from tunelint.config import ConfigError
+
+    with pytest.raises(ConfigError, match="worker-memory"):
+        DaskExecutor(settings.replace(scheduler="tcp://127.0.0.1:1"))
+
+
 def _cli_json(args, stdin=None) -> dict:
     from click.testing import CliRunner
 

@@ -7,6 +7,7 @@ directory winning; `extend = "other.toml"` inherits from another file. Per-check
 
 from __future__ import annotations
 
+import re
 import sys
 from pathlib import Path
 from typing import Any, Literal, Mapping
@@ -96,6 +97,20 @@ class PrivacySettings(BaseModel):
     review_file: Path | None = None
 
 
+_UNITS = {"": 1, "b": 1, "kb": 10**3, "mb": 10**6, "gb": 10**9, "tb": 10**12,
+          "kib": 1 << 10, "mib": 1 << 20, "gib": 1 << 30, "tib": 1 << 40}
+_SIZE = re.compile(r"\s*(\d+(?:\.\d+)?)\s*([a-zA-Z]*)\s*")
+
+
+def parse_bytes(text: str) -> int:
+    """"2GiB", "1.5 GB", "800MB" or "1073741824" as a number of bytes."""
+    match = _SIZE.fullmatch(text)
+    unit = match.group(2).lower() if match else ""
+    if match is None or unit not in _UNITS:
+        raise ValueError(f"'{text}' is not a size such as 2GiB, 1.5GB or 800MB")
+    return int(float(match.group(1)) * _UNITS[unit])
+
+
 class Settings(BaseModel):
     """Everything a run needs besides the input files. Frozen; CLI flags are merged in by `replace`."""
 
@@ -124,8 +139,17 @@ class Settings(BaseModel):
     # started for the run, or the one at `scheduler`, e.g. "tcp://10.0.0.5:8786"). docs/distributed.md
     engine: Literal["local", "dask"] = "local"
     scheduler: str | None = None
+    # Memory limit of each worker of the LocalCluster tunelint starts ("2GiB", "1.5GB" or bytes;
+    # None: Dask's own, the machine's memory shared by the workers). Past 60 % of it a worker
+    # spills what it holds to disk. A running cluster's workers have their operator's limits.
+    worker_memory: int | None = Field(default=None, ge=1 << 26)
     base_dir: Path = Field(default_factory=Path.cwd)
     config_path: Path | None = None
+
+    @field_validator("worker_memory", mode="before")
+    @classmethod
+    def _bytes(cls, v: Any) -> Any:
+        return parse_bytes(v) if isinstance(v, str) else v
 
     @field_validator("fields")
     @classmethod

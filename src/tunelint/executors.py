@@ -450,9 +450,13 @@ class DaskExecutor(Executor):
         self._cluster: Any = None
         self.client: Any = None
         if settings.scheduler:
+            if settings.worker_memory is not None:
+                raise ConfigError("worker-memory applies to the cluster tunelint starts; a running cluster's "
+                                  "workers take their limit from their own configuration (dask worker --memory-limit)")
             self.client = self._connect(distributed, settings.scheduler)
         else:
-            self._cluster, self.client = self._local_cluster(distributed, settings.jobs or os.cpu_count() or 1)
+            self._cluster, self.client = self._local_cluster(distributed, settings.jobs or os.cpu_count() or 1,
+                                                             settings.worker_memory)
 
     @staticmethod
     def _connect(distributed: Any, address: str) -> Any:
@@ -476,7 +480,7 @@ class DaskExecutor(Executor):
         return client
 
     @staticmethod
-    def _local_cluster(distributed: Any, workers: int) -> tuple[Any, Any]:
+    def _local_cluster(distributed: Any, workers: int, memory: int | None = None) -> tuple[Any, Any]:
         import dask
 
         env = {f"distributed.nanny.pre-spawn-environ.{k}": v for k, v in WORKER_ENV.items()}
@@ -495,6 +499,7 @@ class DaskExecutor(Executor):
                     # loopback port instead of 8787.
                     scheduler_kwargs={"dashboard": False, "dashboard_address": "127.0.0.1:0"},
                     silence_logs=logging.ERROR,
+                    memory_limit="auto" if memory is None else memory,
                 )
                 client = distributed.Client(cluster, set_as_default=False)
         finally:
