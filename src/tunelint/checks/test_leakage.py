@@ -603,51 +603,20 @@ class TestLeakage(BatchedCheck):
         train, tno, pos = np.repeat(train, counts), np.repeat(tno, counts), np.repeat(pos, counts)
         row = np.searchsorted(self._row_offsets, occ, side="right") - 1
         test_pos = occ - self._row_offsets[row]
-        # A run: consecutive n-grams in both texts, same test turn and same training turn.
-        order = np.lexsort((test_pos, tno, train, row))
-        row, train, tno, pos, test_pos = row[order], train[order], tno[order], pos[order], test_pos[order]
-        continues = np.r_[False, (row[1:] == row[:-1]) & (train[1:] == train[:-1]) & (tno[1:] == tno[:-1])
-                          & (test_pos[1:] == test_pos[:-1] + 1) & (pos[1:] == pos[:-1] + 1)]
-        run_start = np.flatnonzero(~continues)
-        run_end = np.r_[run_start[1:], len(row)] - 1
-        n = self.options.ngram_size
-        share = self.options.output_run_share
-        covered: dict[int, np.ndarray] = {}
-        best: dict[tuple[int, int], tuple[int, int]] = {}
-        for start, end in zip(run_start.tolist(), run_end.tolist()):
-            r = int(row[start])
-            if r not in covered:
-                covered[r] = self._template_words(r, template)
-            # Words of the shared span that template n-grams do not cover: a run that is
-            # template text plus a word or two of content is not a leak.
-            first_word, last_word = int(test_pos[start]), int(test_pos[end]) + n
-            words = int(np.count_nonzero(~covered[r][first_word:last_word]))
-            if words < n:
-                continue
-            test_id, turn = int(self._row_owner[r]), int(self._row_turn[r])
-            meta = self._tests[test_id]
-            # Answers reuse stock phrasing ("to find the total number of ..."); a run in the
-            # test's answer leaks it only when it covers much of that answer.
-            if turn >= meta.input_turns and words < share * meta.words[turn]:
-                continue
-            key = (test_id, int(train[start]))
-            if key not in best or words > best[key][1]:
-                best[key] = (start, words)
-        for (test_id, gid), (start, words) in best.items():
+        best = _best_runs(row, train, tno, pos, test_pos, self.options,
+                          covered=lambda r: self._template_words(r, template),
+                          owner=lambda r: (int(self._row_owner[r]), int(self._row_turn[r])),
+                          meta=self._tests.__getitem__)
+        for (test_id, gid), (words, turn, train_turn, train_pos) in best.items():
             self._matches[test_id].append(_Match(
-                gid, "ngram", run_words=words, test_turn=int(self._row_turn[row[start]]),
-                excerpt=self._excerpts.get((gid, int(tno[start]), int(pos[start])), ""),
+                gid, "ngram", run_words=words, test_turn=turn,
+                excerpt=self._excerpts.get((gid, train_turn, train_pos), ""),
             ))
 
     def _template_words(self, row: int, template: np.ndarray) -> np.ndarray:
         """Per word of a test turn, whether a template n-gram covers it."""
         grams = self._occ_gram[self._row_offsets[row]:self._row_offsets[row + 1]]
-        n = self.options.ngram_size
-        starts = np.zeros(len(grams) + n, dtype=np.int64)
-        flagged = template[grams].astype(np.int64)
-        starts[:len(grams)] += flagged
-        starts[n:n + len(grams)] -= flagged
-        return np.cumsum(starts)[:len(grams) + n - 1] > 0
+        return _covered(template[grams], self.options.ngram_size)
 
     def _report(self, test_id: int, matches: list[_Match]) -> Finding:
         meta = self._tests[test_id]
@@ -753,6 +722,56 @@ def _match_evidence(m: _Match) -> dict:
 def _where(loc: Location) -> str:
     name = loc.path.rsplit("/", 1)[-1]
     return f"{name}:{loc.line}" if loc.line is not None else f"{name}[{loc.index}]"
+
+
+def _covered(flagged: np.ndarray, n: int) -> np.ndarray:
+    """Per word of a turn, whether one of the flagged n-grams (one flag per n-gram position) covers it."""
+    starts = np.zeros(len(flagged) + n, dtype=np.int64)
+    flagged = flagged.astype(np.int64)
+    starts[:len(flagged)] += flagged
+    starts[n:n + len(flagged)] -= flagged
+    return np.cumsum(starts)[:len(flagged) + n - 1] > 0
+
+
+def _best_runs(row, train, tno, pos, test_pos, opts, covered, owner, meta) -> dict:
+    """The longest shared run per (test example, training example), from n-gram hits: `row` a
+    test turn (numbered in test order), `test_pos` the hit's place in it, `train`/`tno`/`pos`
+    the training example, turn and place. `covered(row)` flags the turn's template words,
+    `owner(row)` is (test id, turn), `meta(test id)` its `_TestMeta`. Returns
+    {(test id, train id): (words, test turn, training turn, training position)}."""
+    # A run: consecutive n-grams in both texts, same test turn and same training turn. `pos`
+    # last only breaks ties the way the hits arrive (a training turn's hits in text order).
+    order = np.lexsort((pos, test_pos, tno, train, row))
+    row, train, tno, pos, test_pos = row[order], train[order], tno[order], pos[order], test_pos[order]
+    continues = np.r_[False, (row[1:] == row[:-1]) & (train[1:] == train[:-1]) & (tno[1:] == tno[:-1])
+                      & (test_pos[1:] == test_pos[:-1] + 1) & (pos[1:] == pos[:-1] + 1)]
+    run_start = np.flatnonzero(~continues)
+    run_end = np.r_[run_start[1:], len(row)] - 1
+    n = opts.ngram_size
+    share = opts.output_run_share
+    cover: dict[int, np.ndarray] = {}
+    best: dict[tuple[int, int], tuple[int, int]] = {}
+    for start, end in zip(run_start.tolist(), run_end.tolist()):
+        r = int(row[start])
+        if r not in cover:
+            cover[r] = covered(r)
+        # Words of the shared span that template n-grams do not cover: a run that is
+        # template text plus a word or two of content is not a leak.
+        first_word, last_word = int(test_pos[start]), int(test_pos[end]) + n
+        words = int(np.count_nonzero(~cover[r][first_word:last_word]))
+        if words < n:
+            continue
+        test_id, turn = owner(r)
+        m = meta(test_id)
+        # Answers reuse stock phrasing ("to find the total number of ..."); a run in the
+        # test's answer leaks it only when it covers much of that answer.
+        if turn >= m.input_turns and words < share * m.words[turn]:
+            continue
+        key = (test_id, int(train[start]))
+        if key not in best or words > best[key][1]:
+            best[key] = (start, words)
+    return {key: (words, owner(int(row[start]))[1], int(tno[start]), int(pos[start]))
+            for key, (start, words) in best.items()}
 
 
 def _ranges(starts: np.ndarray, counts: np.ndarray) -> np.ndarray:
