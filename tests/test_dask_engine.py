@@ -394,3 +394,85 @@ def test_keyed_shuffle_with_stdin(scheduler, tmp_path):
     assert via_dask == _cli_json(["-", str(a), *args], stdin=stdin)
     near = [f for f in via_dask["findings"] if f["check"] == "near-duplicate"]
     assert {f["location"]["path"] for f in near} == {"-", str(a)}
+
+
+# -- keyed shuffle: test-leakage grouped on input, opening, band and n-gram keys --------------
+
+
+def _leak_records(seed: int) -> tuple[list[dict], list[dict]]:
+    """Training and test chats with planted leaks of every kind: exact copies, the same input
+    with another answer, a conversation cut in two, near copies, long shared runs (in an input,
+    and in an answer), a phrase shared by more training examples than the n-gram cap keeps, and
+    an instruction template in many examples on both sides (template text, not a leak)."""
+    import random
+
+    rng = random.Random(seed)
+    # Words without digits (near equality masks numbers).
+    syllables = [c + v for c in "bdfgklmnprstvz" for v in "aeiou"]
+    vocab = [a + b + c for a in syllables[:20] for b in syllables for c in syllables[:3]]
+    template = "Answer the question below in one short paragraph and show your reasoning step by step please"
+
+    def words(k: int) -> list[str]:
+        return rng.sample(vocab, k)
+
+    def chat(*turns: str, system: str = "You are terse.") -> dict:
+        roles = ["user", "assistant"] * len(turns)
+        return {"messages": [{"role": "system", "content": system}]
+                + [{"role": roles[i], "content": t} for i, t in enumerate(turns)]}
+
+    def plain() -> dict:
+        prefix = template + " " if rng.random() < 0.4 else ""
+        return chat(prefix + " ".join(words(rng.randint(20, 40))), " ".join(words(rng.randint(10, 30))))
+
+    train = [plain() for _ in range(700)]
+    test = [plain() for _ in range(160)]
+    phrase = " ".join(words(16))
+    for i in range(9):  # one phrase in 9 training examples and a test example: past the cap of 5
+        train[40 + 60 * i]["messages"][2]["content"] += " " + phrase
+    test[3]["messages"][1]["content"] = " ".join(words(20)) + " " + phrase
+    for k, j in enumerate(range(10, 150, 9)):
+        source = train[(j * 37) % len(train)]
+        user, answer = source["messages"][1]["content"], source["messages"][2]["content"]
+        plant = k % 6
+        if plant == 0:  # exact, after normalisation
+            test[j] = chat("  " + user.upper(), answer)
+        elif plant == 1:  # same input, another answer
+            test[j] = chat(user, " ".join(words(12)))
+        elif plant == 2:  # a conversation cut in two: the opening in train, all of it in test
+            follow = " ".join(words(15))
+            train.append(chat(user, answer, follow, " ".join(words(10))))
+            test[j] = chat(user, answer, follow, " ".join(words(10)), " ".join(words(8)), " ".join(words(9)))
+        elif plant == 3:  # near copy: a word of a long input changed
+            long = words(80)
+            train.append(chat(" ".join(long), " ".join(words(12))))
+            long[rng.randrange(80)] = rng.choice(vocab)
+            test[j] = chat(" ".join(long), " ".join(words(12)))
+        elif plant == 4:  # a 20-word run of a training answer inside a test input
+            test[j] = chat(" ".join(words(15)) + " " + " ".join((answer + " " + user).split()[:20]), "ok then")
+        else:  # most of a test answer is a training input's run
+            test[j] = chat(" ".join(words(25)), " ".join(user.split()[:18]) + " zu zo")
+    rng.shuffle(train)
+    return train, test
+
+
+def test_test_leakage_through_the_shuffle_planted(scheduler, tmp_path):
+    train, test = _leak_records(5)
+    a = _write_jsonl(tmp_path / "a.jsonl", train[:400])
+    b = _write_jsonl(tmp_path / "b.jsonl", train[400:])
+    t = _write_jsonl(tmp_path / "test.jsonl", test)
+    # template-share makes the template cutoff 12 examples: the shared phrase (10 examples) is
+    # not template text, and only its first 5 training examples are kept (the n-gram cap).
+    settings = Settings(fail_on="never", chunk_bytes=24 << 10, select=("test-leakage",),
+                        checks={"test-leakage": {"template-share": 0.013}})
+    local, dask, calls = _both([str(a), str(b)], scheduler[0], local_jobs=2, settings=settings, test=str(t))
+    assert local == dask and dask["stats"]["parallelism_note"] is None
+    assert len({p for s, p, _ in calls if s == "test"}) == 1 and len(calls) > 8
+    found = [f for f in dask["findings"] if f["check"] == "test-leakage"]
+    kinds = {f["evidence"]["kind"] for f in found}
+    assert kinds == {"exact", "input", "conversation", "near", "ngram"}, kinds
+    phrase = next(f for f in found if f["location"]["line"] == 4)
+    assert phrase["evidence"]["kind"] == "ngram" and phrase["evidence"]["training_examples"] == 5
+    splits = {"train": (str(a), str(b)), "test": (str(t),), "reference": ()}
+    check = _read_on_dask(scheduler[0], settings, splits).by_name["test-leakage"]
+    # The client's instance holds the shuffle's results, and no test index or test examples.
+    assert check._keyed is not None and not check._tests and not check._frozen and not hasattr(check, "_grams")

@@ -222,6 +222,20 @@ class Keyed(abc.ABC):
        client's instance, whose `finish()` then reports from it instead of from merged state.
     """
 
+    # Columns of the candidate pairs that, besides the pair itself, tell two candidates apart:
+    # the engine drops candidates repeated in (`ids`, `other`, these columns).
+    keyed_distinct: ClassVar[tuple[str, ...]] = ()
+
+    def keyed_wanted(self) -> bool:
+        """Whether this run needs the shuffle at all (False: the engine skips it; the check
+        then merges and finishes as usual, e.g. having observed nothing)."""
+        return True
+
+    def keyed_begin(self) -> None:
+        """Called on a piece's fresh instance before it observes anything, when the engine will
+        shuffle it rather than merge it: a check whose merged path works while observing (with
+        an index built elsewhere) records what its rows need instead."""
+
     @abc.abstractmethod
     def keyed_facts(self) -> Any:
         """Small picklable facts about what this (partial) instance observed."""
