@@ -665,7 +665,8 @@ class TestLeakage(BatchedCheck, Keyed):
         if self._shuffled and self._n_train and sum(f["tests"] for f in facts):
             parts = self._training_rows(parts, facts)
         if self._shuffled:
-            self._train_texts = None  # the excerpts of the rows emitted are kept
+            # The texts are freed: the excerpts of the n-gram hits travel in the rows emitted.
+            self._train_texts = None
         out = {}
         for kind, columns in _ROW_COLUMNS.items():
             empty = KeyRows(np.empty(0, np.uint64), np.empty(0, np.int64), {c: np.empty(0, t) for c, t in columns.items()})
@@ -695,7 +696,7 @@ class TestLeakage(BatchedCheck, Keyed):
         position = np.arange(len(rows.values)) - np.repeat(rows.offsets[:-1], lengths)
         parts["gram"].append(KeyRows(rows.values.copy(), np.repeat(owner, lengths).astype(np.int64), {
             "side": np.zeros(len(rows.values), np.int8), "turn": np.repeat(turn, lengths).astype(np.int32),
-            "pos": position.astype(np.int32)}))
+            "pos": position.astype(np.int32), "excerpt": np.full(len(rows.values), "", dtype=object)}))
         return parts
 
     def _training_rows(self, parts: dict[str, list[KeyRows]], facts: list[dict]) -> dict[str, list[KeyRows]]:
@@ -715,7 +716,6 @@ class TestLeakage(BatchedCheck, Keyed):
         grams = [f["grams"] for f in facts if len(f["grams"])]
         test_grams = np.unique(np.concatenate(grams)) if grams else np.empty(0, np.uint64)
         texts = self._train_texts or []
-        self._train_excerpts: dict[tuple[int, int, int], str] = {}
         n = self.options.ngram_size
         for start in range(0, len(texts), _BATCH):
             flat, owner, turn_no = [], [], []
@@ -736,13 +736,16 @@ class TestLeakage(BatchedCheck, Keyed):
             position = (hit - rows.offsets[:-1][row]).astype(np.int32)
             ex = np.asarray(owner, dtype=np.int64)[row]
             tno = np.asarray(turn_no, dtype=np.int32)[row]
+            # The excerpt travels with the row: the report quotes the training words of a run's
+            # first n-gram, and only this task still has the text.
             words: dict[int, list[str]] = {}
-            for r, e, t, p in zip(row.tolist(), ex.tolist(), tno.tolist(), position.tolist()):
+            excerpts = np.empty(len(hit), dtype=object)
+            for k, (r, p) in enumerate(zip(row.tolist(), position.tolist())):
                 if r not in words:
                     words[r] = similarity.tokenize(flat[r])
-                self._train_excerpts[(e, t, p)] = _mask_digit_runs(words[r][p:p + n], self._show_pii)
+                excerpts[k] = _mask_digit_runs(words[r][p:p + n], self._show_pii)
             parts["gram"].append(KeyRows(rows.values[hit], ex, {"side": np.ones(len(hit), np.int8), "turn": tno,
-                                                                "pos": position}))
+                                                                "pos": position, "excerpt": excerpts}))
         return parts
 
     def keyed_candidates(self, kinds: dict[str, KeyRows], facts: list[dict]) -> tuple[KeyRows, dict]:
@@ -800,7 +803,8 @@ class TestLeakage(BatchedCheck, Keyed):
         sub = rows.take(keep)
         t, r = _join(sub.key, sub.columns["side"], sub.ids)
         pairs = _candidates(sub.ids[t], sub.ids[r], _KINDS.index("ngram"), test_turn=sub.columns["turn"][t],
-                            test_pos=sub.columns["pos"][t], tno=sub.columns["turn"][r], pos=sub.columns["pos"][r])
+                            test_pos=sub.columns["pos"][t], tno=sub.columns["turn"][r], pos=sub.columns["pos"][r],
+                            excerpt=sub.columns["excerpt"][r])
         return pairs, group_facts
 
     def keyed_prepare(self, facts: list[dict], group_facts: list[dict]) -> dict:
@@ -819,12 +823,9 @@ class TestLeakage(BatchedCheck, Keyed):
             return {"side": 0, "ids": ids, "sigs": sigs[positions], "shingles": take_rows(shingles, positions),
                     "tests": [self._tests[p] for p in positions.tolist()], "grams": grams}
         sigs, shingles = self._train_arrays()
-        wanted = dict(zip(positions.tolist(), ids.tolist()))
-        excerpts = {(wanted[e], t, p): text for (e, t, p), text in getattr(self, "_train_excerpts", {}).items()
-                    if e in wanted}
         return {"side": 1, "ids": ids, "sigs": sigs[positions], "shingles": take_rows(shingles, positions),
                 "places": places_of(self._train_refs, positions.tolist()),
-                "turns": np.frombuffer(self._train_turns, dtype=np.int64)[positions], "excerpts": excerpts}
+                "turns": np.frombuffer(self._train_turns, dtype=np.int64)[positions]}
 
     def keyed_verify(self, pairs: KeyRows, payload: list[dict], facts: list[dict], prepared: dict) -> dict:
         """The matches of one partition of candidates, as the merged path records them."""
@@ -834,7 +835,7 @@ class TestLeakage(BatchedCheck, Keyed):
         kind = col["kind"]
         out = {name: [] for name in _VERIFIED}
 
-        def add(sel: np.ndarray, kinds, jaccard=None, words=None, test_turn=None, tno=None, pos=None) -> None:
+        def add(sel: np.ndarray, kinds, jaccard=None) -> None:
             size = len(sel)
             zero = np.zeros(size, dtype=np.int64)
             out["test"].append(test[sel])
@@ -843,10 +844,9 @@ class TestLeakage(BatchedCheck, Keyed):
             out["jaccard"].append(np.ones(size) if jaccard is None else np.asarray(jaccard, dtype=np.float64))
             out["shared"].append(col["shared"][sel].astype(np.int64))
             out["train_turns"].append(col["train_turns"][sel].astype(np.int64))
-            out["run_words"].append(zero if words is None else np.asarray(words, dtype=np.int64))
-            out["test_turn"].append(zero if test_turn is None else np.asarray(test_turn, dtype=np.int64))
-            out["tno"].append(zero if tno is None else np.asarray(tno, dtype=np.int64))
-            out["pos"].append(zero if pos is None else np.asarray(pos, dtype=np.int64))
+            out["run_words"].append(zero)
+            out["test_turn"].append(zero)
+            out["excerpt"].append(np.full(size, "", dtype=object))
 
         # Exact and input matches hold as grouped.
         sel = np.flatnonzero(kind <= _KINDS.index("input"))
@@ -884,6 +884,8 @@ class TestLeakage(BatchedCheck, Keyed):
             row = row.reshape(-1)
             template = prepared["template"]
             n = self.options.ngram_size
+            excerpt = {(int(g), int(t), int(p)): e for g, t, p, e in
+                       zip(train[sel], col["tno"][sel], col["pos"][sel], col["excerpt"][sel])}
 
             def covered(r: int) -> np.ndarray:
                 part, k = where[int(turns[r, 0])]
@@ -907,8 +909,10 @@ class TestLeakage(BatchedCheck, Keyed):
                 out["jaccard"].append(np.ones(size))
                 out["shared"].append(np.zeros(size, dtype=np.int64))
                 out["train_turns"].append(np.zeros(size, dtype=np.int64))
-                for name, k in (("run_words", 0), ("test_turn", 1), ("tno", 2), ("pos", 3)):
+                for name, k in (("run_words", 0), ("test_turn", 1)):
                     out[name].append(np.asarray([v[k] for v in values], dtype=np.int64))
+                out["excerpt"].append(np.asarray([excerpt.get((gid, v[2], v[3]), "") for (_, gid), v in zip(keys, values)],
+                                                 dtype=object))
         return {name: np.concatenate(parts) if parts else np.empty(0) for name, parts in out.items()}
 
     def keyed_members(self, verified: list[dict], facts: list[dict], prepared: dict) -> np.ndarray:
@@ -923,24 +927,21 @@ class TestLeakage(BatchedCheck, Keyed):
         self._keyed = None
         tests: dict[int, _TestMeta] = {}
         locations: dict[int, tuple[Location, int]] = {}
-        excerpts: dict[tuple[int, int, int], str] = {}
         for part in payload:
             if part["side"] == 0:
                 tests.update(zip(part["ids"].tolist(), part["tests"]))
                 continue
             for gid, (split, path, index, line, _), turns in zip(part["ids"].tolist(), part["places"], part["turns"].tolist()):
                 locations[gid] = (Location(split, path, line, index), turns)
-            excerpts.update(part["excerpts"])
         matches: dict[int, list[_Match]] = defaultdict(list)
         for v in verified:
             columns = [v[name].tolist() for name in _VERIFIED]
-            for test_id, gid, kind, jaccard, shared, train_turns, words, test_turn, tno, pos in zip(*columns):
+            for test_id, gid, kind, jaccard, shared, train_turns, words, test_turn, excerpt in zip(*columns):
                 name = _KINDS[int(kind)]
                 if name == "near":
                     match = _Match(int(gid), name, jaccard=jaccard)
                 elif name == "ngram":
-                    match = _Match(int(gid), name, run_words=int(words), test_turn=int(test_turn),
-                                   excerpt=excerpts.get((int(gid), int(tno), int(pos)), ""))
+                    match = _Match(int(gid), name, run_words=int(words), test_turn=int(test_turn), excerpt=excerpt)
                 elif name == "conversation":
                     match = _Match(int(gid), name, shared_turns=int(shared), train_turns=int(train_turns))
                 else:
@@ -1201,10 +1202,10 @@ _ROW_COLUMNS: dict[str, dict[str, Any]] = {
     "input": {"side": np.int8, "full": np.uint64, "turns": np.int32},
     "prefix": {"side": np.int8, "k": np.int32, "turns": np.int32},
     "band": {"side": np.int8},
-    "gram": {"side": np.int8, "turn": np.int32, "pos": np.int32},
+    "gram": {"side": np.int8, "turn": np.int32, "pos": np.int32, "excerpt": object},
 }
 _KINDS = ("exact", "input", "conversation", "near", "ngram")
-_VERIFIED = ("test", "train", "kind", "jaccard", "shared", "train_turns", "run_words", "test_turn", "tno", "pos")
+_VERIFIED = ("test", "train", "kind", "jaccard", "shared", "train_turns", "run_words", "test_turn", "excerpt")
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
 
 
@@ -1241,6 +1242,8 @@ def _candidates(test, train, kind, *, by_train: bool = False, **columns) -> KeyR
     out = {"other": train, "kind": np.broadcast_to(np.asarray(kind, dtype=np.int8), (size,)).copy()}
     for name in ("shared", "train_turns", "test_turns", "test_turn", "test_pos", "tno", "pos"):
         out[name] = np.asarray(columns[name], dtype=np.int32) if name in columns else np.zeros(size, np.int32)
+    # The training words of an n-gram hit, for the report's excerpt.
+    out["excerpt"] = np.asarray(columns["excerpt"], dtype=object) if "excerpt" in columns else np.full(size, "", dtype=object)
     key = mix64(train.astype(np.uint64)) if by_train else mix64(test.astype(np.uint64) * _GOLDEN ^ train.astype(np.uint64))
     return KeyRows(key, test, out)
 
