@@ -118,8 +118,8 @@ def test_planted_defects_with_test_and_reference_splits(scheduler, tmp_path):
     test = tmp_path / "test.jsonl"
     test.write_text("\n".join(json.dumps(_chat(i)) for i in range(5000, 5200)) + "\n", encoding="utf-8")
     settings = Settings(fail_on="never", chunk_bytes=16 << 10)
-    # With a test split, test-leakage's training chunks each match against the test index their
-    # worker builds from the test file, and merge in a tree like the other checks.
+    # With a test split, test-leakage is shuffled (grouped on input, opening, band and n-gram
+    # keys across the chunks of both splits); the other checks merge in a tree.
     local, dask, _ = _both([str(p) for p in train], scheduler[0], local_jobs=2, settings=settings,
                            test=str(test), reference=str(test))
     assert local == dask
@@ -140,8 +140,8 @@ def test_gsm8k_many_chunks(scheduler):
 
 
 def test_gsm8k_leakage_against_its_test_split(scheduler):
-    # Both splits cut in chunks: test chunks merge into the test index, training chunks (matched
-    # on their workers) in a tree, then the two; n-gram and near leaks must all survive that.
+    # Both splits cut in chunks: test-leakage's rows from the test chunks and the training chunks
+    # meet in the shuffle's partitions; n-gram and near leaks must all survive that.
     settings = Settings(fail_on="never", fields=FIELDS, chunk_bytes=96 << 10)
     local, dask, calls = _both(str(GSM8K / "train.jsonl"), scheduler[0], local_jobs=2, settings=settings,
                                test=str(GSM8K / "test.jsonl"))
@@ -149,6 +149,11 @@ def test_gsm8k_leakage_against_its_test_split(scheduler):
     assert len({p for s, p, _ in calls if s == "test"}) == 1 and len(calls) > 30
     leaks = [(f["check"], f["location"]["line"]) for f in dask["findings"] if f["check"] == "test-leakage"]
     assert leaks == [("test-leakage", 582), ("test-leakage", 603), ("test-leakage", 633)]
+    # The keyed path was taken: the client's instance got the shuffle's results, no test index.
+    splits = {"train": (str(GSM8K / "train.jsonl"),), "test": (str(GSM8K / "test.jsonl"),), "reference": ()}
+    check = _read_on_dask(scheduler[0], settings.replace(select=("test-leakage",)), splits).by_name["test-leakage"]
+    assert check._keyed is not None and not check._tests and not hasattr(check, "_grams")
+    assert sum(f["tests"] for f in check._keyed[0]) == 1319 and sum(f["train"] for f in check._keyed[0]) == 7473
 
 
 def test_engine_dask_starts_and_stops_its_own_cluster(tmp_path):
@@ -476,3 +481,15 @@ def test_test_leakage_through_the_shuffle_planted(scheduler, tmp_path):
     check = _read_on_dask(scheduler[0], settings, splits).by_name["test-leakage"]
     # The client's instance holds the shuffle's results, and no test index or test examples.
     assert check._keyed is not None and not check._tests and not check._frozen and not hasattr(check, "_grams")
+
+
+def test_test_leakage_with_the_test_split_on_stdin(scheduler, tmp_path):
+    # Workers cannot read stdin again: the whole run is read in one process, as before.
+    train, test = _leak_records(6)
+    a = _write_jsonl(tmp_path / "a.jsonl", train)
+    t = _write_jsonl(tmp_path / "test.jsonl", test[:80])
+    args = ["--select", "test-leakage", "--test", "-"]
+    stdin = t.read_bytes()
+    via_dask = _cli_json([str(a), *args, "--engine", "dask", "--scheduler", scheduler[0]], stdin=stdin)
+    assert via_dask == _cli_json([str(a), *args], stdin=stdin)
+    assert len(via_dask["findings"]) >= 5
