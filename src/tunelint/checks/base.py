@@ -199,8 +199,8 @@ class Keyed(abc.ABC):
 
     A check that derives from `Keyed` (besides `DatasetCheck`) still implements `observe`,
     `merge` and `finish` as usual: the local engine merges and finishes it like any other check.
-    An engine that shuffles instead drives the steps below, and the check cannot tell it apart
-    from a local run (its findings are the same, in the same order). "Global ids" name examples
+    An engine that shuffles instead drives the steps below (first telling each piece's fresh
+    instance so, `keyed_begin`), and its findings are the same as a local run's, in the same order. "Global ids" name examples
     across pieces and sort in the local engine's observation order (`global_id`).
 
     1. Each piece of the input (a chunk task) observes its examples with a fresh instance, as

@@ -176,9 +176,10 @@ class TestLeakage(BatchedCheck, Keyed):
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
-        # Training chunks run in worker processes with fresh instances: each worker process
-        # indexes the test split itself (once, see `_borrow_index`), so the training side of a
-        # chunk is already matched when it is merged. That needs test files it can read again.
+        # Training chunks run in worker processes with fresh instances: each worker process of
+        # the local pool indexes the test split itself (once, see `_borrow_index`), so the
+        # training side of a chunk is already matched when it is merged. That needs test files
+        # it can read again. On Dask the check is shuffled instead (see `keyed_begin`).
         tests = self.context.splits.get("test") or ()
         self.mergeable = all(label != "-" and os.path.isfile(label) for label in tests)
         # Training states borrow the test index of the process they ran in, so they merge in
