@@ -493,3 +493,17 @@ def test_test_leakage_with_the_test_split_on_stdin(scheduler, tmp_path):
     via_dask = _cli_json([str(a), *args, "--engine", "dask", "--scheduler", scheduler[0]], stdin=stdin)
     assert via_dask == _cli_json([str(a), *args], stdin=stdin)
     assert len(via_dask["findings"]) >= 5
+
+
+def test_test_leakage_through_the_shuffle_real_conversations(scheduler, tmp_path):
+    # hh-rlhf cut in two: many conversations share their opening turns across the cut.
+    lines = (SHARED / "instruct" / "hh_rlhf" / "harmless-base_test.jsonl").read_text(encoding="utf-8").splitlines(True)
+    test = tmp_path / "test.jsonl"
+    test.write_text("".join(lines[:500]), encoding="utf-8")
+    train = tmp_path / "train.jsonl"
+    train.write_text("".join(lines[500:]), encoding="utf-8")
+    settings = Settings(fail_on="never", chunk_bytes=200 << 10, select=("test-leakage",))
+    local, dask, calls = _both(str(train), scheduler[0], settings=settings, test=str(test))
+    assert local == dask and len(calls) >= 8
+    kinds = [f["evidence"]["kind"] for f in dask["findings"]]
+    assert len(kinds) == 37 and kinds.count("conversation") == 26 and kinds.count("ngram") == 9
