@@ -200,8 +200,9 @@ class Keyed(abc.ABC):
     A check that derives from `Keyed` (besides `DatasetCheck`) still implements `observe`,
     `merge` and `finish` as usual: the local engine merges and finishes it like any other check.
     An engine that shuffles instead drives the steps below (first telling each piece's fresh
-    instance so, `keyed_begin`), and its findings are the same as a local run's, in the same order. "Global ids" name examples
-    across pieces and sort in the local engine's observation order (`global_id`).
+    instance so, `keyed_begin`), and the findings are a local run's, in the same order.
+    "Global ids" name examples across pieces and sort in the local engine's observation order
+    (`global_id`).
 
     1. Each piece of the input (a chunk task) observes its examples with a fresh instance, as
        usual, and returns `keyed_facts()`: small facts (counts, label names, file names).
