@@ -118,8 +118,8 @@ def test_planted_defects_with_test_and_reference_splits(scheduler, tmp_path):
     test = tmp_path / "test.jsonl"
     test.write_text("\n".join(json.dumps(_chat(i)) for i in range(5000, 5200)) + "\n", encoding="utf-8")
     settings = Settings(fail_on="never", chunk_bytes=16 << 10)
-    # With a test split, test-leakage's training chunks each match against the test index their
-    # worker builds from the test file, and merge in a tree like the other checks.
+    # With a test split, test-leakage is shuffled (grouped on input, opening, band and n-gram
+    # keys across the chunks of both splits); the other checks merge in a tree.
     local, dask, _ = _both([str(p) for p in train], scheduler[0], local_jobs=2, settings=settings,
                            test=str(test), reference=str(test))
     assert local == dask
@@ -140,8 +140,8 @@ def test_gsm8k_many_chunks(scheduler):
 
 
 def test_gsm8k_leakage_against_its_test_split(scheduler):
-    # Both splits cut in chunks: test chunks merge into the test index, training chunks (matched
-    # on their workers) in a tree, then the two; n-gram and near leaks must all survive that.
+    # Both splits cut in chunks: test-leakage's rows from the test chunks and the training chunks
+    # meet in the shuffle's partitions; n-gram and near leaks must all survive that.
     settings = Settings(fail_on="never", fields=FIELDS, chunk_bytes=96 << 10)
     local, dask, calls = _both(str(GSM8K / "train.jsonl"), scheduler[0], local_jobs=2, settings=settings,
                                test=str(GSM8K / "test.jsonl"))
@@ -149,6 +149,11 @@ def test_gsm8k_leakage_against_its_test_split(scheduler):
     assert len({p for s, p, _ in calls if s == "test"}) == 1 and len(calls) > 30
     leaks = [(f["check"], f["location"]["line"]) for f in dask["findings"] if f["check"] == "test-leakage"]
     assert leaks == [("test-leakage", 582), ("test-leakage", 603), ("test-leakage", 633)]
+    # The keyed path was taken: the client's instance got the shuffle's results, no test index.
+    splits = {"train": (str(GSM8K / "train.jsonl"),), "test": (str(GSM8K / "test.jsonl"),), "reference": ()}
+    check = _read_on_dask(scheduler[0], settings.replace(select=("test-leakage",)), splits).by_name["test-leakage"]
+    assert check._keyed is not None and not check._tests and not hasattr(check, "_grams")
+    assert sum(f["tests"] for f in check._keyed[0]) == 1319 and sum(f["train"] for f in check._keyed[0]) == 7473
 
 
 def test_engine_dask_starts_and_stops_its_own_cluster(tmp_path):
@@ -430,3 +435,111 @@ def test_keyed_shuffle_over_many_partitions(scheduler, tmp_path, monkeypatch):
     assert used and used[0] > 2  # more partitions than the two workers
     checks = {f["check"] for f in dask["findings"]}
     assert {"near-duplicate", "exact-duplicate", "conflicting-outputs"} <= checks
+
+
+# -- keyed shuffle: test-leakage grouped on input, opening, band and n-gram keys --------------
+
+
+def _leak_records(seed: int) -> tuple[list[dict], list[dict]]:
+    """Training and test chats with planted leaks of every kind: exact copies, the same input
+    with another answer, a conversation cut in two, near copies, long shared runs (in an input,
+    and in an answer), a phrase shared by more training examples than the n-gram cap keeps, and
+    an instruction template in many examples on both sides (template text, not a leak)."""
+    import random
+
+    rng = random.Random(seed)
+    # Words without digits (near equality masks numbers).
+    syllables = [c + v for c in "bdfgklmnprstvz" for v in "aeiou"]
+    vocab = [a + b + c for a in syllables[:20] for b in syllables for c in syllables[:3]]
+    template = "Answer the question below in one short paragraph and show your reasoning step by step please"
+
+    def words(k: int) -> list[str]:
+        return rng.sample(vocab, k)
+
+    def chat(*turns: str, system: str = "You are terse.") -> dict:
+        roles = ["user", "assistant"] * len(turns)
+        return {"messages": [{"role": "system", "content": system}]
+                + [{"role": roles[i], "content": t} for i, t in enumerate(turns)]}
+
+    def plain() -> dict:
+        prefix = template + " " if rng.random() < 0.4 else ""
+        return chat(prefix + " ".join(words(rng.randint(20, 40))), " ".join(words(rng.randint(10, 30))))
+
+    train = [plain() for _ in range(700)]
+    test = [plain() for _ in range(160)]
+    phrase = " ".join(words(16))
+    for i in range(9):  # one phrase in 9 training examples and a test example: past the cap of 5
+        train[40 + 60 * i]["messages"][2]["content"] += " " + phrase
+    test[3]["messages"][1]["content"] = " ".join(words(20)) + " " + phrase
+    for k, j in enumerate(range(10, 150, 9)):
+        source = train[(j * 37) % len(train)]
+        user, answer = source["messages"][1]["content"], source["messages"][2]["content"]
+        plant = k % 6
+        if plant == 0:  # exact, after normalisation
+            test[j] = chat("  " + user.upper(), answer)
+        elif plant == 1:  # same input, another answer
+            test[j] = chat(user, " ".join(words(12)))
+        elif plant == 2:  # a conversation cut in two: the opening in train, all of it in test
+            follow = " ".join(words(15))
+            train.append(chat(user, answer, follow, " ".join(words(10))))
+            test[j] = chat(user, answer, follow, " ".join(words(10)), " ".join(words(8)), " ".join(words(9)))
+        elif plant == 3:  # near copy: a word of a long input changed
+            long = words(80)
+            train.append(chat(" ".join(long), " ".join(words(12))))
+            long[rng.randrange(80)] = rng.choice(vocab)
+            test[j] = chat(" ".join(long), " ".join(words(12)))
+        elif plant == 4:  # a 20-word run of a training answer inside a test input
+            test[j] = chat(" ".join(words(15)) + " " + " ".join((answer + " " + user).split()[:20]), "ok then")
+        else:  # most of a test answer is a training input's run
+            test[j] = chat(" ".join(words(25)), " ".join(user.split()[:18]) + " zu zo")
+    rng.shuffle(train)
+    return train, test
+
+
+def test_test_leakage_through_the_shuffle_planted(scheduler, tmp_path):
+    train, test = _leak_records(5)
+    a = _write_jsonl(tmp_path / "a.jsonl", train[:400])
+    b = _write_jsonl(tmp_path / "b.jsonl", train[400:])
+    t = _write_jsonl(tmp_path / "test.jsonl", test)
+    # template-share makes the template cutoff 12 examples: the shared phrase (10 examples) is
+    # not template text, and only its first 5 training examples are kept (the n-gram cap).
+    settings = Settings(fail_on="never", chunk_bytes=24 << 10, select=("test-leakage",),
+                        checks={"test-leakage": {"template-share": 0.013}})
+    local, dask, calls = _both([str(a), str(b)], scheduler[0], local_jobs=2, settings=settings, test=str(t))
+    assert local == dask and dask["stats"]["parallelism_note"] is None
+    assert len({p for s, p, _ in calls if s == "test"}) == 1 and len(calls) > 8
+    found = [f for f in dask["findings"] if f["check"] == "test-leakage"]
+    kinds = {f["evidence"]["kind"] for f in found}
+    assert kinds == {"exact", "input", "conversation", "near", "ngram"}, kinds
+    phrase = next(f for f in found if f["location"]["line"] == 4)
+    assert phrase["evidence"]["kind"] == "ngram" and phrase["evidence"]["training_examples"] == 5
+    splits = {"train": (str(a), str(b)), "test": (str(t),), "reference": ()}
+    check = _read_on_dask(scheduler[0], settings, splits).by_name["test-leakage"]
+    # The client's instance holds the shuffle's results, and no test index or test examples.
+    assert check._keyed is not None and not check._tests and not check._frozen and not hasattr(check, "_grams")
+
+
+def test_test_leakage_with_the_test_split_on_stdin(scheduler, tmp_path):
+    # Workers cannot read stdin again: the whole run is read in one process, as before.
+    train, test = _leak_records(6)
+    a = _write_jsonl(tmp_path / "a.jsonl", train)
+    t = _write_jsonl(tmp_path / "test.jsonl", test[:80])
+    args = ["--select", "test-leakage", "--test", "-"]
+    stdin = t.read_bytes()
+    via_dask = _cli_json([str(a), *args, "--engine", "dask", "--scheduler", scheduler[0]], stdin=stdin)
+    assert via_dask == _cli_json([str(a), *args], stdin=stdin)
+    assert len(via_dask["findings"]) >= 5
+
+
+def test_test_leakage_through_the_shuffle_real_conversations(scheduler, tmp_path):
+    # hh-rlhf cut in two: many conversations share their opening turns across the cut.
+    lines = (SHARED / "instruct" / "hh_rlhf" / "harmless-base_test.jsonl").read_text(encoding="utf-8").splitlines(True)
+    test = tmp_path / "test.jsonl"
+    test.write_text("".join(lines[:500]), encoding="utf-8")
+    train = tmp_path / "train.jsonl"
+    train.write_text("".join(lines[500:]), encoding="utf-8")
+    settings = Settings(fail_on="never", chunk_bytes=200 << 10, select=("test-leakage",))
+    local, dask, calls = _both(str(train), scheduler[0], settings=settings, test=str(test))
+    assert local == dask and len(calls) >= 8
+    kinds = [f["evidence"]["kind"] for f in dask["findings"]]
+    assert len(kinds) == 37 and kinds.count("conversation") == 26 and kinds.count("ngram") == 9

@@ -267,6 +267,7 @@ def piece_task(piece: Piece, settings: Settings, splits: Splits, keyed: Sequence
     """On a worker: read one piece with a fresh set of checks; their partial state and the counts.
     With `keyed` checks, also their states (kept here for the shuffle) and facts."""
     run = _fresh_run(settings, splits)
+    _begin_keyed(run, keyed)
     _, formats = _tools(settings)
     loader = Loader(piece.path, piece.split, formats, settings.input_format, settings.fields,
                     chunk=piece.chunk, format_name=piece.format_name)
@@ -304,6 +305,12 @@ def sequential_task(order: Sequence[tuple[str, str]], settings: Settings, splits
 # pairs are split again by pair into partitions whose tasks fetch, from the pieces that hold
 # them, what verification needs of just those examples, and verify. Only the verified pairs
 # and what the report needs of their examples reach the client.
+
+
+def _begin_keyed(run: "_Run", names: Sequence[str]) -> None:
+    """Tell a piece's keyed checks, before they observe, that they will be shuffled."""
+    for name in names:
+        run.by_name[name].keyed_begin()
 
 
 def _detach(run: "_Run", names: Sequence[str]) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -389,16 +396,17 @@ def prepare_task(name: str, settings: Settings, splits: Splits, facts: list[Any]
     return _prototype(settings, splits, name).keyed_prepare(facts, list(group_facts))
 
 
-def pairs_task(pieces: int, *parts: Any) -> tuple[Any, list[Any]]:
-    """On a worker: one partition of candidate pairs without repeats, and per piece the
-    positions of the examples of these pairs that it holds."""
+def pairs_task(pieces: int, distinct: Sequence[str], *parts: Any) -> tuple[Any, list[Any]]:
+    """On a worker: one partition of candidate pairs without repeats (in the pair and the
+    `distinct` columns), and per piece the positions of the examples of these pairs that it holds."""
     import numpy as np
 
     from tunelint.checks.base import KeyRows, piece_of, position_in_piece
 
     pairs = KeyRows.concatenate(list(parts))
     if len(pairs):
-        _, first = np.unique(np.stack((pairs.ids, pairs.columns["other"]), axis=1), axis=0, return_index=True)
+        columns = [pairs.ids, pairs.columns["other"], *(pairs.columns[c].astype(np.int64) for c in distinct)]
+        _, first = np.unique(np.stack(columns, axis=1), axis=0, return_index=True)
         pairs = pairs.take(np.sort(first))
     ids = np.unique(np.concatenate((pairs.ids, pairs.columns["other"]))) if len(pairs) else np.empty(0, np.int64)
     owner = piece_of(ids)
@@ -563,11 +571,12 @@ class DaskExecutor(Executor):
         from tunelint.checks.base import Keyed
 
         # Keyed checks (see `checks.base.Keyed`) are shuffled instead of merged up the tree.
-        keyed = [c.name for c in run.checks if isinstance(c, Keyed)]
+        keyed = [c.name for c in run.checks if isinstance(c, Keyed) and c.keyed_wanted()]
         parts: list[Any] = []
         for number, piece in enumerate(pieces):
             if piece.path == "-":  # stdin: read here, then handed to the cluster like any chunk result
                 local = _fresh_run(settings, splits)
+                _begin_keyed(local, keyed)
                 _, formats = _tools(settings)
                 info = local.consume(Loader("-", piece.split, formats, settings.input_format, settings.fields))
                 extra = _detach(local, keyed) if keyed else ()
@@ -658,7 +667,9 @@ class DaskExecutor(Executor):
         ]
         del emitted
         prepared_f = client.submit(prepare_task, name, settings, splits, facts_f, *[pick(g, 0) for g in groups], pure=False)
-        candidates = [client.submit(pairs_task, pieces, *[pick(g, 1, v) for g in groups], pure=False) for v in range(buckets)]
+        distinct = tuple(type(check).keyed_distinct)
+        candidates = [client.submit(pairs_task, pieces, distinct, *[pick(g, 1, v) for g in groups], pure=False)
+                      for v in range(buckets)]
         del groups
         fetched = [
             client.submit(fetch_task, st, name, *[pick(c, 1, p) for c in candidates], pure=False)

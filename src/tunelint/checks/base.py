@@ -199,9 +199,10 @@ class Keyed(abc.ABC):
 
     A check that derives from `Keyed` (besides `DatasetCheck`) still implements `observe`,
     `merge` and `finish` as usual: the local engine merges and finishes it like any other check.
-    An engine that shuffles instead drives the steps below, and the check cannot tell it apart
-    from a local run (its findings are the same, in the same order). "Global ids" name examples
-    across pieces and sort in the local engine's observation order (`global_id`).
+    An engine that shuffles instead drives the steps below (first telling each piece's fresh
+    instance so, `keyed_begin`), and the findings are a local run's, in the same order.
+    "Global ids" name examples across pieces and sort in the local engine's observation order
+    (`global_id`).
 
     1. Each piece of the input (a chunk task) observes its examples with a fresh instance, as
        usual, and returns `keyed_facts()`: small facts (counts, label names, file names).
@@ -221,6 +222,20 @@ class Keyed(abc.ABC):
        the global ids whose payload the report needs; `keyed_adopt(...)` hands everything to the
        client's instance, whose `finish()` then reports from it instead of from merged state.
     """
+
+    # Columns of the candidate pairs that, besides the pair itself, tell two candidates apart:
+    # the engine drops candidates repeated in (`ids`, `other`, these columns).
+    keyed_distinct: ClassVar[tuple[str, ...]] = ()
+
+    def keyed_wanted(self) -> bool:
+        """Whether this run needs the shuffle at all (False: the engine skips it; the check
+        then merges and finishes as usual, e.g. having observed nothing)."""
+        return True
+
+    def keyed_begin(self) -> None:
+        """Called on a piece's fresh instance before it observes anything, when the engine will
+        shuffle it rather than merge it: a check whose merged path works while observing (with
+        an index built elsewhere) records what its rows need instead."""
 
     @abc.abstractmethod
     def keyed_facts(self) -> Any:

@@ -5,9 +5,10 @@ from __future__ import annotations
 import math
 import os
 import re
+from array import array
 from collections import defaultdict
 from dataclasses import dataclass
-from typing import Iterator
+from typing import Any, ClassVar, Iterator
 
 import numpy as np
 import xxhash
@@ -15,8 +16,11 @@ from pydantic import Field
 
 from tunelint import similarity
 from tunelint.checks._batch import Batch, BatchedCheck
-from tunelint.checks.base import CheckOptions
+from tunelint.checks._keyed import places_of, take_rows
+from tunelint.checks._support import ExampleRefs
+from tunelint.checks.base import CheckOptions, Keyed, KeyRows
 from tunelint.models import Criterion, Example, Finding, Location, Role, Severity, Turn
+from tunelint.similarity.hashing import mix64
 
 # Examples are hashed in batches of this many so tokenising, MinHash and n-gram lookups run
 # over whole arrays; a batch holds texts only while it is processed.
@@ -108,7 +112,7 @@ def _mask_digit_runs(words: list[str], show_pii: bool) -> str:
     return " ".join(out)
 
 
-class TestLeakage(BatchedCheck):
+class TestLeakage(BatchedCheck, Keyed):
     """A test example that also appears, nearly or in long pieces, in the training split.
 
     What it does:
@@ -172,9 +176,10 @@ class TestLeakage(BatchedCheck):
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
-        # Training chunks run in worker processes with fresh instances: each worker process
-        # indexes the test split itself (once, see `_borrow_index`), so the training side of a
-        # chunk is already matched when it is merged. That needs test files it can read again.
+        # Training chunks run in worker processes with fresh instances: each worker process of
+        # the local pool indexes the test split itself (once, see `_borrow_index`), so the
+        # training side of a chunk is already matched when it is merged. That needs test files
+        # it can read again. On Dask the check is shuffled instead (see `keyed_begin`).
         tests = self.context.splits.get("test") or ()
         self.mergeable = all(label != "-" and os.path.isfile(label) for label in tests)
         # Training states borrow the test index of the process they ran in, so they merge in
@@ -204,6 +209,11 @@ class TestLeakage(BatchedCheck):
         self._matches: dict[int, list[_Match]] = defaultdict(list)
         self._hit_parts: list[tuple[np.ndarray, ...]] = []
         self._excerpts: dict[tuple[int, int, int], str] = {}
+        # A piece of a keyed shuffle (see `Keyed`, `keyed_begin`): training examples are kept
+        # as hashes (and texts until their rows are emitted), not scanned against an index.
+        self._shuffled = False
+        # Results of a keyed shuffle, when an engine ran one instead of merging.
+        self._keyed: tuple | None = None
 
     # ------------------------------------------------------------------ streaming
 
@@ -219,6 +229,10 @@ class TestLeakage(BatchedCheck):
                 raise RuntimeError("test-leakage needs every test example before the training split")
             for start in range(0, len(examples), _BATCH):
                 self._add_tests(examples[start:start + _BATCH])
+            return
+        if self._shuffled:
+            for start in range(0, len(examples), _BATCH):
+                self._keep_train(examples[start:start + _BATCH])
             return
         for path in dict.fromkeys(e.path for e in examples):
             if path not in self._train_paths:
@@ -545,9 +559,419 @@ class TestLeakage(BatchedCheck):
         for e in np.unique(ex).tolist():
             self._remember(batch[e], first + e, len(content[e]))
 
+    # ------------------------------------------------------------------ keyed shuffle
+    #
+    # On Dask (see `Keyed`): no process builds the test split's index. Each piece emits rows
+    # keyed by what a match shares: the input hash ("input": exact and input matches), the hash
+    # of each opening that ends on an assistant turn ("prefix": conversations), each MinHash
+    # band key of the input ("band": near matches) and each word n-gram hash ("gram"; a
+    # training piece only emits the n-grams that occur in the test split, known from the test
+    # pieces' facts). A group task joins the test rows with the training rows of each key,
+    # decides template n-grams (document frequency over both splits) and the cap on training
+    # examples per n-gram exactly as the merged path does, and emits candidate (test, train)
+    # rows; verification keeps a conversation's longest shared opening, checks near candidates
+    # by exact Jaccard and turns n-gram hits into runs; the client's instance reports as
+    # `finish` does locally.
+
+    keyed_distinct: ClassVar[tuple[str, ...]] = ("kind", "shared", "test_turn", "test_pos", "tno", "pos")
+
+    def keyed_wanted(self) -> bool:
+        return self.context.has_split("test") and self.mergeable
+
+    def keyed_begin(self) -> None:
+        self._shuffled = True
+        self._train_refs = ExampleRefs()
+        self._train_turns = array("q")
+        self._train_has_input = array("b")
+        self._train_input = array("Q")
+        self._train_full = array("Q")
+        self._prefix_key = array("Q")
+        self._prefix_id = array("q")
+        self._prefix_k = array("q")
+        self._train_sig_parts: list[np.ndarray] = []
+        self._train_shingle_parts: list[similarity.Ragged] = []
+        self._train_texts: list[list[str]] | None = []
+
+    def _keep_train(self, batch: list[Example]) -> None:
+        """What a training example's rows and verification need: hashes, signature, shingles,
+        and its turn texts until the rows are emitted (for the excerpts of n-gram hits)."""
+        first = self._n_train
+        self._n_train += len(batch)
+        content = [_content_turns(e) for e in batch]
+        for offset, (example, turns) in enumerate(zip(batch, content)):
+            self._train_refs.add(example)
+            self._train_turns.append(len(turns))
+            if not turns:
+                self._train_has_input.append(0)
+                self._train_input.append(0)
+                self._train_full.append(0)
+                continue
+            keys = [_turn_key(t) for t in turns]
+            n_input = _input_count(turns)
+            self._train_full.append(_hash(keys))
+            self._train_has_input.append(1 if n_input else 0)
+            self._train_input.append(_hash(keys[:n_input]) if n_input else 0)
+            for k in range(len(keys), 0, -1):
+                if turns[k - 1].role is Role.ASSISTANT:
+                    self._prefix_key.append(_hash(keys[:k]))
+                    self._prefix_id.append(first + offset)
+                    self._prefix_k.append(k)
+        shingles, sigs = self._signatures([self._near_text(turns[:_input_count(turns)]) for turns in content])
+        self._train_shingle_parts.append(shingles)
+        self._train_sig_parts.append(sigs)
+        self._train_texts.extend([t.content for t in turns] for turns in content)
+
+    def _test_arrays(self) -> tuple[np.ndarray, similarity.Ragged, similarity.Ragged, np.ndarray, np.ndarray, np.ndarray]:
+        """This piece's test signatures, shingles, n-gram rows (one per turn), their owners and
+        turns, and the first row of each test example."""
+        if getattr(self, "_test_cache", None) is None:
+            sigs = (np.concatenate(self._sig_parts) if self._sig_parts
+                    else np.empty((0, self._minhasher.num_perm), dtype=np.uint32))
+            shingles = similarity.Ragged.concatenate(self._shingle_parts)
+            rows = similarity.Ragged.concatenate([p[0] for p in self._gram_parts])
+            owner = np.concatenate([p[1] for p in self._gram_parts]) if self._gram_parts else np.empty(0, np.int64)
+            turn = np.concatenate([p[2] for p in self._gram_parts]) if self._gram_parts else np.empty(0, np.int64)
+            first = np.searchsorted(owner, np.arange(len(self._tests) + 1))
+            self._test_cache = (sigs, shingles, rows, owner, turn, first)
+        return self._test_cache
+
+    def _train_arrays(self) -> tuple[np.ndarray, similarity.Ragged]:
+        if getattr(self, "_train_cache", None) is None:
+            sigs = (np.concatenate(self._train_sig_parts) if self._train_sig_parts
+                    else np.empty((0, self._minhasher.num_perm), dtype=np.uint32))
+            self._train_cache = (sigs, similarity.Ragged.concatenate(self._train_shingle_parts))
+            self._train_sig_parts, self._train_shingle_parts = [], []
+        return self._train_cache
+
+    def keyed_facts(self) -> dict:
+        self.flush()
+        _, _, rows, _, _, _ = self._test_arrays()
+        return {"tests": len(self._tests), "train": self._n_train, "grams": np.unique(rows.values)}
+
+    def _band_rows(self, sigs: np.ndarray, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        keys, owners = [], []
+        for band in range(self._bands):
+            keys.append(_keyed_band(_band_keys(sigs[ids, band * self._rows:(band + 1) * self._rows]), band))
+            owners.append(ids)
+        if not keys:
+            return np.empty(0, np.uint64), np.empty(0, np.int64)
+        return np.concatenate(keys), np.concatenate(owners).astype(np.int64)
+
+    def keyed_rows(self, facts: list[dict]) -> dict[str, KeyRows]:
+        """Rows by kind, `side` 0 for test examples and 1 for training examples (see above)."""
+        self.flush()
+        parts: dict[str, list[KeyRows]] = {kind: [] for kind in _ROW_COLUMNS}
+        if self._tests:
+            parts = self._test_rows(parts)
+        if self._shuffled and self._n_train and sum(f["tests"] for f in facts):
+            parts = self._training_rows(parts, facts)
+        if self._shuffled:
+            # The texts are freed: the excerpts of the n-gram hits travel in the rows emitted.
+            self._train_texts = None
+        out = {}
+        for kind, columns in _ROW_COLUMNS.items():
+            empty = KeyRows(np.empty(0, np.uint64), np.empty(0, np.int64), {c: np.empty(0, t) for c, t in columns.items()})
+            out[kind] = KeyRows.concatenate(parts[kind] + [empty])
+        return out
+
+    def _test_rows(self, parts: dict[str, list[KeyRows]]) -> dict[str, list[KeyRows]]:
+        turns = np.asarray([len(m.pointers) for m in self._tests], dtype=np.int32)
+        full = np.asarray([0 if f is None else f for f in self._test_full], dtype=np.uint64)
+
+        def keyed(table: dict[int, list[int]]) -> tuple[np.ndarray, np.ndarray]:
+            keys = np.asarray([k for k, ids in table.items() for _ in ids], dtype=np.uint64)
+            ids = np.asarray([i for ids in table.values() for i in ids], dtype=np.int64)
+            return keys, ids
+
+        key, ids = keyed(self._test_input)
+        parts["input"].append(KeyRows(key, ids, {"side": np.zeros(len(ids), np.int8), "full": full[ids],
+                                                 "turns": turns[ids]}))
+        key, ids = keyed(self._test_prefix)
+        parts["prefix"].append(KeyRows(key, ids, {"side": np.zeros(len(ids), np.int8), "k": np.zeros(len(ids), np.int32),
+                                                  "turns": turns[ids]}))
+        sigs, _, rows, owner, turn, _ = self._test_arrays()
+        present = np.flatnonzero(~(sigs == similarity.EMPTY_SIGNATURE_VALUE).all(axis=1))
+        key, ids = self._band_rows(sigs, present)
+        parts["band"].append(KeyRows(key, ids, {"side": np.zeros(len(ids), np.int8)}))
+        lengths = rows.lengths()
+        position = np.arange(len(rows.values)) - np.repeat(rows.offsets[:-1], lengths)
+        parts["gram"].append(KeyRows(rows.values.copy(), np.repeat(owner, lengths).astype(np.int64), {
+            "side": np.zeros(len(rows.values), np.int8), "turn": np.repeat(turn, lengths).astype(np.int32),
+            "pos": position.astype(np.int32), "excerpt": np.full(len(rows.values), "", dtype=object)}))
+        return parts
+
+    def _training_rows(self, parts: dict[str, list[KeyRows]], facts: list[dict]) -> dict[str, list[KeyRows]]:
+        turns = np.frombuffer(self._train_turns, dtype=np.int64).astype(np.int32)
+        has = np.flatnonzero(np.frombuffer(self._train_has_input, dtype=np.int8))
+        parts["input"].append(KeyRows(np.frombuffer(self._train_input, dtype=np.uint64)[has].copy(), has.astype(np.int64), {
+            "side": np.ones(len(has), np.int8), "full": np.frombuffer(self._train_full, dtype=np.uint64)[has].copy(),
+            "turns": turns[has]}))
+        ids = np.frombuffer(self._prefix_id, dtype=np.int64).copy()
+        parts["prefix"].append(KeyRows(np.frombuffer(self._prefix_key, dtype=np.uint64).copy(), ids, {
+            "side": np.ones(len(ids), np.int8), "k": np.frombuffer(self._prefix_k, dtype=np.int64).astype(np.int32),
+            "turns": turns[ids]}))
+        sigs, _ = self._train_arrays()
+        present = np.flatnonzero(~(sigs == similarity.EMPTY_SIGNATURE_VALUE).all(axis=1))
+        key, ids = self._band_rows(sigs, present)
+        parts["band"].append(KeyRows(key, ids, {"side": np.ones(len(ids), np.int8)}))
+        grams = [f["grams"] for f in facts if len(f["grams"])]
+        test_grams = np.unique(np.concatenate(grams)) if grams else np.empty(0, np.uint64)
+        texts = self._train_texts or []
+        n = self.options.ngram_size
+        for start in range(0, len(texts), _BATCH):
+            flat, owner, turn_no = [], [], []
+            for e, contents in enumerate(texts[start:start + _BATCH], start=start):
+                for t, text in enumerate(contents):
+                    flat.append(text)
+                    owner.append(e)
+                    turn_no.append(t)
+            if not flat or not len(test_grams):
+                continue
+            rows = similarity.ngram_rows(self._hasher.hash_texts(flat), n)
+            per_row = rows.lengths()
+            found = np.minimum(np.searchsorted(test_grams, rows.values), len(test_grams) - 1)
+            hit = np.flatnonzero(test_grams[found] == rows.values)
+            if not len(hit):
+                continue
+            row = np.repeat(np.arange(len(per_row)), per_row)[hit]
+            position = (hit - rows.offsets[:-1][row]).astype(np.int32)
+            ex = np.asarray(owner, dtype=np.int64)[row]
+            tno = np.asarray(turn_no, dtype=np.int32)[row]
+            # The excerpt travels with the row: the report quotes the training words of a run's
+            # first n-gram, and only this task still has the text.
+            words: dict[int, list[str]] = {}
+            excerpts = np.empty(len(hit), dtype=object)
+            for k, (r, p) in enumerate(zip(row.tolist(), position.tolist())):
+                if r not in words:
+                    words[r] = similarity.tokenize(flat[r])
+                excerpts[k] = _mask_digit_runs(words[r][p:p + n], self._show_pii)
+            parts["gram"].append(KeyRows(rows.values[hit], ex, {"side": np.ones(len(hit), np.int8), "turn": tno,
+                                                                "pos": position, "excerpt": excerpts}))
+        return parts
+
+    def keyed_candidates(self, kinds: dict[str, KeyRows], facts: list[dict]) -> tuple[KeyRows, dict]:
+        """Candidate (test, train) rows of one partition, keyed for verification: by training
+        example for conversations (its longest shared opening wins), by pair otherwise."""
+        out: list[KeyRows] = []
+        rows = kinds["input"]
+        t, r = _join(rows.key, rows.columns["side"], rows.ids)
+        kind = np.where(rows.columns["full"][t] == rows.columns["full"][r], _KINDS.index("exact"), _KINDS.index("input"))
+        out.append(_candidates(rows.ids[t], rows.ids[r], kind, train_turns=rows.columns["turns"][r],
+                               test_turns=rows.columns["turns"][t]))
+        rows = kinds["prefix"]
+        t, r = _join(rows.key, rows.columns["side"], rows.ids)
+        out.append(_candidates(rows.ids[t], rows.ids[r], _KINDS.index("conversation"), shared=rows.columns["k"][r],
+                               train_turns=rows.columns["turns"][r], test_turns=rows.columns["turns"][t], by_train=True))
+        rows = kinds["band"]
+        t, r = _join(rows.key, rows.columns["side"], rows.ids, limit=_MAX_BUCKET)
+        out.append(_candidates(rows.ids[t], rows.ids[r], _KINDS.index("near")))
+        pairs, group_facts = self._gram_candidates(kinds["gram"], facts)
+        out.append(pairs)
+        return KeyRows.concatenate(out), group_facts
+
+    def _gram_candidates(self, rows: KeyRows, facts: list[dict]) -> tuple[KeyRows, dict]:
+        """N-gram hits of the training examples that count (the first few per n-gram, as the
+        merged path keeps them), each at every place in the test split holding its n-gram;
+        n-grams in many examples are template text and give no hits."""
+        side, ids = rows.columns["side"], rows.ids
+        order = np.lexsort((rows.columns["pos"], rows.columns["turn"], ids, side, rows.key))
+        rows = rows.take(order)
+        key, side, ids = rows.key, rows.columns["side"], rows.ids
+        m = len(key)
+        if not m:
+            return _candidates(ids, ids, _KINDS.index("ngram")), {"template": np.empty(0, np.uint64), "template_count": 0}
+        start = np.r_[True, key[1:] != key[:-1]]
+        group = np.cumsum(start) - 1
+        first_of_example = np.r_[True, (key[1:] != key[:-1]) | (side[1:] != side[:-1]) | (ids[1:] != ids[:-1])]
+        test_df = np.bincount(group, weights=first_of_example & (side == 0)).astype(np.int64)
+        train_df = np.bincount(group, weights=first_of_example & (side == 1)).astype(np.int64)
+        total = sum(f["tests"] + f["train"] for f in facts)
+        cutoff = max(self.options.template_min_examples, math.ceil(self.options.template_share * total))
+        in_test = test_df > 0
+        template = (test_df + train_df) >= cutoff
+        starts = np.flatnonzero(start)
+        group_facts = {"template": key[starts[template & in_test]],
+                       "template_count": int(np.count_nonzero(template & in_test & (train_df > 0)))}
+        # The rank of each training example among those holding the n-gram, in reading order.
+        example_no = np.cumsum(first_of_example & (side == 1))
+        before = np.zeros(len(starts), dtype=np.int64)
+        before[1:] = example_no[starts[1:] - 1]
+        rank = example_no - before[group]
+        cap = max(self.options.max_related, self.options.template_min_examples)
+        kept = (side == 1) & (rank <= cap) & ~template[group] & in_test[group]
+        tests = (side == 0) & in_test[group] & ~template[group]
+        keep = np.flatnonzero(kept | tests)
+        sub = rows.take(keep)
+        t, r = _join(sub.key, sub.columns["side"], sub.ids)
+        pairs = _candidates(sub.ids[t], sub.ids[r], _KINDS.index("ngram"), test_turn=sub.columns["turn"][t],
+                            test_pos=sub.columns["pos"][t], tno=sub.columns["turn"][r], pos=sub.columns["pos"][r],
+                            excerpt=sub.columns["excerpt"][r])
+        return pairs, group_facts
+
+    def keyed_prepare(self, facts: list[dict], group_facts: list[dict]) -> dict:
+        """The template n-grams (hashes) of the test split, and how many of them training examples hold."""
+        parts = [g["template"] for g in group_facts if len(g["template"])]
+        return {"template": np.unique(np.concatenate(parts)) if parts else np.empty(0, np.uint64),
+                "template_count": sum(g["template_count"] for g in group_facts)}
+
+    def keyed_payload(self, positions: np.ndarray, ids: np.ndarray) -> dict:
+        self.flush()
+        positions = np.asarray(positions, dtype=np.int64)
+        ids = np.asarray(ids, dtype=np.int64)
+        if self._tests:
+            sigs, shingles, rows, _, _, first = self._test_arrays()
+            grams = [[rows.row(k) for k in range(first[p], first[p + 1])] for p in positions.tolist()]
+            return {"side": 0, "ids": ids, "sigs": sigs[positions], "shingles": take_rows(shingles, positions),
+                    "tests": [self._tests[p] for p in positions.tolist()], "grams": grams}
+        sigs, shingles = self._train_arrays()
+        return {"side": 1, "ids": ids, "sigs": sigs[positions], "shingles": take_rows(shingles, positions),
+                "places": places_of(self._train_refs, positions.tolist()),
+                "turns": np.frombuffer(self._train_turns, dtype=np.int64)[positions]}
+
+    def keyed_verify(self, pairs: KeyRows, payload: list[dict], facts: list[dict], prepared: dict) -> dict:
+        """The matches of one partition of candidates, as the merged path records them."""
+        where = {int(i): (part, k) for part in payload for k, i in enumerate(part["ids"].tolist())}
+        test, train = pairs.ids, pairs.columns["other"]
+        col = pairs.columns
+        kind = col["kind"]
+        out = {name: [] for name in _VERIFIED}
+
+        def add(sel: np.ndarray, kinds, jaccard=None) -> None:
+            size = len(sel)
+            zero = np.zeros(size, dtype=np.int64)
+            out["test"].append(test[sel])
+            out["train"].append(train[sel])
+            out["kind"].append(np.broadcast_to(np.asarray(kinds, dtype=np.int8), (size,)).copy())
+            out["jaccard"].append(np.ones(size) if jaccard is None else np.asarray(jaccard, dtype=np.float64))
+            out["shared"].append(col["shared"][sel].astype(np.int64))
+            out["train_turns"].append(col["train_turns"][sel].astype(np.int64))
+            out["run_words"].append(zero)
+            out["test_turn"].append(zero)
+            out["excerpt"].append(np.full(size, "", dtype=object))
+
+        # Exact and input matches hold as grouped.
+        sel = np.flatnonzero(kind <= _KINDS.index("input"))
+        add(sel, kind[sel])
+        # Conversations: per training example, the longest opening it shares with any test example.
+        sel = np.flatnonzero(kind == _KINDS.index("conversation"))
+        if len(sel):
+            shared = col["shared"][sel]
+            _, inverse = np.unique(train[sel], return_inverse=True)
+            longest = np.full(int(inverse.max()) + 1, -1, dtype=np.int64)
+            np.maximum.at(longest, inverse, shared)
+            whole = (shared == col["train_turns"][sel]) & (shared == col["test_turns"][sel])
+            sel = sel[(shared == longest[inverse]) & ~whole]
+            add(sel, _KINDS.index("conversation"))
+        # Near: the signatures' estimate first, then exact Jaccard of the shingles.
+        sel = np.flatnonzero(kind == _KINDS.index("near"))
+        kept, scores = [], []
+        threshold = self.options.near_threshold
+        for k in sel.tolist():
+            tp, ti = where[int(test[k])]
+            rp, ri = where[int(train[k])]
+            estimate = np.count_nonzero(rp["sigs"][ri] == tp["sigs"][ti]) / len(tp["sigs"][ti])
+            if estimate < threshold - _ESTIMATE_SLACK:
+                continue
+            score = similarity.exact_jaccard(rp["shingles"].row(ri), tp["shingles"].row(ti))
+            if score >= threshold:
+                kept.append(k)
+                scores.append(round(score, 3))
+        add(np.asarray(kept, dtype=np.int64), _KINDS.index("near"), jaccard=scores)
+        # N-gram hits: runs, as in `_collect_ngram_matches`.
+        sel = np.flatnonzero(kind == _KINDS.index("ngram"))
+        if len(sel):
+            test_turn = col["test_turn"][sel].astype(np.int64)
+            turns, row = np.unique(np.stack((test[sel], test_turn), axis=1), axis=0, return_inverse=True)
+            row = row.reshape(-1)
+            template = prepared["template"]
+            n = self.options.ngram_size
+            excerpt = {(int(g), int(t), int(p)): e for g, t, p, e in
+                       zip(train[sel], col["tno"][sel], col["pos"][sel], col["excerpt"][sel])}
+
+            def covered(r: int) -> np.ndarray:
+                part, k = where[int(turns[r, 0])]
+                grams = part["grams"][k][int(turns[r, 1])]
+                return _covered(np.isin(grams, template), n)
+
+            def meta(test_id: int) -> _TestMeta:
+                part, k = where[test_id]
+                return part["tests"][k]
+
+            best = _best_runs(row, train[sel], col["tno"][sel].astype(np.int64), col["pos"][sel].astype(np.int64),
+                              col["test_pos"][sel].astype(np.int64), self.options, covered=covered,
+                              owner=lambda r: (int(turns[r, 0]), int(turns[r, 1])), meta=meta)
+            if best:
+                keys = list(best)
+                values = list(best.values())
+                out["test"].append(np.asarray([k[0] for k in keys], dtype=np.int64))
+                out["train"].append(np.asarray([k[1] for k in keys], dtype=np.int64))
+                size = len(keys)
+                out["kind"].append(np.full(size, _KINDS.index("ngram"), dtype=np.int8))
+                out["jaccard"].append(np.ones(size))
+                out["shared"].append(np.zeros(size, dtype=np.int64))
+                out["train_turns"].append(np.zeros(size, dtype=np.int64))
+                for name, k in (("run_words", 0), ("test_turn", 1)):
+                    out[name].append(np.asarray([v[k] for v in values], dtype=np.int64))
+                out["excerpt"].append(np.asarray([excerpt.get((gid, v[2], v[3]), "") for (_, gid), v in zip(keys, values)],
+                                                 dtype=object))
+        return {name: np.concatenate(parts) if parts else np.empty(0) for name, parts in out.items()}
+
+    def keyed_members(self, verified: list[dict], facts: list[dict], prepared: dict) -> np.ndarray:
+        parts = [np.concatenate((v["test"], v["train"])).astype(np.int64) for v in verified]
+        return np.unique(np.concatenate(parts)) if parts else np.empty(0, dtype=np.int64)
+
+    def keyed_adopt(self, facts, prepared, verified, payload) -> None:
+        self._keyed = (facts, prepared, verified, payload)
+
+    def _finish_keyed(self) -> Iterator[Finding]:
+        facts, prepared, verified, payload = self._keyed
+        self._keyed = None
+        tests: dict[int, _TestMeta] = {}
+        locations: dict[int, tuple[Location, int]] = {}
+        for part in payload:
+            if part["side"] == 0:
+                tests.update(zip(part["ids"].tolist(), part["tests"]))
+                continue
+            for gid, (split, path, index, line, _), turns in zip(part["ids"].tolist(), part["places"], part["turns"].tolist()):
+                locations[gid] = (Location(split, path, line, index), turns)
+        matches: dict[int, list[_Match]] = defaultdict(list)
+        for v in verified:
+            columns = [v[name].tolist() for name in _VERIFIED]
+            for test_id, gid, kind, jaccard, shared, train_turns, words, test_turn, excerpt in zip(*columns):
+                name = _KINDS[int(kind)]
+                if name == "near":
+                    match = _Match(int(gid), name, jaccard=jaccard)
+                elif name == "ngram":
+                    match = _Match(int(gid), name, run_words=int(words), test_turn=int(test_turn), excerpt=excerpt)
+                elif name == "conversation":
+                    match = _Match(int(gid), name, shared_turns=int(shared), train_turns=int(train_turns))
+                else:
+                    match = _Match(int(gid), name, train_turns=int(train_turns))
+                matches[int(test_id)].append(match)
+        self._tests, self._train_locations = tests, locations  # type: ignore[assignment]
+        leaked = 0
+        kinds: dict[str, int] = defaultdict(int)
+        for test_id in sorted(matches):
+            finding = self._report(test_id, matches[test_id])
+            kinds[finding.evidence["kind"]] += 1
+            leaked += 1
+            yield finding
+        n_test = sum(f["tests"] for f in facts)
+        self.metrics = {
+            "test_examples": n_test,
+            "train_examples": sum(f["train"] for f in facts),
+            "leaked": leaked,
+            "leaked_share": round(leaked / n_test, 4) if n_test else 0.0,
+            "by_kind": dict(sorted(kinds.items())),
+            "template_ngrams": int(prepared["template_count"]),
+        }
+
     # ------------------------------------------------------------------ report
 
     def finish(self) -> Iterator[Finding]:
+        if self._keyed is not None:
+            yield from self._finish_keyed()
+            return
         self._ensure_index()
         self.flush()
         if not self.context.has_split("test"):
@@ -603,51 +1027,20 @@ class TestLeakage(BatchedCheck):
         train, tno, pos = np.repeat(train, counts), np.repeat(tno, counts), np.repeat(pos, counts)
         row = np.searchsorted(self._row_offsets, occ, side="right") - 1
         test_pos = occ - self._row_offsets[row]
-        # A run: consecutive n-grams in both texts, same test turn and same training turn.
-        order = np.lexsort((test_pos, tno, train, row))
-        row, train, tno, pos, test_pos = row[order], train[order], tno[order], pos[order], test_pos[order]
-        continues = np.r_[False, (row[1:] == row[:-1]) & (train[1:] == train[:-1]) & (tno[1:] == tno[:-1])
-                          & (test_pos[1:] == test_pos[:-1] + 1) & (pos[1:] == pos[:-1] + 1)]
-        run_start = np.flatnonzero(~continues)
-        run_end = np.r_[run_start[1:], len(row)] - 1
-        n = self.options.ngram_size
-        share = self.options.output_run_share
-        covered: dict[int, np.ndarray] = {}
-        best: dict[tuple[int, int], tuple[int, int]] = {}
-        for start, end in zip(run_start.tolist(), run_end.tolist()):
-            r = int(row[start])
-            if r not in covered:
-                covered[r] = self._template_words(r, template)
-            # Words of the shared span that template n-grams do not cover: a run that is
-            # template text plus a word or two of content is not a leak.
-            first_word, last_word = int(test_pos[start]), int(test_pos[end]) + n
-            words = int(np.count_nonzero(~covered[r][first_word:last_word]))
-            if words < n:
-                continue
-            test_id, turn = int(self._row_owner[r]), int(self._row_turn[r])
-            meta = self._tests[test_id]
-            # Answers reuse stock phrasing ("to find the total number of ..."); a run in the
-            # test's answer leaks it only when it covers much of that answer.
-            if turn >= meta.input_turns and words < share * meta.words[turn]:
-                continue
-            key = (test_id, int(train[start]))
-            if key not in best or words > best[key][1]:
-                best[key] = (start, words)
-        for (test_id, gid), (start, words) in best.items():
+        best = _best_runs(row, train, tno, pos, test_pos, self.options,
+                          covered=lambda r: self._template_words(r, template),
+                          owner=lambda r: (int(self._row_owner[r]), int(self._row_turn[r])),
+                          meta=self._tests.__getitem__)
+        for (test_id, gid), (words, turn, train_turn, train_pos) in best.items():
             self._matches[test_id].append(_Match(
-                gid, "ngram", run_words=words, test_turn=int(self._row_turn[row[start]]),
-                excerpt=self._excerpts.get((gid, int(tno[start]), int(pos[start])), ""),
+                gid, "ngram", run_words=words, test_turn=turn,
+                excerpt=self._excerpts.get((gid, train_turn, train_pos), ""),
             ))
 
     def _template_words(self, row: int, template: np.ndarray) -> np.ndarray:
         """Per word of a test turn, whether a template n-gram covers it."""
         grams = self._occ_gram[self._row_offsets[row]:self._row_offsets[row + 1]]
-        n = self.options.ngram_size
-        starts = np.zeros(len(grams) + n, dtype=np.int64)
-        flagged = template[grams].astype(np.int64)
-        starts[:len(grams)] += flagged
-        starts[n:n + len(grams)] -= flagged
-        return np.cumsum(starts)[:len(grams) + n - 1] > 0
+        return _covered(template[grams], self.options.ngram_size)
 
     def _report(self, test_id: int, matches: list[_Match]) -> Finding:
         meta = self._tests[test_id]
@@ -753,6 +1146,107 @@ def _match_evidence(m: _Match) -> dict:
 def _where(loc: Location) -> str:
     name = loc.path.rsplit("/", 1)[-1]
     return f"{name}:{loc.line}" if loc.line is not None else f"{name}[{loc.index}]"
+
+
+def _covered(flagged: np.ndarray, n: int) -> np.ndarray:
+    """Per word of a turn, whether one of the flagged n-grams (one flag per n-gram position) covers it."""
+    starts = np.zeros(len(flagged) + n, dtype=np.int64)
+    flagged = flagged.astype(np.int64)
+    starts[:len(flagged)] += flagged
+    starts[n:n + len(flagged)] -= flagged
+    return np.cumsum(starts)[:len(flagged) + n - 1] > 0
+
+
+def _best_runs(row, train, tno, pos, test_pos, opts, covered, owner, meta) -> dict:
+    """The longest shared run per (test example, training example), from n-gram hits: `row` a
+    test turn (numbered in test order), `test_pos` the hit's place in it, `train`/`tno`/`pos`
+    the training example, turn and place. `covered(row)` flags the turn's template words,
+    `owner(row)` is (test id, turn), `meta(test id)` its `_TestMeta`. Returns
+    {(test id, train id): (words, test turn, training turn, training position)}."""
+    # A run: consecutive n-grams in both texts, same test turn and same training turn. `pos`
+    # last only breaks ties the way the hits arrive (a training turn's hits in text order).
+    order = np.lexsort((pos, test_pos, tno, train, row))
+    row, train, tno, pos, test_pos = row[order], train[order], tno[order], pos[order], test_pos[order]
+    continues = np.r_[False, (row[1:] == row[:-1]) & (train[1:] == train[:-1]) & (tno[1:] == tno[:-1])
+                      & (test_pos[1:] == test_pos[:-1] + 1) & (pos[1:] == pos[:-1] + 1)]
+    run_start = np.flatnonzero(~continues)
+    run_end = np.r_[run_start[1:], len(row)] - 1
+    n = opts.ngram_size
+    share = opts.output_run_share
+    cover: dict[int, np.ndarray] = {}
+    best: dict[tuple[int, int], tuple[int, int]] = {}
+    for start, end in zip(run_start.tolist(), run_end.tolist()):
+        r = int(row[start])
+        if r not in cover:
+            cover[r] = covered(r)
+        # Words of the shared span that template n-grams do not cover: a run that is
+        # template text plus a word or two of content is not a leak.
+        first_word, last_word = int(test_pos[start]), int(test_pos[end]) + n
+        words = int(np.count_nonzero(~cover[r][first_word:last_word]))
+        if words < n:
+            continue
+        test_id, turn = owner(r)
+        m = meta(test_id)
+        # Answers reuse stock phrasing ("to find the total number of ..."); a run in the
+        # test's answer leaks it only when it covers much of that answer.
+        if turn >= m.input_turns and words < share * m.words[turn]:
+            continue
+        key = (test_id, int(train[start]))
+        if key not in best or words > best[key][1]:
+            best[key] = (start, words)
+    return {key: (words, owner(int(row[start]))[1], int(tno[start]), int(pos[start]))
+            for key, (start, words) in best.items()}
+
+
+# The keyed shuffle's rows (columns per kind), match kinds by number, verified columns.
+_ROW_COLUMNS: dict[str, dict[str, Any]] = {
+    "input": {"side": np.int8, "full": np.uint64, "turns": np.int32},
+    "prefix": {"side": np.int8, "k": np.int32, "turns": np.int32},
+    "band": {"side": np.int8},
+    "gram": {"side": np.int8, "turn": np.int32, "pos": np.int32, "excerpt": object},
+}
+_KINDS = ("exact", "input", "conversation", "near", "ngram")
+_VERIFIED = ("test", "train", "kind", "jaccard", "shared", "train_turns", "run_words", "test_turn", "excerpt")
+_GOLDEN = np.uint64(0x9E3779B97F4A7C15)
+
+
+def _keyed_band(keys: np.ndarray, band: int) -> np.ndarray:
+    """A band key made distinct across bands (the merged path keeps one index per band)."""
+    return mix64(keys ^ mix64(np.full(len(keys), band + 1, dtype=np.uint64)))
+
+
+def _join(key: np.ndarray, side: np.ndarray, ids: np.ndarray, limit: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Row numbers (test, train) of every test row and training row with the same key; with
+    `limit`, only a key's first `limit` test rows in id order (the merged path's bucket cap)."""
+    if not len(key):
+        return np.empty(0, np.int64), np.empty(0, np.int64)
+    order = np.lexsort((ids, side, key))
+    k, s = key[order], side[order]
+    start = np.r_[True, k[1:] != k[:-1]]
+    group = np.cumsum(start) - 1
+    starts = np.flatnonzero(start)
+    tests = np.bincount(group, weights=(s == 0)).astype(np.int64)
+    if limit is not None:
+        tests = np.minimum(tests, limit)
+    trains = np.flatnonzero(s == 1)
+    g = group[trains]
+    t = _ranges(starts[g], tests[g])
+    r = np.repeat(trains, tests[g])
+    return order[t], order[r]
+
+
+def _candidates(test, train, kind, *, by_train: bool = False, **columns) -> KeyRows:
+    """Candidate rows (test id, `other` train id) with the verification columns (zero unless given)."""
+    test = np.asarray(test, dtype=np.int64)
+    train = np.asarray(train, dtype=np.int64)
+    size = len(test)
+    out = {"other": train, "kind": np.broadcast_to(np.asarray(kind, dtype=np.int8), (size,)).copy()}
+    for name in ("shared", "train_turns", "test_turns", "test_turn", "test_pos", "tno", "pos"):
+        out[name] = np.asarray(columns[name], dtype=np.int32) if name in columns else np.zeros(size, np.int32)
+    # The training words of an n-gram hit, for the report's excerpt.
+    out["excerpt"] = np.asarray(columns["excerpt"], dtype=object) if "excerpt" in columns else np.full(size, "", dtype=object)
+    key = mix64(train.astype(np.uint64)) if by_train else mix64(test.astype(np.uint64) * _GOLDEN ^ train.astype(np.uint64))
+    return KeyRows(key, test, out)
 
 
 def _ranges(starts: np.ndarray, counts: np.ndarray) -> np.ndarray:
