@@ -2,6 +2,7 @@
 
     python bench/bench_engines.py bench/data/chat_100k.jsonl            # engines
     python bench/bench_engines.py bench/data/chat_100k.jsonl --malloc   # MinHash under MALLOC_TRIM_THRESHOLD_
+    python bench/bench_engines.py FILE --only-dask --worker-memory 1.2GiB   # workers under a memory limit (spilling)
 
 Prints one JSON line per measurement: wall seconds, CPU seconds of this process and (Dask) of
 the worker processes, and for Dask the per-chunk task cost. Figures: docs/distributed.md.
@@ -59,7 +60,7 @@ class _PeakRss:
         self._thread.join()
 
 
-def engines(path: str, chunk_bytes: int, workers: int, only_dask: bool = False) -> None:
+def engines(path: str, chunk_bytes: int, workers: int, only_dask: bool = False, memory: str | None = None) -> None:
     import distributed
 
     from tunelint import Settings, lint
@@ -67,6 +68,7 @@ def engines(path: str, chunk_bytes: int, workers: int, only_dask: bool = False) 
     from tunelint.loader.reader import plan_chunks
 
     settings = Settings(fail_on="never", chunk_bytes=chunk_bytes)
+    limit = Settings(worker_memory=memory).worker_memory if memory else None
     for jobs in (() if only_dask else (1, workers)):
         w, c = time.perf_counter(), _cpu()
         report = lint(path, settings=settings.replace(jobs=jobs))
@@ -80,7 +82,7 @@ def engines(path: str, chunk_bytes: int, workers: int, only_dask: bool = False) 
                           "client_cpu": round(_cpu() - c, 1)}))
     # ... and connecting to one that is already up (what `--scheduler` does).
     w = time.perf_counter()
-    cluster, client = DaskExecutor._local_cluster(distributed, workers)
+    cluster, client = DaskExecutor._local_cluster(distributed, workers, limit)
     start = time.perf_counter() - w
     try:
         before = _worker_cpu(client)
@@ -88,6 +90,7 @@ def engines(path: str, chunk_bytes: int, workers: int, only_dask: bool = False) 
         with _PeakRss() as client_peak:
             report = lint(path, settings=settings, engine="dask", scheduler=cluster.scheduler_address)
         print(json.dumps({"engine": "dask", "cluster": "already running", "cluster_start": round(start, 1),
+                          "worker_memory_limit": limit,
                           "wall": round(time.perf_counter() - w, 1), "client_cpu": round(_cpu() - c, 1),
                           "worker_cpu": round(_worker_cpu(client) - before, 1),
                           "worker_peak_rss_mb": _worker_peak_mb(client), "client_peak_rss_mb": round(client_peak.peak),
@@ -164,8 +167,9 @@ if __name__ == "__main__":
     ap.add_argument("--malloc", action="store_true")
     ap.add_argument("--only-dask", action="store_true", help="skip the local runs and the cluster started for the run")
     ap.add_argument("--texts", type=int, default=20000)
+    ap.add_argument("--worker-memory", help="memory limit of each worker of the cluster (e.g. 1.2GiB); Dask's default otherwise")
     a = ap.parse_args()
     if a.malloc:
         malloc(a.path, a.texts)
     else:
-        engines(a.path, a.chunk_bytes, a.workers, a.only_dask)
+        engines(a.path, a.chunk_bytes, a.workers, a.only_dask, a.worker_memory)
