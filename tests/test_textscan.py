@@ -137,6 +137,38 @@ def test_volatile_matches_are_what_every_pattern_finds(text):
     assert task_fit._kinds_present(text, kinds) == {k for k, _ in expected if k in kinds}
 
 
+@settings(max_examples=200, deadline=None)  # the first call imports pyarrow
+@given(st.lists(_text(_VOLATILE_PIECES + ["٣", "\u00a0", "\u2003", "\x1c", "\x0b", "Ⅻ", "²", "jan ", "sept ", "3rd"]), min_size=2, max_size=8))
+def test_volatile_batch_gate_passes_every_text_a_rare_pattern_matches(texts):
+    lowers = [t.lower() for t in texts]
+    gate = textscan.regex_gate(lowers, task_fit._RARE_GATE)
+    assert gate is not None
+    for text, lower, rare in zip(texts, lowers, gate):
+        if any(p.search(lower) for _, _, p in task_fit._VOLATILE[1:]):
+            assert rare, text
+        assert task_fit._volatile_matches(text, lower, rare) == _volatile_reference(text)
+        kinds = {"price", "version", "dated-fact", "stock-level"}
+        assert task_fit._kinds_present(text, kinds, lower, rare) == {k for k, _ in _volatile_reference(text)}
+
+
+def test_volatile_detect_many_is_detect_per_example():
+    from tunelint.models import Example, Role, Turn
+
+    def ex(i, user, answer):
+        turns = (Turn(Role.USER, user, "/0"), Turn(Role.ASSISTANT, answer, "/1"))
+        return Example("train", "x", i, i + 1, "chat", turns, f"{i:016x}")
+
+    examples = [
+        ex(0, "How much?", "It costs $29 per month as of March 2024."),
+        ex(1, "Price is $5. Version 2.1.3?", "Use version 2.1.3, $5 as of May 2024."),
+        ex(2, "Hi", "Only 3 left in stock, currently 12 branches."),
+        ex(3, "Hi", "Nothing to see."),
+        ex(4, "Which python?", "Python 3.12 and node.js 18, 2023-01-02."),
+    ]
+    check = task_fit.VolatileFacts()
+    assert check.detect_many(examples) == [check.detect(e) for e in examples]
+
+
 _EQUATION_PIECES = list("0123456789") * 3 + list("+-*/ = x,.") + ["a", " ", "\n", "$", "−", "×", "÷", "^", "٣", "%"]
 
 

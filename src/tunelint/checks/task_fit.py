@@ -12,13 +12,14 @@ import abc
 
 import re
 from fractions import Fraction
-from typing import Iterator
+from typing import Iterator, Sequence
 
 from pydantic import Field
 
+from tunelint.checks._batch import shared_batch
 from tunelint.checks.base import CheckOptions, DatasetCheck, fingerprint
 from tunelint.models import Criterion, Example, Finding, Location, Severity
-from tunelint.textscan import has_digit, input_text, scan, vocabulary
+from tunelint.textscan import RE2_DIGIT, RE2_SPACE, has_digit, input_text, regex_gate, scan, vocabulary
 
 _MONTH = r"(?:jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|sep(?:t(?:ember)?)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)"
 _PRODUCTS = ("python", "node", "java", "ios", "android", "windows", "macos", "ubuntu", "chrome", "firefox",
@@ -86,6 +87,28 @@ _NOW_AFTER = {
 }
 
 
+# One RE2 gate for a whole batch (textscan.regex_gate) in front of every _VOLATILE pattern but the
+# currency-symbol price: the patterns' alternatives with their word boundaries and look-arounds
+# dropped and `\d` / `\s` widened (RE2_DIGIT, RE2_SPACE), so a text it does not match can match
+# none of them, and only the price pattern (a literal first character, cheap) is tried there.
+# tests/test_textscan.py checks it against the patterns on generated text.
+_D, _S = RE2_DIGIT, RE2_SPACE
+_RARE_GATE = "|".join((
+    rf"{_D}[0-9,\x{{80}}-\x{{10FFFF}}]*(?:\.{_D}+)?{_S}?(?:usd|eur|gbp|jpy|inr|dollars|euros|pounds)",
+    rf"in stock|of stock|stock level|only {_D}+ (?:left|remaining)"
+    rf"|{_D}+ (?:items?|units?|pieces?|seats?|rooms?) (?:left|remaining|available|in stock)",
+    rf"{_D}+\.{_D}+\.{_D}+",
+    rf"(?:version|release){_S}?{_D}",
+    rf"(?:{'|'.join(_PRODUCTS)}|node\.js)[- ]{_D}",
+    rf"20{_D}{_D}-{_D}{_D}-{_D}{_D}",
+    rf"(?:as of|since|until|through|effective|starting|from){_S}+(?:{_MONTH}{_S}+(?:{_D}{{1,2}},?{_S}+)?)?(?:19|20){_D}{_D}"
+    rf"|{_MONTH}{_S}+{_D}{{1,2}}(?:st|nd|rd|th)?,?{_S}+20{_D}{_D}"
+    rf"|{_D}{{1,2}}{_S}+{_MONTH}{_S}+20{_D}{_D}",
+    rf"(?:currently|at the moment|at present|right now|as of today|the latest|most recent|this (?:year|month|quarter))"
+    rf"[^.\n]{{0,60}}{_D}",
+))
+
+
 def _number_before(lower: str, word: str) -> bool:
     """Whether `word` occurs right after a digit or comma, or after one and one whitespace."""
     p = lower.find(word, 1)
@@ -130,9 +153,9 @@ class _Lowered:
 
     __slots__ = ("text", "lower", "_words")
 
-    def __init__(self, text: str) -> None:
+    def __init__(self, text: str, lower: str | None = None) -> None:
         self.text = text
-        self.lower = text.lower()
+        self.lower = text.lower() if lower is None else lower
         self._words: frozenset[str] | set[str] | None = None
 
     @property
@@ -144,9 +167,11 @@ class _Lowered:
         return self._words
 
 
-def _patterns(low: _Lowered, kinds: frozenset[str] | set[str] | None = None) -> Iterator[tuple[str, re.Pattern[str]]]:
+def _patterns(
+    low: _Lowered, kinds: frozenset[str] | set[str] | None = None, rare: bool = True
+) -> Iterator[tuple[str, re.Pattern[str]]]:
     """The _VOLATILE entries (kind, pattern) that can match `low.lower`, in their order; only
-    `kinds` when given."""
+    `kinds` when given. `rare` False: _RARE_GATE does not match, only the first can."""
     p_sym, p_word, stock, v_triple, v_word, v_product, d_iso, d_year, d_now = _VOLATILE_PATTERNS
     want = (lambda kind: True) if kinds is None else kinds.__contains__
     lower = low.lower
@@ -154,6 +179,9 @@ def _patterns(low: _Lowered, kinds: frozenset[str] | set[str] | None = None) -> 
     if want("price") and digits:
         if "$" in lower or "€" in lower or "£" in lower or "¥" in lower or "₹" in lower:
             yield "price", (p_sym if "€" in lower or "£" in lower or "¥" in lower or "₹" in lower else _PRICE_DOLLAR)
+    if not rare:
+        return
+    if want("price") and digits:
         if any(_number_before(lower, w) for w in _CURRENCY_WORDS.intersection(low.words)):
             yield "price", p_word
     if want("stock-level") and (
@@ -180,22 +208,24 @@ def _patterns(low: _Lowered, kinds: frozenset[str] | set[str] | None = None) -> 
             yield "dated-fact", d_now
 
 
-def _volatile_matches(text: str) -> list[tuple[str, str]]:
-    low = _Lowered(text)
+def _volatile_matches(text: str, lower: str | None = None, rare: bool = True) -> list[tuple[str, str]]:
+    """(kind, text) of every _VOLATILE match in `text`; `lower` is text.lower() when given, `rare`
+    False when _RARE_GATE does not match it."""
+    low = _Lowered(text, lower)
     lower = low.lower
     # Lower-casing keeps offsets for nearly all text; where it does not, show the lower-cased match.
     same = len(lower) == len(text)
     out = []
-    for kind, pattern in _patterns(low):
+    for kind, pattern in _patterns(low, None, rare):
         out.extend((kind, text[m.start():m.end()] if same else m.group()) for m in pattern.finditer(lower))
     return out
 
 
-def _kinds_present(text: str, kinds: set[str]) -> set[str]:
+def _kinds_present(text: str, kinds: set[str], lower: str | None = None, rare: bool = True) -> set[str]:
     """Which of `kinds` _volatile_matches(text) would report (searching no further than needed)."""
-    low = _Lowered(text)
+    low = _Lowered(text, lower)
     present: set[str] = set()
-    for kind, pattern in _patterns(low, kinds):
+    for kind, pattern in _patterns(low, kinds, rare):
         if kind not in present and pattern.search(low.lower) is not None:
             present.add(kind)
             if len(present) == len(kinds):
@@ -226,10 +256,20 @@ class _ShareCheck(DatasetCheck, abc.ABC):
         self.path: str | None = None
 
     def observe(self, example: Example) -> None:
+        self._count(example, self.detect(example))
+
+    def observe_batch(self, examples: Sequence[Example]) -> None:
+        for example, hits in zip(examples, self.detect_many(examples)):
+            self._count(example, hits)
+
+    def detect_many(self, examples: Sequence[Example]) -> list[list[tuple[str, str]]]:
+        """`detect` of each example, in order (override to work on the batch at once)."""
+        return [self.detect(e) for e in examples]
+
+    def _count(self, example: Example, hits: list[tuple[str, str]]) -> None:
         self.total += 1
         if self.path is None:
             self.path = example.path
-        hits = self.detect(example)
         if not hits:
             return
         self.affected += 1
@@ -346,6 +386,54 @@ class VolatileFacts(_ShareCheck):
         # versions), the output's values of that kind are derived from it, not recalled.
         given = _kinds_present(source, {k for k, _ in found})
         return _fresh([(k, m) for k, m in found if k not in given], source)
+
+    def detect_many(self, examples: Sequence[Example]) -> list[list[tuple[str, str]]]:
+        """What `detect` gives each example, with _RARE_GATE run once over the batch's lower-cased
+        outputs, then once over the inputs of the examples with a match."""
+        out: list[list[tuple[str, str]]] = [[] for _ in examples]
+        todo: list[int] = []
+        texts: list[str] = []
+        lowers: list[str] = []
+        for i, example in enumerate(examples):
+            output = example.output_text
+            if not output:
+                continue
+            lower = output.lower()
+            if not has_digit(output) and "stock" not in lower:
+                continue
+            todo.append(i)
+            texts.append(output)
+            lowers.append(lower)
+        rare = regex_gate(lowers, _RARE_GATE) if len(lowers) > 1 else None
+        found_at: list[int] = []
+        found_all: list[list[tuple[str, str]]] = []
+        for j, i in enumerate(todo):
+            found = _volatile_matches(texts[j], lowers[j], True if rare is None else rare[j])
+            if found:
+                found_at.append(i)
+                found_all.append(found)
+        inputs = _input_texts(examples)
+        sources = [inputs(i) for i in found_at]
+        source_lowers = [s.lower() for s in sources]
+        rare = regex_gate(source_lowers, _RARE_GATE) if len(sources) > 1 else None
+        for j, (i, found) in enumerate(zip(found_at, found_all)):
+            source = sources[j]
+            given = _kinds_present(source, {k for k, _ in found}, source_lowers[j], True if rare is None else rare[j])
+            out[i] = _fresh([(k, m) for k, m in found if k not in given], source)
+        return out
+
+
+def _input_texts(examples: Sequence[Example]):
+    """`example.input_text` of the i-th example, built once per batch for the checks sharing it."""
+    cache: dict[int, str] = shared_batch(examples).cached("task_fit.inputs", lambda b: {})
+
+    def get(i: int) -> str:
+        text = cache.get(i)
+        if text is None:
+            text = cache[i] = examples[i].input_text
+        return text
+
+    return get
 
 
 # ------------------------------------------------------------------------------ calculations
