@@ -269,6 +269,17 @@ def test_language_and_refusal_are_what_they_were(text):
     assert _shapes.is_refusal(text) == bool(_shapes._REFUSALS.search(head))
 
 
+_BATCH_LANGUAGE_PIECES = _LANGUAGE_PIECES + [
+    "nicht", "nichts", "sich", "thee", "THE", "Und", "\x01", "\x00", "é", "the and is " * 30, "el la de " * 25, "?",
+]
+
+
+@settings(max_examples=200)
+@given(st.lists(_text(_BATCH_LANGUAGE_PIECES, max_size=60), max_size=8))
+def test_languages_of_a_list_are_each_language(texts):
+    assert _shapes.languages(texts) == [_shapes.language(t) for t in texts]
+
+
 # ------------------------------------------------------------------------------ repetition batch gate
 
 _TANDEM_PIECES = _RUN_PIECES + ["\u00a0", "\u3000", "\u2003", "\x1c", "ab ", "a b", "\r\n", "é é", "ha!", "漢字"]

@@ -9,10 +9,10 @@ from typing import ClassVar, Iterator, Sequence
 from pydantic import Field, field_validator, model_validator
 
 from tunelint.checks._batch import shared_batch
-from tunelint.checks._shapes import is_refusal, language, output_shapes
+from tunelint.checks._shapes import is_refusal, languages, output_shapes
 from tunelint.checks._support import ExampleRefs
 from tunelint.checks.base import CheckOptions, DatasetCheck
-from tunelint.models import Criterion, Example, Finding, Role, Severity
+from tunelint.models import Criterion, Example, Finding, Role, Severity, Turn
 
 DIMENSIONS = ("refusal", "output", "format", "language", "turns")
 # Refusals listed in `related`, so the user can look at a few.
@@ -96,17 +96,19 @@ class RefusalRate(DatasetCheck):
         self._total = 0
 
     def observe_batch(self, examples: Sequence[Example]) -> None:
-        # The output shapes of a batch are shared with output-format-drift.
-        for example, shape in zip(examples, output_shapes(shared_batch(examples))):
-            self._observe(example, shape[0])
+        # The output shapes of a batch are shared with output-format-drift; the languages of
+        # its outputs are guessed together.
+        finals = [e.final_assistant for e in examples]
+        texts = [t.content for t in finals if t is not None and t.content.strip()]
+        langs = iter(languages(texts))
+        for example, turn, shape in zip(examples, finals, output_shapes(shared_batch(examples))):
+            if turn is not None:
+                self._observe(example, turn, shape[0], next(langs) if turn.content.strip() else "none")
 
     def observe(self, example: Example) -> None:
         self.observe_batch([example])
 
-    def _observe(self, example: Example, family: str) -> None:
-        turn = example.final_assistant
-        if turn is None:
-            return
+    def _observe(self, example: Example, turn: Turn, family: str, lang: str) -> None:
         pos = self._refs.add(example)
         self._total += 1
         refused = bool(turn.content) and is_refusal(turn.content)
@@ -116,7 +118,7 @@ class RefusalRate(DatasetCheck):
         counts["refusal"]["refusal" if refused else "answer"] += 1
         counts["output"]["tool-call" if turn.tool_calls else "text"] += 1
         counts["format"][family] += 1
-        counts["language"][language(turn.content) if turn.content.strip() else "none"] += 1
+        counts["language"][lang] += 1
         counts["turns"][_turn_bucket(sum([t.role is _USER for t in example.turns]))] += 1
 
     def merge(self, other: "RefusalRate") -> None:
