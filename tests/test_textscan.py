@@ -95,6 +95,56 @@ def test_content_gates_let_through_every_pattern_that_matches(text):
     )
 
 
+_GATE_PIECES = _CONTENT_PIECES + [
+    "```", "```py\n", "\u00a0", "\u2003", "\x1c", "\t", "\u212a", "٣", "2", "12 ) input :", "#### response",
+    "I'm sorry, but I can't help", "Sorry I cannot assist", "Unfortunately, I am unable to provide", " but  ",
+    "I won't answer", "I APOLOGIZE. I will not do", "i'm not able to engage", "[  add the Content ]", "<put output>",
+    "[/INST]", "<|", "Human :", "User\t:", "Next Instruction :", "ai", "an ", "As", "lorem", " ipsum",
+]
+
+
+def _gate_reference(text: str) -> bool:
+    """Whether any pattern behind _CONTENT_GATE matches (on the text or on its prose)."""
+    prose = content._prose(text)
+    patterns = [content._UNFILLED, content._INSERT, content._LOREM, content._TRANSCRIPT]
+    patterns += [p for _, p in content._MERGED_PATTERNS]
+    return (
+        any(p.search(prose) for p in patterns)
+        or content._AI_DISCLAIMER.search(text) is not None
+        or content._CANNED_REFUSAL.match(text) is not None
+    )
+
+
+@settings(max_examples=300, deadline=None)  # the first call imports pyarrow
+@given(st.lists(_text(_GATE_PIECES), min_size=2, max_size=8))
+def test_content_batch_gate_passes_every_text_a_pattern_matches(texts):
+    gate = textscan.regex_gate(texts, content._CONTENT_GATE)
+    assert gate is not None
+    for text, may in zip(texts, gate):
+        if _gate_reference(text):
+            assert may, text
+
+
+def test_content_gate_passes_every_character_ignorecase_matches_to_a_letter():
+    odd = [ch for ch in re.compile("[a-z]", re.IGNORECASE).findall(_ALL_CHARS) if not ch.isascii()]
+    assert odd and all(textscan.regex_gate(odd + ["x"], content._ODD_CASE)[:-1])
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(_text(_GATE_PIECES), min_size=2, max_size=8))
+def test_content_checks_find_in_a_batch_what_they_find_per_example(texts):
+    from tunelint.checks._batch import Batch
+    from tunelint.models import Example, Role, Turn
+
+    examples = [
+        Example("train", "x", i, i + 1, "chat", (Turn(Role.USER, "Hi", "/0"), Turn(Role.ASSISTANT, t, "/1")), f"{i:016x}")
+        for i, t in enumerate(texts)
+    ]
+    for cls in (content.PlaceholderOutput, content.RefusalBoilerplate, content.MergedInstructions):
+        check = cls()
+        assert list(check.check_many(Batch(examples))) == [f for e in examples for f in check.check(e)]
+
+
 _RUN_PIECES = ["ha", "ha ", "Eat a banana!", " ", "  ", "\n", "ab", "abc", "x", "!", "é", "the cat", "\t", "a-b", "_", "1", " " * 30, "y" * 30]
 
 

@@ -226,13 +226,25 @@ def regex_gate(texts: Sequence[str], pattern: str) -> list[bool] | None:
     when Arrow cannot take the texts (lone surrogates): every text may match."""
     if not texts:
         return []
+    array = arrow_texts(texts)
+    return None if array is None else regex_matches(array, pattern)
+
+
+def arrow_texts(texts: Sequence[str]):
+    """`texts` as an Arrow large_string array for `regex_matches`; None when Arrow cannot take
+    them (lone surrogates)."""
     import pyarrow as pa
-    import pyarrow.compute as pc
 
     try:
-        array = pa.array(texts, type=pa.large_string())
+        return pa.array(texts, type=pa.large_string())
     except (pa.ArrowException, UnicodeError):
         return None
+
+
+def regex_matches(array, pattern: str) -> list[bool]:
+    """For each text of an `arrow_texts` array, whether the RE2 `pattern` matches in it."""
+    import pyarrow.compute as pc
+
     return pc.match_substring_regex(array, pattern).to_pylist()
 
 
