@@ -145,6 +145,35 @@ def test_content_checks_find_in_a_batch_what_they_find_per_example(texts):
         assert list(check.check_many(Batch(examples))) == [f for e in examples for f in check.check(e)]
 
 
+_CONTEXT_PIECES = _CONTENT_PIECES + [
+    "https://x.io/a", "www.a.b", "\n\n", "\n", "<Picture Attached>", "(image)", "[ file ]", "news article", "the given sentence",
+    ": ", "Here it is.", "the\ttext above", "The Passage Provided", "this Screenshot", "the enclosed audio clip", "\u212a", "Web Page",
+    "<noinput>", "N/A", "Summarize the following article", "these linked pages", "that accompanying report",
+]
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(_text(_CONTEXT_PIECES), _text(_CONTEXT_PIECES, max_size=10)), min_size=2, max_size=6))
+def test_missing_context_finds_in_a_batch_what_it_finds_per_example(pairs):
+    from tunelint.checks._batch import Batch
+    from tunelint.models import Example, Role, Turn
+
+    examples = [
+        Example("train", "x", i, i + 1, "chat", (
+            Turn(Role.USER, first, "/0"), Turn(Role.ASSISTANT, "ok", "/1"), Turn(Role.USER, second, "/2"),
+            Turn(Role.ASSISTANT, "ok", "/3"),
+        ), f"{i:016x}")
+        for i, (first, second) in enumerate(pairs)
+    ]
+    check = content.MissingContext()
+    texts = [t for pair in pairs for t in pair]
+    gate = textscan.regex_gate(texts, content._CONTEXT_GATE)
+    for example, turn in [(e, t) for e in examples for t in e.turns if t.role is Role.USER]:
+        if check._missing(turn.content, False, example, turn) is not None:
+            assert gate[texts.index(turn.content)], turn.content
+    assert list(check.check_many(Batch(examples))) == [f for e in examples for f in check.check(e)]
+
+
 _RUN_PIECES = ["ha", "ha ", "Eat a banana!", " ", "  ", "\n", "ab", "abc", "x", "!", "é", "the cat", "\t", "a-b", "_", "1", " " * 30, "y" * 30]
 
 

@@ -50,7 +50,8 @@ def output_shape(example: Example) -> tuple[str, str]:
     lines = [line for line in text.splitlines() if line.strip()]
     if lines and _ANSWER_LINE.match(lines[-1]):
         return ("final-answer-line", _ANSWER_LINE.match(lines[-1]).group(1).lower())
-    fields = [m.group(1).strip() for line in lines if (m := _FIELD_LINE.match(line))]
+    # A field line holds a colon: with fewer than two in the text, there are not two fields.
+    fields = [m.group(1).strip() for line in lines if ":" in line and (m := _FIELD_LINE.match(line))] if text.count(":") >= 2 else ()
     if len(fields) >= 2 and len(fields) >= len(lines) / 2:
         return ("field-template", "fields: " + ", ".join(fields))
     if "```" in text:

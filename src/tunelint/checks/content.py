@@ -13,7 +13,7 @@ from collections import Counter
 from typing import Iterator
 
 from tunelint.checks._batch import Batch, BatchedRecordCheck
-from tunelint.checks.base import CheckOptions, RecordCheck
+from tunelint.checks.base import CheckOptions
 from tunelint.models import Criterion, Example, Finding, Role, Severity, Turn
 from tunelint.textscan import (
     RE2_DIGIT, RE2_SPACE, any_in, fold, line_breaks_at_least, regex_gate, tandem_candidates,
@@ -604,7 +604,20 @@ _STUB_MATERIAL = re.compile(
 )
 
 
-class MissingContext(RecordCheck):
+# The batch gate of missing-context over the user turns (built as the content gates above):
+# _REFERENCE's three alternatives, and the stand-in paragraph and link the paragraph tests need.
+_CONTEXT_GATE = "|".join((
+    _ODD_CASE,
+    r"(?i:(?:the|this|these|that)[ \t]+(?:following|given|provided|attached|above|below|accompanying|enclosed|linked)[ \t])",
+    rf"(?i:the[ \t]+(?:{_TEXT_NOUNS})[ \t]+(?:below|above|provided|attached|given))",
+    r"(?i:(?:this|the attached|the accompanying|the enclosed)[ \t]+"
+    r"(?:image|picture|photo|photograph|screenshot|diagram|drawing|painting|video|audio|attachment|pdf))",
+    rf"(?i:[<\[(]{_S}*(?:picture|image|photo|file|video|audio|attachment|document|pdf|screenshot))",
+    r"(?i:https?://|www\.)",
+))
+
+
+class MissingContext(BatchedRecordCheck):
     """An instruction that refers to material the example does not contain.
 
     What it does:
@@ -633,10 +646,23 @@ class MissingContext(RecordCheck):
     severity = Severity.WARNING
     summary = "instruction refers to text, a file, an image or a link that the example does not contain"
 
-    def check(self, example: Example) -> Iterator[Finding]:
+    def check_many(self, batch: Batch) -> Iterator[Finding]:
+        examples = batch.examples
+        user = Role.USER
+        per_example = [[t for t in e.turns if t.role is user] for e in examples]
+        # Only the user turns _CONTEXT_GATE matches can lack their material.
+        gate = regex_gate([t.content for users in per_example for t in users], _CONTEXT_GATE) if len(examples) > 1 else None
+        flags = iter(gate) if gate is not None else None
+        for example, users in zip(examples, per_example):
+            may = [True] * len(users) if flags is None else [next(flags) for _ in users]
+            if True in may:
+                yield from self._example(example, users, may)
+
+    def _example(self, example: Example, users: list[Turn], may: list[bool]) -> Iterator[Finding]:
         attachments = any(t.attachments for t in example.turns)
-        users = [t for t in example.turns if t.role is Role.USER]
         for n, turn in enumerate(users, 1):
+            if not may[n - 1]:
+                continue
             problem = self._missing(turn.content, attachments, example, turn)
             if problem is not None:
                 message, evidence = problem
