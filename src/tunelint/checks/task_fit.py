@@ -613,6 +613,9 @@ def _verify(a: str, op: str, b: str, result: str) -> bool | None:
         # integers is equality).
         x, y, r = _integer(a), _integer(b), _integer(result)
         return (x + y if op == "+" else x - y if op in "-−" else x * y) == r
+    exact = _verify_decimals(a, op, b, result)
+    if exact is not None:
+        return exact
     x, y, r = _number(a), _number(b), _number(result)
     if x is None or y is None or r is None:
         return None
@@ -631,6 +634,46 @@ def _verify(a: str, op: str, b: str, result: str) -> bool | None:
     decimals = len(result.split(".")[1]) if "." in result else 0
     tolerance = Fraction(1, 10**decimals) if decimals else Fraction(1, 2)
     return abs(value - r) <= tolerance
+
+
+_DECIMAL = re.compile(r"(-?\d+)(?:\.(\d+))?")
+
+
+def _decimal(text: str) -> tuple[int, int] | None:
+    """(n, s) with text's value n / 10**s, for a plain decimal ("-1,234.50", "$3"); else None."""
+    m = _DECIMAL.fullmatch(text.replace(",", "").replace("$", "").replace("−", "-"))
+    if m is None:
+        return None
+    whole, fraction = m.groups()
+    return (int(whole + fraction), len(fraction)) if fraction else (int(whole), 0)
+
+
+def _verify_decimals(a: str, op: str, b: str, result: str) -> bool | None:
+    """What `_verify` answers, in integers, for + - × / on plain decimals; None when that is
+    not the case (or the answer is None): `_verify` then works it out with Fractions."""
+    x, y, r = _decimal(a), _decimal(b), _decimal(result)
+    if x is None or y is None or r is None:
+        return None
+    (xn, xs), (yn, ys), (rn, rs) = x, y, r
+    # The value as p / q with q > 0.
+    if op == "+" or op in "-−":
+        scale = max(xs, ys)
+        yn = yn if op == "+" else -yn
+        p, q = xn * 10 ** (scale - xs) + yn * 10 ** (scale - ys), 10**scale
+    elif op in "×x*":
+        p, q = xn * yn, 10 ** (xs + ys)
+    elif op in "/÷":
+        if yn == 0:
+            return None
+        p, q = xn * 10**ys, yn * 10**xs
+        if q < 0:
+            p, q = -p, -q
+    else:
+        return None
+    decimals = len(result.split(".")[1]) if "." in result else 0
+    tol_num, tol_den = (1, 10**decimals) if decimals else (1, 2)
+    # |p / q - rn / 10**rs| <= tol_num / tol_den, multiplied out.
+    return abs(p * 10**rs - rn * q) * tol_den <= tol_num * q * 10**rs
 
 
 CHECKS = [VolatileFacts, Calculations]
