@@ -359,6 +359,25 @@ def test_languages_of_a_list_are_each_language(texts):
     assert _shapes.languages(texts) == [_shapes.language(t) for t in texts]
 
 
+def test_refusal_rate_counts_a_batch_as_it_counts_each_example():
+    from tunelint.checks.refusal_rate import RefusalRate
+    from tunelint.models import Example, Role, Turn
+
+    outputs = ["I'm sorry, but I can't help with that.", None, "Sure: 1. a\n2. b", "", '{"a": 1}', "Hola, el perro es de la casa",
+               "As an AI, I cannot do that.", None, "   ", "The answer is 4."]
+    examples = []
+    for i, out in enumerate(outputs):
+        turns = (Turn(Role.USER, "Hi", "/0"),) + (() if out is None else (Turn(Role.ASSISTANT, out, "/1"),))
+        examples.append(Example("train", "x", i, i + 1, "chat", turns, f"{i:016x}"))
+    one, many = RefusalRate(), RefusalRate()
+    for e in examples:
+        one.observe(e)
+    many.observe_batch(examples[:4])
+    many.observe_batch(examples[4:])
+    assert [list(one.finish()), one.metrics] == [list(many.finish()), many.metrics]
+    assert one._refusals == many._refusals == [0, 5]
+
+
 # ------------------------------------------------------------------------------ repetition batch gate
 
 _TANDEM_PIECES = _RUN_PIECES + ["\u00a0", "\u3000", "\u2003", "\x1c", "ab ", "a b", "\r\n", "é é", "ha!", "漢字"]
