@@ -264,6 +264,31 @@ def test_expression_in_is_the_old_search(text):
     assert task_fit._expression_in(text) == (task_fit._EXPR_IN_INPUT.search(text) is not None)
 
 
+@settings(max_examples=200, deadline=None)
+@given(st.lists(_text(_EQUATION_PIECES + [" of ", "the sum of", "Square Root of", "MEAN OF", "ſum of", " X ", "\u00a0", "K"],
+                      max_size=30), min_size=2, max_size=8))
+def test_expression_batch_gate_passes_every_input_with_an_expression(texts):
+    gate = textscan.regex_gate(texts, task_fit._EXPR_GATE)
+    for text, may in zip(texts, gate):
+        if task_fit._expression_in(text):
+            assert may, text
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.tuples(_text(_EQUATION_PIECES + [" of ", "the sum of", "what is "], max_size=20),
+                          _text(_EQUATION_PIECES + [" so ", "="], max_size=20)), min_size=2, max_size=8))
+def test_calculations_detect_many_is_detect_per_example(pairs):
+    from tunelint.models import Example, Role, Turn
+
+    examples = [
+        Example("train", "x", i, i + 1, "chat", (Turn(Role.USER, q, "/0"), Turn(Role.ASSISTANT, a, "/1")), f"{i:016x}")
+        for i, (q, a) in enumerate(pairs)
+    ]
+    one, many = task_fit.Calculations(), task_fit.Calculations()
+    assert many.detect_many(examples) == [one.detect(e) for e in examples]
+    assert (one.checked, one.wrong_count, one.wrong) == (many.checked, many.wrong_count, many.wrong)
+
+
 def _verify_reference(a: str, op: str, b: str, result: str) -> bool | None:
     x, y, r = task_fit._number(a), task_fit._number(b), task_fit._number(result)
     if x is None or y is None or r is None:

@@ -448,6 +448,15 @@ _EXPR_IN_INPUT = re.compile(rf"{_NUM}\s*{_OP}\s*{_NUM}|\d\s*%\s*of\s*\d|\b(?:squ
 _EXPR_NUMERIC = re.compile(rf"\d\s*(?:{_OP}\s*-?\d|%\s*of\s*\d)", re.IGNORECASE)
 _EXPR_WORDS = re.compile(r"\b(?:square root|factorial|sum|product|average|mean|median)\s+of\b", re.IGNORECASE)
 _EXPR_WORD_GATE = frozenset({"square", "factorial", "sum", "product", "average", "mean", "median"})
+# _EXPR_IN_INPUT as a batch gate (textscan.regex_gate; built as _RARE_GATE, its case-insensitive
+# parts in (?i:...), and a text holding a character Python's IGNORECASE matches to an ASCII
+# letter that RE2 may not fold passes).
+_EXPR_GATE = "|".join((
+    r"[\x{130}\x{131}\x{17f}\x{212a}]",
+    rf"{_D}{_S}*[-+−×*/÷^xX]{_S}*-?{_D}",
+    rf"{_D}{_S}*%{_S}*(?i:of){_S}*{_D}",
+    r"(?i:(?:square root|factorial|sum|product|average|mean|median))" + rf"{_S}+(?i:of)",
+))
 
 
 def _expression_in(text: str) -> bool:
@@ -532,9 +541,63 @@ class Calculations(_ShareCheck):
         self.wrong_count = 0
 
     def detect(self, example: Example) -> list[tuple[str, str]]:
+        hits = self._worked(example)
+        if hits is None:
+            return []
+        output = example.output_text
+        if hits or len(output) >= 400:
+            # Only a short output counts as the answer to an arithmetic input.
+            return hits
+        return self._answer(output, input_text(example))
+
+    def detect_many(self, examples: Sequence[Example]) -> list[list[tuple[str, str]]]:
+        """What `detect` gives each example: the inputs of the short outputs without worked
+        arithmetic go through _EXPR_GATE together before `_answer` looks at each."""
+        out: list[list[tuple[str, str]]] = []
+        later: list[int] = []
+        for i, example in enumerate(examples):
+            hits = self._worked(example)
+            if hits is None:
+                hits = []
+            elif not hits and len(example.output_text) < 400:
+                later.append(i)
+            out.append(hits)
+        if later:
+            inputs = _input_texts(examples)
+            sources = [inputs(i) for i in later]
+            gate = regex_gate(sources, _EXPR_GATE) if len(sources) > 1 else None
+            for j, (i, source) in enumerate(zip(later, sources)):
+                out[i] = self._answer(examples[i].output_text, source, True if gate is None else gate[j])
+        return out
+
+    def _answer(self, output: str, source: str, may: bool = True) -> list[tuple[str, str]]:
+        """("arithmetic-answer", number) when a short output answers an arithmetic input with a
+        number the input does not hold; `may` False: _EXPR_GATE does not match the input."""
+        hits: list[tuple[str, str]] = []
+        if _PURE_EXPRESSION.match(source) and has_digit(source):
+            number = _NUMBER.search(output)
+            if number is not None:
+                hits.append(("arithmetic-answer", number.group()))
+        elif may and _expression_in(source):
+            given: set[str] | None = None
+            for n in _NUMBER.findall(output):
+                # A number that is not even a substring of the input is not among its numbers.
+                if n not in source:
+                    hits.append(("arithmetic-answer", n))
+                    break
+                if given is None:
+                    given = set(_NUMBER.findall(source))
+                if n not in given:
+                    hits.append(("arithmetic-answer", n))
+                    break
+        return hits
+
+    def _worked(self, example: Example) -> list[tuple[str, str]] | None:
+        """("worked-arithmetic", equation) of each equation in the output, re-computing the
+        binary ones; None when the output holds no digit."""
         output = example.output_text
         if not output or not has_digit(output):
-            return []
+            return None
         hits: list[tuple[str, str]] = []
         for m in _equations(output):
             hits.append(("worked-arithmetic", m.group()))
@@ -553,19 +616,6 @@ class Calculations(_ShareCheck):
                         self.wrong_count += 1
                         if len(self.wrong) < self.options.examples_shown:
                             self.wrong.append((example.location, m.group()))
-        if hits or len(output) >= 400:
-            # Only a short output counts as the answer to an arithmetic input.
-            return hits
-        source = input_text(example)
-        if _PURE_EXPRESSION.match(source) and has_digit(source):
-            number = _NUMBER.search(output)
-            if number is not None:
-                hits.append(("arithmetic-answer", number.group()))
-        elif _expression_in(source):
-            given = set(_NUMBER.findall(source))
-            answer = next((n for n in _NUMBER.findall(output) if n not in given), None)
-            if answer is not None:
-                hits.append(("arithmetic-answer", answer))
         return hits
 
     def merge(self, other: "Calculations") -> None:  # type: ignore[override]
