@@ -47,7 +47,7 @@ def output_shape(example: Example) -> tuple[str, str]:
             return ("json-object", "keys: " + ", ".join(sorted(map(str, value))))
         if isinstance(value, list):
             return ("json-array", "")
-    lines = [line for line in text.splitlines() if line.strip()]
+    lines = list(filter(str.strip, text.splitlines()))
     if lines and _ANSWER_LINE.match(lines[-1]):
         return ("final-answer-line", _ANSWER_LINE.match(lines[-1]).group(1).lower())
     # A field line holds a colon: with fewer than two in the text, there are not two fields.
@@ -56,7 +56,7 @@ def output_shape(example: Example) -> tuple[str, str]:
         return ("field-template", "fields: " + ", ".join(fields))
     if "```" in text:
         return ("code", "")
-    if sum(1 for line in lines if _LIST_LINE.match(line)) >= 2:
+    if len(list(filter(_LIST_LINE.match, lines))) >= 2:
         return ("list", "")
     return ("text", "")
 
