@@ -248,6 +248,19 @@ def test_volatile_detect_many_is_detect_per_example():
     assert check.detect_many(examples) == [check.detect(e) for e in examples]
 
 
+_WORD_PRICE_PIECES = [
+    "5", "12", "1,200", ",", ".", ".5", " ", "  ", "\u00a0", "\n", "usd", "eur", "euros", "dollars", "pounds", "gbp", "inr",
+    "x", "a", "s", "٣", " per month", "/", "a year", "-", "_",
+]
+
+
+@settings(max_examples=500)
+@given(_text(_WORD_PRICE_PIECES, max_size=30))
+def test_word_prices_are_the_patterns_finditer(text):
+    pattern = task_fit._VOLATILE_PATTERNS[1]
+    assert [m.span() for m in task_fit._word_prices(text)] == [m.span() for m in pattern.finditer(text)]
+
+
 _EQUATION_PIECES = list("0123456789") * 3 + list("+-*/ = x,.") + ["a", " ", "\n", "$", "−", "×", "÷", "^", "٣", "%"]
 
 

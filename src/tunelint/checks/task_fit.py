@@ -211,14 +211,59 @@ def _patterns(
 def _volatile_matches(text: str, lower: str | None = None, rare: bool = True) -> list[tuple[str, str]]:
     """(kind, text) of every _VOLATILE match in `text`; `lower` is text.lower() when given, `rare`
     False when _RARE_GATE does not match it."""
+    if not rare and lower is not None:
+        # What _patterns yields then, without building it: the currency-symbol price at most.
+        if not ("$" in lower or "€" in lower or "£" in lower or "¥" in lower or "₹" in lower) or not has_digit(lower):
+            return []
+        pattern = _VOLATILE_PATTERNS[0] if "€" in lower or "£" in lower or "¥" in lower or "₹" in lower else _PRICE_DOLLAR
+        if len(lower) == len(text):
+            return [("price", text[m.start():m.end()]) for m in pattern.finditer(lower)]
+        return [("price", m.group()) for m in pattern.finditer(lower)]
     low = _Lowered(text, lower)
     lower = low.lower
     # Lower-casing keeps offsets for nearly all text; where it does not, show the lower-cased match.
     same = len(lower) == len(text)
     out = []
     for kind, pattern in _patterns(low, None, rare):
-        out.extend((kind, text[m.start():m.end()] if same else m.group()) for m in pattern.finditer(lower))
+        found = _word_prices(lower) if pattern is _VOLATILE_PATTERNS[1] else pattern.finditer(lower)
+        out.extend((kind, text[m.start():m.end()] if same else m.group()) for m in found)
     return out
+
+
+_WORD_PRICE_WORDS = ("usd", "eur", "gbp", "jpy", "inr", "dollars", "euros", "pounds")
+
+
+def _word_prices(lower: str) -> Iterator[re.Match[str]]:
+    """Exactly the matches of the word-price pattern's finditer(lower) ("12 dollars"), tried only
+    where one can start: every match is a number run, at most one whitespace character and a
+    currency word, so it starts at a digit in the run of digits, commas and dots (and one
+    whitespace character) that ends where a currency word begins. The matches, leftmost first,
+    are the first `match` at those digits for each occurrence of a word, in order."""
+    pattern = _VOLATILE_PATTERNS[1]
+    starts = sorted({q for w in _WORD_PRICE_WORDS for q in _occurrences(lower, w)})
+    pos = 0
+    for q in starts:
+        if q < pos:
+            continue
+        r = q
+        if r > pos and lower[r - 1].isspace():
+            r -= 1
+        while r > pos and (lower[r - 1].isdecimal() or lower[r - 1] in ",."):
+            r -= 1
+        for p in range(r, q):
+            if lower[p].isdecimal():
+                m = pattern.match(lower, p)
+                if m is not None:
+                    yield m
+                    pos = m.end()
+                    break
+
+
+def _occurrences(text: str, word: str) -> Iterator[int]:
+    p = text.find(word)
+    while p >= 0:
+        yield p
+        p = text.find(word, p + 1)
 
 
 def _kinds_present(text: str, kinds: set[str], lower: str | None = None, rare: bool = True) -> set[str]:
@@ -226,7 +271,9 @@ def _kinds_present(text: str, kinds: set[str], lower: str | None = None, rare: b
     low = _Lowered(text, lower)
     present: set[str] = set()
     for kind, pattern in _patterns(low, kinds, rare):
-        if kind not in present and pattern.search(low.lower) is not None:
+        if kind in present:
+            continue
+        if (next(_word_prices(low.lower), None) if pattern is _VOLATILE_PATTERNS[1] else pattern.search(low.lower)) is not None:
             present.add(kind)
             if len(present) == len(kinds):
                 break
