@@ -95,6 +95,85 @@ def test_content_gates_let_through_every_pattern_that_matches(text):
     )
 
 
+_GATE_PIECES = _CONTENT_PIECES + [
+    "```", "```py\n", "\u00a0", "\u2003", "\x1c", "\t", "\u212a", "٣", "2", "12 ) input :", "#### response",
+    "I'm sorry, but I can't help", "Sorry I cannot assist", "Unfortunately, I am unable to provide", " but  ",
+    "I won't answer", "I APOLOGIZE. I will not do", "i'm not able to engage", "[  add the Content ]", "<put output>",
+    "[/INST]", "<|", "Human :", "User\t:", "Next Instruction :", "ai", "an ", "As", "lorem", " ipsum",
+]
+
+
+def _gate_reference(text: str) -> bool:
+    """Whether any pattern behind _CONTENT_GATE matches (on the text or on its prose)."""
+    prose = content._prose(text)
+    patterns = [content._UNFILLED, content._INSERT, content._LOREM, content._TRANSCRIPT]
+    patterns += [p for _, p in content._MERGED_PATTERNS]
+    return (
+        any(p.search(prose) for p in patterns)
+        or content._AI_DISCLAIMER.search(text) is not None
+        or content._CANNED_REFUSAL.match(text) is not None
+    )
+
+
+@settings(max_examples=300, deadline=None)  # the first call imports pyarrow
+@given(st.lists(_text(_GATE_PIECES), min_size=2, max_size=8))
+def test_content_batch_gate_passes_every_text_a_pattern_matches(texts):
+    gate = textscan.regex_gate(texts, content._CONTENT_GATE)
+    assert gate is not None
+    for text, may in zip(texts, gate):
+        if _gate_reference(text):
+            assert may, text
+
+
+def test_content_gate_passes_every_character_ignorecase_matches_to_a_letter():
+    odd = [ch for ch in re.compile("[a-z]", re.IGNORECASE).findall(_ALL_CHARS) if not ch.isascii()]
+    assert odd and all(textscan.regex_gate(odd + ["x"], content._ODD_CASE)[:-1])
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(_text(_GATE_PIECES), min_size=2, max_size=8))
+def test_content_checks_find_in_a_batch_what_they_find_per_example(texts):
+    from tunelint.checks._batch import Batch
+    from tunelint.models import Example, Role, Turn
+
+    examples = [
+        Example("train", "x", i, i + 1, "chat", (Turn(Role.USER, "Hi", "/0"), Turn(Role.ASSISTANT, t, "/1")), f"{i:016x}")
+        for i, t in enumerate(texts)
+    ]
+    for cls in (content.PlaceholderOutput, content.RefusalBoilerplate, content.MergedInstructions):
+        check = cls()
+        assert list(check.check_many(Batch(examples))) == [f for e in examples for f in check.check(e)]
+
+
+_CONTEXT_PIECES = _CONTENT_PIECES + [
+    "https://x.io/a", "www.a.b", "\n\n", "\n", "<Picture Attached>", "(image)", "[ file ]", "news article", "the given sentence",
+    ": ", "Here it is.", "the\ttext above", "The Passage Provided", "this Screenshot", "the enclosed audio clip", "\u212a", "Web Page",
+    "<noinput>", "N/A", "Summarize the following article", "these linked pages", "that accompanying report",
+]
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(_text(_CONTEXT_PIECES), _text(_CONTEXT_PIECES, max_size=10)), min_size=2, max_size=6))
+def test_missing_context_finds_in_a_batch_what_it_finds_per_example(pairs):
+    from tunelint.checks._batch import Batch
+    from tunelint.models import Example, Role, Turn
+
+    examples = [
+        Example("train", "x", i, i + 1, "chat", (
+            Turn(Role.USER, first, "/0"), Turn(Role.ASSISTANT, "ok", "/1"), Turn(Role.USER, second, "/2"),
+            Turn(Role.ASSISTANT, "ok", "/3"),
+        ), f"{i:016x}")
+        for i, (first, second) in enumerate(pairs)
+    ]
+    check = content.MissingContext()
+    texts = [t for pair in pairs for t in pair]
+    gate = textscan.regex_gate(texts, content._CONTEXT_GATE)
+    for example, turn in [(e, t) for e in examples for t in e.turns if t.role is Role.USER]:
+        if check._missing(turn.content, False, example, turn) is not None:
+            assert gate[texts.index(turn.content)], turn.content
+    assert list(check.check_many(Batch(examples))) == [f for e in examples for f in check.check(e)]
+
+
 _RUN_PIECES = ["ha", "ha ", "Eat a banana!", " ", "  ", "\n", "ab", "abc", "x", "!", "é", "the cat", "\t", "a-b", "_", "1", " " * 30, "y" * 30]
 
 
@@ -137,6 +216,51 @@ def test_volatile_matches_are_what_every_pattern_finds(text):
     assert task_fit._kinds_present(text, kinds) == {k for k, _ in expected if k in kinds}
 
 
+@settings(max_examples=200, deadline=None)  # the first call imports pyarrow
+@given(st.lists(_text(_VOLATILE_PIECES + ["٣", "\u00a0", "\u2003", "\x1c", "\x0b", "Ⅻ", "²", "jan ", "sept ", "3rd"]), min_size=2, max_size=8))
+def test_volatile_batch_gate_passes_every_text_a_rare_pattern_matches(texts):
+    lowers = [t.lower() for t in texts]
+    gate = textscan.regex_gate(lowers, task_fit._RARE_GATE)
+    assert gate is not None
+    for text, lower, rare in zip(texts, lowers, gate):
+        if any(p.search(lower) for _, _, p in task_fit._VOLATILE[1:]):
+            assert rare, text
+        assert task_fit._volatile_matches(text, lower, rare) == _volatile_reference(text)
+        kinds = {"price", "version", "dated-fact", "stock-level"}
+        assert task_fit._kinds_present(text, kinds, lower, rare) == {k for k, _ in _volatile_reference(text)}
+
+
+def test_volatile_detect_many_is_detect_per_example():
+    from tunelint.models import Example, Role, Turn
+
+    def ex(i, user, answer):
+        turns = (Turn(Role.USER, user, "/0"), Turn(Role.ASSISTANT, answer, "/1"))
+        return Example("train", "x", i, i + 1, "chat", turns, f"{i:016x}")
+
+    examples = [
+        ex(0, "How much?", "It costs $29 per month as of March 2024."),
+        ex(1, "Price is $5. Version 2.1.3?", "Use version 2.1.3, $5 as of May 2024."),
+        ex(2, "Hi", "Only 3 left in stock, currently 12 branches."),
+        ex(3, "Hi", "Nothing to see."),
+        ex(4, "Which python?", "Python 3.12 and node.js 18, 2023-01-02."),
+    ]
+    check = task_fit.VolatileFacts()
+    assert check.detect_many(examples) == [check.detect(e) for e in examples]
+
+
+_WORD_PRICE_PIECES = [
+    "5", "12", "1,200", ",", ".", ".5", " ", "  ", "\u00a0", "\n", "usd", "eur", "euros", "dollars", "pounds", "gbp", "inr",
+    "x", "a", "s", "٣", " per month", "/", "a year", "-", "_",
+]
+
+
+@settings(max_examples=500)
+@given(_text(_WORD_PRICE_PIECES, max_size=30))
+def test_word_prices_are_the_patterns_finditer(text):
+    pattern = task_fit._VOLATILE_PATTERNS[1]
+    assert [m.span() for m in task_fit._word_prices(text)] == [m.span() for m in pattern.finditer(text)]
+
+
 _EQUATION_PIECES = list("0123456789") * 3 + list("+-*/ = x,.") + ["a", " ", "\n", "$", "−", "×", "÷", "^", "٣", "%"]
 
 
@@ -151,6 +275,31 @@ def test_equations_are_the_patterns_finditer(text):
 @given(_text(_EQUATION_PIECES + [" of ", "the sum of", "Square Root of", "MEAN OF", "ſum of", " X "], max_size=30))
 def test_expression_in_is_the_old_search(text):
     assert task_fit._expression_in(text) == (task_fit._EXPR_IN_INPUT.search(text) is not None)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(_text(_EQUATION_PIECES + [" of ", "the sum of", "Square Root of", "MEAN OF", "ſum of", " X ", "\u00a0", "K"],
+                      max_size=30), min_size=2, max_size=8))
+def test_expression_batch_gate_passes_every_input_with_an_expression(texts):
+    gate = textscan.regex_gate(texts, task_fit._EXPR_GATE)
+    for text, may in zip(texts, gate):
+        if task_fit._expression_in(text):
+            assert may, text
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.tuples(_text(_EQUATION_PIECES + [" of ", "the sum of", "what is "], max_size=20),
+                          _text(_EQUATION_PIECES + [" so ", "="], max_size=20)), min_size=2, max_size=8))
+def test_calculations_detect_many_is_detect_per_example(pairs):
+    from tunelint.models import Example, Role, Turn
+
+    examples = [
+        Example("train", "x", i, i + 1, "chat", (Turn(Role.USER, q, "/0"), Turn(Role.ASSISTANT, a, "/1")), f"{i:016x}")
+        for i, (q, a) in enumerate(pairs)
+    ]
+    one, many = task_fit.Calculations(), task_fit.Calculations()
+    assert many.detect_many(examples) == [one.detect(e) for e in examples]
+    assert (one.checked, one.wrong_count, one.wrong) == (many.checked, many.wrong_count, many.wrong)
 
 
 def _verify_reference(a: str, op: str, b: str, result: str) -> bool | None:
@@ -235,6 +384,36 @@ def test_language_and_refusal_are_what_they_were(text):
     assert _shapes.language(text) == _language_reference(text)
     head = text.strip()[:300].replace("\u2019", "'")
     assert _shapes.is_refusal(text) == bool(_shapes._REFUSALS.search(head))
+
+
+_BATCH_LANGUAGE_PIECES = _LANGUAGE_PIECES + [
+    "nicht", "nichts", "sich", "thee", "THE", "Und", "\x01", "\x00", "é", "the and is " * 30, "el la de " * 25, "?",
+]
+
+
+@settings(max_examples=200)
+@given(st.lists(_text(_BATCH_LANGUAGE_PIECES, max_size=60), max_size=8))
+def test_languages_of_a_list_are_each_language(texts):
+    assert _shapes.languages(texts) == [_shapes.language(t) for t in texts]
+
+
+def test_refusal_rate_counts_a_batch_as_it_counts_each_example():
+    from tunelint.checks.refusal_rate import RefusalRate
+    from tunelint.models import Example, Role, Turn
+
+    outputs = ["I'm sorry, but I can't help with that.", None, "Sure: 1. a\n2. b", "", '{"a": 1}', "Hola, el perro es de la casa",
+               "As an AI, I cannot do that.", None, "   ", "The answer is 4."]
+    examples = []
+    for i, out in enumerate(outputs):
+        turns = (Turn(Role.USER, "Hi", "/0"),) + (() if out is None else (Turn(Role.ASSISTANT, out, "/1"),))
+        examples.append(Example("train", "x", i, i + 1, "chat", turns, f"{i:016x}"))
+    one, many = RefusalRate(), RefusalRate()
+    for e in examples:
+        one.observe(e)
+    many.observe_batch(examples[:4])
+    many.observe_batch(examples[4:])
+    assert [list(one.finish()), one.metrics] == [list(many.finish()), many.metrics]
+    assert one._refusals == many._refusals == [0, 5]
 
 
 # ------------------------------------------------------------------------------ repetition batch gate

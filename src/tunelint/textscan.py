@@ -210,6 +210,44 @@ def _tandems(arr: np.ndarray, ends: np.ndarray, owner: np.ndarray, repeats: int,
             found[owner[np.minimum(np.searchsorted(ends, at), len(owner) - 1)]] = True
 
 
+# Character classes for RE2 gates (see `regex_gate`) holding every character Python's `\\d` and
+# `\\s` match in a str pattern: the ASCII ones, and, not to depend on the two engines agreeing
+# on Unicode's digits and spaces, every non-ASCII character.
+RE2_DIGIT = r"[0-9\x{80}-\x{10FFFF}]"
+RE2_SPACE = r"[\t-\r\x{1c}-\x{20}\x{80}-\x{10FFFF}]"
+
+
+def regex_gate(texts: Sequence[str], pattern: str) -> list[bool] | None:
+    """For each text, whether the RE2 `pattern` matches somewhere in it, answered for all of
+    them at once by Arrow's RE2 kernel (one automaton over the batch, several times faster
+    than Python's `re` on patterns without a literal prefix). A gate written as a superset of
+    a Python pattern (its word boundaries and look-arounds dropped, `\\d` and `\\s` widened to
+    RE2_DIGIT and RE2_SPACE) answers False only where the Python pattern cannot match. None
+    when Arrow cannot take the texts (lone surrogates): every text may match."""
+    if not texts:
+        return []
+    array = arrow_texts(texts)
+    return None if array is None else regex_matches(array, pattern)
+
+
+def arrow_texts(texts: Sequence[str]):
+    """`texts` as an Arrow large_string array for `regex_matches`; None when Arrow cannot take
+    them (lone surrogates)."""
+    import pyarrow as pa
+
+    try:
+        return pa.array(texts, type=pa.large_string())
+    except (pa.ArrowException, UnicodeError):
+        return None
+
+
+def regex_matches(array, pattern: str) -> list[bool]:
+    """For each text of an `arrow_texts` array, whether the RE2 `pattern` matches in it."""
+    import pyarrow.compute as pc
+
+    return pc.match_substring_regex(array, pattern).to_pylist()
+
+
 _last_input: list = [None, ""]
 
 

@@ -47,15 +47,16 @@ def output_shape(example: Example) -> tuple[str, str]:
             return ("json-object", "keys: " + ", ".join(sorted(map(str, value))))
         if isinstance(value, list):
             return ("json-array", "")
-    lines = [line for line in text.splitlines() if line.strip()]
+    lines = list(filter(str.strip, text.splitlines()))
     if lines and _ANSWER_LINE.match(lines[-1]):
         return ("final-answer-line", _ANSWER_LINE.match(lines[-1]).group(1).lower())
-    fields = [m.group(1).strip() for line in lines if (m := _FIELD_LINE.match(line))]
+    # A field line holds a colon: with fewer than two in the text, there are not two fields.
+    fields = [m.group(1).strip() for line in lines if ":" in line and (m := _FIELD_LINE.match(line))] if text.count(":") >= 2 else ()
     if len(fields) >= 2 and len(fields) >= len(lines) / 2:
         return ("field-template", "fields: " + ", ".join(fields))
     if "```" in text:
         return ("code", "")
-    if sum(1 for line in lines if _LIST_LINE.match(line)) >= 2:
+    if len(list(filter(_LIST_LINE.match, lines))) >= 2:
         return ("list", "")
     return ("text", "")
 
@@ -178,3 +179,105 @@ def _vote(words: list, stop_langs: dict) -> str:
         # Short function words ("a", "e", "o") are shared: another language must clearly win.
         lang, score = "en", votes["en"]
     return lang if score >= 2 or (score and len(words) < 8) else "latin"
+
+
+
+# For `languages`: the ASCII common words as integers (byte j of the word at bits 8j, the length
+# from bit 40; none is longer than 5 letters), sorted, and which languages hold each.
+_MAX_STOP = max(map(len, _STOP_LANGS_BYTES))
+assert _MAX_STOP <= 5
+
+
+def _word_key(word: bytes) -> int:
+    return sum(b << (8 * j) for j, b in enumerate(word)) | (len(word) << 40)
+
+
+_STOP_KEYS = sorted((_word_key(w), w) for w in _STOP_LANGS_BYTES)
+_STOP_KEY_ARRAY = None  # built on first use (numpy imported lazily)
+
+
+def _stop_tables():
+    global _STOP_KEY_ARRAY
+    if _STOP_KEY_ARRAY is None:
+        import numpy as np
+
+        keys = np.array([k for k, _ in _STOP_KEYS], dtype=np.int64)
+        member = np.array(
+            [[bool(_STOP_LANGS_BYTES[w] >> (12 * i) & 1) for i in range(len(_STOPWORDS))] for _, w in _STOP_KEYS], dtype=bool
+        )
+        # A perfect hash: the smallest modulus under which the keys differ; `slot[key % modulus]`
+        # is the key's index, -1 for the slots no key takes.
+        modulus = next(m for m in range(len(keys), 1 << 20) if len({int(k) % m for k in keys}) == len(keys))
+        slot = np.full(modulus, -1, dtype=np.int64)
+        slot[keys % modulus] = np.arange(len(keys))
+        masks = np.array([(1 << (8 * n)) - 1 for n in range(_MAX_STOP + 1)], dtype=np.uint64)
+        _STOP_KEY_ARRAY = (keys, member, modulus, slot, masks)
+    return _STOP_KEY_ARRAY
+
+
+_LANGS = tuple(_STOPWORDS)
+# A character outside ASCII that _WORD_CHAR matches (a letter of any script).
+_NON_ASCII_LETTER = re.compile(r"[^\W\d_\x00-\x7f]")
+
+
+def languages(texts: list[str]) -> list[str]:
+    """`language(text)` of each text. The texts whose letters are all ASCII (most) are voted on
+    together: their samples go into one byte buffer, and numpy finds the words (runs of letters
+    once `_LOWER_LETTERS` has turned everything else into spaces), keys the short ones and counts
+    each language's common words per sample. The others go through `language`."""
+    import numpy as np
+
+    out: list[str] = [""] * len(texts)
+    plain: list[int] = []
+    parts: list[bytes] = []
+    for i, text in enumerate(texts):
+        sample = text[:600]
+        if sample.isascii():
+            parts.append(sample.encode("ascii"))
+        elif _NON_ASCII_LETTER.search(sample) is None:
+            # No letter outside ASCII: `language` splits it as ASCII too.
+            parts.append(sample.encode("ascii", "replace"))
+        else:
+            out[i] = language(text)
+            continue
+        plain.append(i)
+    if not plain:
+        return out
+    n = len(parts)
+    # Each sample followed by one space, so no word runs from one sample into the next; then
+    # 7 more spaces, so that 8 bytes can be read from any word's start.
+    joined = (b" ".join(parts) + b" " * 8).translate(_LOWER_LETTERS)
+    buf = np.frombuffer(joined, dtype=np.uint8)
+    letter = buf != 32
+    edge = np.diff(letter.view(np.int8), prepend=np.int8(0))
+    starts = np.flatnonzero(edge == 1)
+    ends = np.flatnonzero(edge == -1)  # the space after each word
+    length = ends - starts
+    bounds = np.cumsum(np.fromiter(map(len, parts), dtype=np.int64, count=n) + 1)
+    first_word = np.searchsorted(starts, bounds)
+    counts = np.diff(first_word, prepend=0)
+    sample_of = np.repeat(np.arange(n), counts)
+    short = np.flatnonzero(length <= _MAX_STOP)
+    keys, member, modulus, slot, masks = _stop_tables()
+    size = length[short]
+    # The 8 bytes from each short word's start (little-endian), cut to the word: its key.
+    windows = np.ndarray((len(buf) - 7,), dtype="<u8", buffer=joined, strides=(1,))
+    key = ((windows[starts[short]] & masks[size]) | (size.astype(np.uint64) << np.uint64(40))).astype(np.int64)
+    pos = slot[key % modulus]
+    hit = (pos >= 0) & (keys[pos] == key)
+    owner = sample_of[short][hit]
+    langs_of = member[pos[hit]]
+    votes = np.stack([np.bincount(owner[langs_of[:, k]], minlength=n) for k in range(len(_LANGS))], axis=1)
+    score = votes.max(axis=1)
+    english = votes[:, 0]
+    best = np.where(english == score, 0, votes.argmax(axis=1))
+    # Another language must clearly win (see `_vote`).
+    weak = (best != 0) & (score < english + 2)
+    best[weak] = 0
+    score = np.where(weak, english, score)
+    for i, c, lang, sc in zip(plain, counts.tolist(), best.tolist(), score.tolist()):
+        if not c:
+            out[i] = "none"
+        else:
+            out[i] = _LANGS[lang] if sc >= 2 or (sc and c < 8) else "latin"
+    return out

@@ -13,9 +13,11 @@ from collections import Counter
 from typing import Iterator
 
 from tunelint.checks._batch import Batch, BatchedRecordCheck
-from tunelint.checks.base import CheckOptions, RecordCheck
+from tunelint.checks.base import CheckOptions
 from tunelint.models import Criterion, Example, Finding, Role, Severity, Turn
-from tunelint.textscan import any_in, fold, line_breaks_at_least, tandem_candidates
+from tunelint.textscan import (
+    RE2_DIGIT, RE2_SPACE, any_in, fold, line_breaks_at_least, regex_gate, tandem_candidates,
+)
 
 
 _ASSISTANT = Role.ASSISTANT
@@ -32,18 +34,51 @@ def _batch_assistant_turns(batch: Batch) -> list[list[tuple[int, Turn]]]:
     return batch.cached("content.assistant_turns", lambda b: [_assistant_turns(e) for e in b.examples])
 
 
-def _batch_folded(batch: Batch) -> list[list[str]]:
-    """fold() of each of those turns' texts (same nesting), built once per batch."""
-    return batch.cached(
-        "content.folded", lambda b: [[fold(t.content) for _, t in turns] for turns in _batch_assistant_turns(b)]
-    )
+def _turns_of_batch(batch: Batch) -> list[tuple[Example, int, Turn, bool]]:
+    """(example, n, turn, whether _CONTENT_GATE matches its text) of every non-empty assistant
+    turn of a batch, in order, built once per batch."""
+
+    def build(b: Batch) -> list[tuple[Example, int, Turn, bool]]:
+        passes = iter(_batch_gate(b))
+        return [
+            (example, n, turn, next(passes))
+            for example, turns in zip(b.examples, _batch_assistant_turns(b))
+            for n, turn in turns
+        ]
+
+    return batch.cached("content.turns", build)
 
 
-def _turns_of_batch(batch: Batch) -> Iterator[tuple[Example, int, Turn, str]]:
-    """(example, n, turn, folded text) of every non-empty assistant turn of a batch, in order."""
-    for example, turns, folded in zip(batch.examples, _batch_assistant_turns(batch), _batch_folded(batch)):
-        for (n, turn), f in zip(turns, folded):
-            yield example, n, turn, f
+def _gated_turns(batch: Batch) -> list[tuple[Example, int, Turn, bool]]:
+    """The turns of _turns_of_batch that _CONTENT_GATE matches."""
+    return batch.cached("content.gated", lambda b: [t for t in _turns_of_batch(b) if t[3]])
+
+
+def _batch_gate(batch: Batch) -> list[bool]:
+    """Whether _CONTENT_GATE matches each of the batch's non-empty assistant turns (flattened),
+    found for all of them at once (textscan.regex_gate); all True when Arrow cannot take the
+    texts, or for a single example."""
+
+    def build(b: Batch) -> list[bool]:
+        texts = [t.content for turns in _batch_assistant_turns(b) for _, t in turns]
+        found = regex_gate(texts, _CONTENT_GATE) if len(b) > 1 else None
+        return [True] * len(texts) if found is None else found
+
+    return batch.cached("content.gate", build)
+
+
+# The batch gates, one per check: RE2 patterns that match wherever one of the check's Python
+# patterns can, written from them with their word boundaries, anchors and look-arounds dropped,
+# `\d` and `\s` widened (RE2_DIGIT, RE2_SPACE), and the case-insensitive parts in (?i:...). A
+# text holding a character that Python's IGNORECASE matches to an ASCII letter but RE2's case
+# folding may not (İ, ı, ſ, the Kelvin sign) passes, as does one with a code fence (removing the
+# fenced code can join text from either side of it). Their union, _CONTENT_GATE, runs once per
+# batch (one RE2 scan costs about what one of them does); a turn it does not match skips
+# placeholder-output's patterns, refusal-boilerplate's self-disclaimers and merged-instructions,
+# and the few that it matches go through each check's own tests. tests/test_textscan.py checks
+# the gates against the patterns on generated text.
+_ODD_CASE = r"[\x{130}\x{131}\x{17f}\x{212a}]"
+_D, _S = RE2_DIGIT, RE2_SPACE
 
 
 _FENCE_BLOCK = re.compile(r"```.*?(?:```|\Z)", re.DOTALL)
@@ -87,6 +122,11 @@ def _placeholder_patterns(prose: str, folded: str | None = None) -> Iterator[tup
 
 _INSERT_VERBS = ("insert", "add", "put", "enter")
 _INSERT_NOUNS = ("answer", "output", "response", "text", "content")
+_PLACEHOLDER_GATE = "|".join((
+    "```", _ODD_CASE, r"\{\{|\$\{|<<",
+    rf"(?i:[\[<]{_S}*(?:insert|add|put|enter){_S}+(?:your{_S}+|the{_S}+)?(?:answer|output|response|text|content))",
+    r"(?i:lorem ipsum)",
+))
 
 
 class PlaceholderOutput(BatchedRecordCheck):
@@ -116,10 +156,11 @@ class PlaceholderOutput(BatchedRecordCheck):
     summary = '"N/A", "<No Output>", "<noinput>", "TODO", unfilled {{var}}, lorem ipsum'
 
     def check_many(self, batch: Batch) -> Iterator[Finding]:
-        for example, n, turn, folded in _turns_of_batch(batch):
-            yield from self._turn(example, n, turn, folded)
+        for example, n, turn, may in _turns_of_batch(batch):
+            if may or len(turn.content) <= 40:
+                yield from self._turn(example, n, turn, may)
 
-    def _turn(self, example: Example, n: int, turn: Turn, folded: str) -> Iterator[Finding]:
+    def _turn(self, example: Example, n: int, turn: Turn, may: bool = True) -> Iterator[Finding]:
         text = turn.content
         if len(text) <= 40 and text.strip():
             whole = text.strip(_PLACEHOLDER_STRIP).lower()
@@ -132,8 +173,10 @@ class PlaceholderOutput(BatchedRecordCheck):
                     evidence={"kind": "whole", "text": text.strip()},
                 )
                 return
+        if not may:
+            return
         prose = _prose(text)
-        for kind, pattern in _placeholder_patterns(prose, folded if prose is text else None):
+        for kind, pattern in _placeholder_patterns(prose):
             m = pattern.search(prose)
             if m is not None:
                 yield self.finding(
@@ -164,6 +207,20 @@ _DISCLAIMER_WORDS = frozenset({"ai", "artificial", "model", "program", "openai",
 _DISCLAIMER_PHRASES = (
     "an ai", "a ai", "artificial intelligence", "language model", "computer program", "by openai", "cutoff",
     "cut-off", "the internet", "real-time",
+)
+_DISCLAIMER_GATE = _ODD_CASE + "|(?i:" + "|".join((
+    "as an? (?:ai|artificial intelligence)",
+    "as a (?:large )?language model",
+    "i(?:'m| am) (?:just |only |merely )an? (?:ai|artificial intelligence|language model|computer program)",
+    "(?:developed|created|trained) by openai",
+    "my (?:knowledge|training data) (?:cutoff|cut-off)",
+    "i (?:do not|don't) have (?:access to|the ability to browse) (?:the internet|real-time)",
+)) + ")"
+# _CANNED_REFUSAL (anchored at the start of the text).
+_CANNED_GATE = (
+    rf"^(?i:{_S}*(?:i'm sorry|i am sorry|sorry|i apologi[sz]e|unfortunately)?[,.!]?{_S}*(?:but{_S}+)?"
+    r"i(?:'m| am)? (?:cannot|can't|can not|won't|will not|am unable to|'m unable to|unable to|am not able to|'m not able to)"
+    r" (?:help|assist|comply|fulfil|fulfill|provide|do|answer|complete|generate|create|perform|engage))"
 )
 # Anchored at the start (no MULTILINE): `match` finds what `search` would.
 _CANNED_REFUSAL = re.compile(
@@ -210,11 +267,12 @@ class RefusalBoilerplate(BatchedRecordCheck):
         refusals_expected: bool = False
 
     def check_many(self, batch: Batch) -> Iterator[Finding]:
-        for example, n, turn, folded in _turns_of_batch(batch):
-            yield from self._turn(example, n, turn, folded)
+        # A turn _CONTENT_GATE does not match holds neither a disclaimer nor a canned refusal.
+        for example, n, turn, _ in _gated_turns(batch):
+            yield from self._turn(example, n, turn)
 
-    def _turn(self, example: Example, n: int, turn: Turn, folded: str) -> Iterator[Finding]:
-        m = _AI_DISCLAIMER.search(turn.content) if any_in(folded, _DISCLAIMER_PHRASES) else None
+    def _turn(self, example: Example, n: int, turn: Turn) -> Iterator[Finding]:
+        m = _AI_DISCLAIMER.search(turn.content) if any_in(fold(turn.content), _DISCLAIMER_PHRASES) else None
         if m is not None:
             yield self.finding(
                 example,
@@ -269,6 +327,13 @@ def _may_transcript(prose: str) -> bool:
     return ":" in prose and ("Human" in prose or "User" in prose or "USER" in prose)
 
 
+_MERGED_GATE = "|".join((
+    "```", _ODD_CASE,
+    rf"(?i:{_D}[ \t]*[.)][ \t]*(?:instruction|input|output)[ \t]*:)",
+    r"(?i:#{2,4}[ \t]*(?:instruction|response|input))",
+    r"Instruction[ \t]*:", r"<\||\[/?INST\]", r"(?:Human|User|USER)[ \t]*:",
+))
+_CONTENT_GATE = "|".join((_PLACEHOLDER_GATE, _DISCLAIMER_GATE, _CANNED_GATE, _MERGED_GATE))
 _TRANSCRIPT = re.compile(r"^[ \t]*(?:Human|User|USER|### Human)[ \t]*:[ \t]*\S", re.MULTILINE)
 _DIALOGUE_ASKED = re.compile(r"dialog|conversation|script|chat|interview|transcript|role[- ]?play|exchange|scene", re.IGNORECASE)
 
@@ -302,10 +367,10 @@ class MergedInstructions(BatchedRecordCheck):
 
     def check_many(self, batch: Batch) -> Iterator[Finding]:
         asked: dict[int, bool] = {}  # by example: whether its prompt asks for a dialogue
-        for i, (example, n, turn, folded) in enumerate(_turns_of_batch(batch)):
+        for example, n, turn, _ in _gated_turns(batch):
             prose = _prose(turn.content)
             hit = None
-            for kind, pattern in _merged_patterns(prose, folded if prose is turn.content else None):
+            for kind, pattern in _merged_patterns(prose):
                 m = pattern.search(prose)
                 if m is not None:
                     hit = (kind, m)
@@ -539,7 +604,20 @@ _STUB_MATERIAL = re.compile(
 )
 
 
-class MissingContext(RecordCheck):
+# The batch gate of missing-context over the user turns (built as the content gates above):
+# _REFERENCE's three alternatives, and the stand-in paragraph and link the paragraph tests need.
+_CONTEXT_GATE = "|".join((
+    _ODD_CASE,
+    r"(?i:(?:the|this|these|that)[ \t]+(?:following|given|provided|attached|above|below|accompanying|enclosed|linked)[ \t])",
+    rf"(?i:the[ \t]+(?:{_TEXT_NOUNS})[ \t]+(?:below|above|provided|attached|given))",
+    r"(?i:(?:this|the attached|the accompanying|the enclosed)[ \t]+"
+    r"(?:image|picture|photo|photograph|screenshot|diagram|drawing|painting|video|audio|attachment|pdf))",
+    rf"(?i:[<\[(]{_S}*(?:picture|image|photo|file|video|audio|attachment|document|pdf|screenshot))",
+    r"(?i:https?://|www\.)",
+))
+
+
+class MissingContext(BatchedRecordCheck):
     """An instruction that refers to material the example does not contain.
 
     What it does:
@@ -568,10 +646,23 @@ class MissingContext(RecordCheck):
     severity = Severity.WARNING
     summary = "instruction refers to text, a file, an image or a link that the example does not contain"
 
-    def check(self, example: Example) -> Iterator[Finding]:
+    def check_many(self, batch: Batch) -> Iterator[Finding]:
+        examples = batch.examples
+        user = Role.USER
+        per_example = [[t for t in e.turns if t.role is user] for e in examples]
+        # Only the user turns _CONTEXT_GATE matches can lack their material.
+        gate = regex_gate([t.content for users in per_example for t in users], _CONTEXT_GATE) if len(examples) > 1 else None
+        flags = iter(gate) if gate is not None else None
+        for example, users in zip(examples, per_example):
+            may = [True] * len(users) if flags is None else [next(flags) for _ in users]
+            if True in may:
+                yield from self._example(example, users, may)
+
+    def _example(self, example: Example, users: list[Turn], may: list[bool]) -> Iterator[Finding]:
         attachments = any(t.attachments for t in example.turns)
-        users = [t for t in example.turns if t.role is Role.USER]
         for n, turn in enumerate(users, 1):
+            if not may[n - 1]:
+                continue
             problem = self._missing(turn.content, attachments, example, turn)
             if problem is not None:
                 message, evidence = problem

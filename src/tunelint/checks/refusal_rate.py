@@ -9,7 +9,7 @@ from typing import ClassVar, Iterator, Sequence
 from pydantic import Field, field_validator, model_validator
 
 from tunelint.checks._batch import shared_batch
-from tunelint.checks._shapes import is_refusal, language, output_shapes
+from tunelint.checks._shapes import is_refusal, languages, output_shapes
 from tunelint.checks._support import ExampleRefs
 from tunelint.checks.base import CheckOptions, DatasetCheck
 from tunelint.models import Criterion, Example, Finding, Role, Severity
@@ -96,28 +96,41 @@ class RefusalRate(DatasetCheck):
         self._total = 0
 
     def observe_batch(self, examples: Sequence[Example]) -> None:
-        # The output shapes of a batch are shared with output-format-drift.
-        for example, shape in zip(examples, output_shapes(shared_batch(examples))):
-            self._observe(example, shape[0])
+        # The output shapes of a batch are shared with output-format-drift; the languages of
+        # its outputs are guessed together, and each dimension's classes counted in one update.
+        batch = shared_batch(examples)
+        shapes = output_shapes(batch)
+        finals = [e.final_assistant for e in examples]
+        if None in finals:
+            # Only examples with an assistant output count.
+            keep = [i for i, t in enumerate(finals) if t is not None]
+            positions = [self._refs.add(examples[i]) for i in keep]
+            examples = [examples[i] for i in keep]
+            finals = [finals[i] for i in keep]
+            shapes = [shapes[i] for i in keep]
+        else:
+            start = len(self._refs)
+            self._refs.add_batch(batch)
+            positions = range(start, start + len(examples))
+        if not finals:
+            return
+        self._total += len(finals)
+        contents = [t.content for t in finals]
+        refused = [bool(c) and is_refusal(c) for c in contents]
+        room = _LISTED - len(self._refusals)
+        if room > 0 and True in refused:
+            self._refusals.extend([p for p, r in zip(positions, refused) if r][:room])
+        blank = [not c.strip() for c in contents]
+        langs = iter(languages([c for c, b in zip(contents, blank) if not b]))
+        counts = self._counts
+        counts["refusal"].update(["refusal" if r else "answer" for r in refused])
+        counts["output"].update(["tool-call" if t.tool_calls else "text" for t in finals])
+        counts["format"].update([shape[0] for shape in shapes])
+        counts["language"].update(["none" if b else next(langs) for b in blank])
+        counts["turns"].update([_turn_bucket(sum([t.role is _USER for t in e.turns])) for e in examples])
 
     def observe(self, example: Example) -> None:
         self.observe_batch([example])
-
-    def _observe(self, example: Example, family: str) -> None:
-        turn = example.final_assistant
-        if turn is None:
-            return
-        pos = self._refs.add(example)
-        self._total += 1
-        refused = bool(turn.content) and is_refusal(turn.content)
-        if refused and len(self._refusals) < _LISTED:
-            self._refusals.append(pos)
-        counts = self._counts
-        counts["refusal"]["refusal" if refused else "answer"] += 1
-        counts["output"]["tool-call" if turn.tool_calls else "text"] += 1
-        counts["format"][family] += 1
-        counts["language"][language(turn.content) if turn.content.strip() else "none"] += 1
-        counts["turns"][_turn_bucket(sum([t.role is _USER for t in example.turns]))] += 1
 
     def merge(self, other: "RefusalRate") -> None:
         super().merge(other)

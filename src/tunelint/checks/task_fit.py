@@ -12,13 +12,14 @@ import abc
 
 import re
 from fractions import Fraction
-from typing import Iterator
+from typing import Iterator, Sequence
 
 from pydantic import Field
 
+from tunelint.checks._batch import shared_batch
 from tunelint.checks.base import CheckOptions, DatasetCheck, fingerprint
 from tunelint.models import Criterion, Example, Finding, Location, Severity
-from tunelint.textscan import has_digit, input_text, scan, vocabulary
+from tunelint.textscan import RE2_DIGIT, RE2_SPACE, has_digit, input_text, regex_gate, scan, vocabulary
 
 _MONTH = r"(?:jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|sep(?:t(?:ember)?)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)"
 _PRODUCTS = ("python", "node", "java", "ios", "android", "windows", "macos", "ubuntu", "chrome", "firefox",
@@ -86,6 +87,28 @@ _NOW_AFTER = {
 }
 
 
+# One RE2 gate for a whole batch (textscan.regex_gate) in front of every _VOLATILE pattern but the
+# currency-symbol price: the patterns' alternatives with their word boundaries and look-arounds
+# dropped and `\d` / `\s` widened (RE2_DIGIT, RE2_SPACE), so a text it does not match can match
+# none of them, and only the price pattern (a literal first character, cheap) is tried there.
+# tests/test_textscan.py checks it against the patterns on generated text.
+_D, _S = RE2_DIGIT, RE2_SPACE
+_RARE_GATE = "|".join((
+    rf"{_D}[0-9,\x{{80}}-\x{{10FFFF}}]*(?:\.{_D}+)?{_S}?(?:usd|eur|gbp|jpy|inr|dollars|euros|pounds)",
+    rf"in stock|of stock|stock level|only {_D}+ (?:left|remaining)"
+    rf"|{_D}+ (?:items?|units?|pieces?|seats?|rooms?) (?:left|remaining|available|in stock)",
+    rf"{_D}+\.{_D}+\.{_D}+",
+    rf"(?:version|release){_S}?{_D}",
+    rf"(?:{'|'.join(_PRODUCTS)}|node\.js)[- ]{_D}",
+    rf"20{_D}{_D}-{_D}{_D}-{_D}{_D}",
+    rf"(?:as of|since|until|through|effective|starting|from){_S}+(?:{_MONTH}{_S}+(?:{_D}{{1,2}},?{_S}+)?)?(?:19|20){_D}{_D}"
+    rf"|{_MONTH}{_S}+{_D}{{1,2}}(?:st|nd|rd|th)?,?{_S}+20{_D}{_D}"
+    rf"|{_D}{{1,2}}{_S}+{_MONTH}{_S}+20{_D}{_D}",
+    rf"(?:currently|at the moment|at present|right now|as of today|the latest|most recent|this (?:year|month|quarter))"
+    rf"[^.\n]{{0,60}}{_D}",
+))
+
+
 def _number_before(lower: str, word: str) -> bool:
     """Whether `word` occurs right after a digit or comma, or after one and one whitespace."""
     p = lower.find(word, 1)
@@ -130,9 +153,9 @@ class _Lowered:
 
     __slots__ = ("text", "lower", "_words")
 
-    def __init__(self, text: str) -> None:
+    def __init__(self, text: str, lower: str | None = None) -> None:
         self.text = text
-        self.lower = text.lower()
+        self.lower = text.lower() if lower is None else lower
         self._words: frozenset[str] | set[str] | None = None
 
     @property
@@ -144,9 +167,11 @@ class _Lowered:
         return self._words
 
 
-def _patterns(low: _Lowered, kinds: frozenset[str] | set[str] | None = None) -> Iterator[tuple[str, re.Pattern[str]]]:
+def _patterns(
+    low: _Lowered, kinds: frozenset[str] | set[str] | None = None, rare: bool = True
+) -> Iterator[tuple[str, re.Pattern[str]]]:
     """The _VOLATILE entries (kind, pattern) that can match `low.lower`, in their order; only
-    `kinds` when given."""
+    `kinds` when given. `rare` False: _RARE_GATE does not match, only the first can."""
     p_sym, p_word, stock, v_triple, v_word, v_product, d_iso, d_year, d_now = _VOLATILE_PATTERNS
     want = (lambda kind: True) if kinds is None else kinds.__contains__
     lower = low.lower
@@ -154,6 +179,9 @@ def _patterns(low: _Lowered, kinds: frozenset[str] | set[str] | None = None) -> 
     if want("price") and digits:
         if "$" in lower or "€" in lower or "£" in lower or "¥" in lower or "₹" in lower:
             yield "price", (p_sym if "€" in lower or "£" in lower or "¥" in lower or "₹" in lower else _PRICE_DOLLAR)
+    if not rare:
+        return
+    if want("price") and digits:
         if any(_number_before(lower, w) for w in _CURRENCY_WORDS.intersection(low.words)):
             yield "price", p_word
     if want("stock-level") and (
@@ -180,23 +208,72 @@ def _patterns(low: _Lowered, kinds: frozenset[str] | set[str] | None = None) -> 
             yield "dated-fact", d_now
 
 
-def _volatile_matches(text: str) -> list[tuple[str, str]]:
-    low = _Lowered(text)
+def _volatile_matches(text: str, lower: str | None = None, rare: bool = True) -> list[tuple[str, str]]:
+    """(kind, text) of every _VOLATILE match in `text`; `lower` is text.lower() when given, `rare`
+    False when _RARE_GATE does not match it."""
+    if not rare and lower is not None:
+        # What _patterns yields then, without building it: the currency-symbol price at most.
+        if not ("$" in lower or "€" in lower or "£" in lower or "¥" in lower or "₹" in lower) or not has_digit(lower):
+            return []
+        pattern = _VOLATILE_PATTERNS[0] if "€" in lower or "£" in lower or "¥" in lower or "₹" in lower else _PRICE_DOLLAR
+        if len(lower) == len(text):
+            return [("price", text[m.start():m.end()]) for m in pattern.finditer(lower)]
+        return [("price", m.group()) for m in pattern.finditer(lower)]
+    low = _Lowered(text, lower)
     lower = low.lower
     # Lower-casing keeps offsets for nearly all text; where it does not, show the lower-cased match.
     same = len(lower) == len(text)
     out = []
-    for kind, pattern in _patterns(low):
-        out.extend((kind, text[m.start():m.end()] if same else m.group()) for m in pattern.finditer(lower))
+    for kind, pattern in _patterns(low, None, rare):
+        found = _word_prices(lower) if pattern is _VOLATILE_PATTERNS[1] else pattern.finditer(lower)
+        out.extend((kind, text[m.start():m.end()] if same else m.group()) for m in found)
     return out
 
 
-def _kinds_present(text: str, kinds: set[str]) -> set[str]:
+_WORD_PRICE_WORDS = ("usd", "eur", "gbp", "jpy", "inr", "dollars", "euros", "pounds")
+
+
+def _word_prices(lower: str) -> Iterator[re.Match[str]]:
+    """Exactly the matches of the word-price pattern's finditer(lower) ("12 dollars"), tried only
+    where one can start: every match is a number run, at most one whitespace character and a
+    currency word, so it starts at a digit in the run of digits, commas and dots (and one
+    whitespace character) that ends where a currency word begins. The matches, leftmost first,
+    are the first `match` at those digits for each occurrence of a word, in order."""
+    pattern = _VOLATILE_PATTERNS[1]
+    starts = sorted({q for w in _WORD_PRICE_WORDS for q in _occurrences(lower, w)})
+    pos = 0
+    for q in starts:
+        if q < pos:
+            continue
+        r = q
+        if r > pos and lower[r - 1].isspace():
+            r -= 1
+        while r > pos and (lower[r - 1].isdecimal() or lower[r - 1] in ",."):
+            r -= 1
+        for p in range(r, q):
+            if lower[p].isdecimal():
+                m = pattern.match(lower, p)
+                if m is not None:
+                    yield m
+                    pos = m.end()
+                    break
+
+
+def _occurrences(text: str, word: str) -> Iterator[int]:
+    p = text.find(word)
+    while p >= 0:
+        yield p
+        p = text.find(word, p + 1)
+
+
+def _kinds_present(text: str, kinds: set[str], lower: str | None = None, rare: bool = True) -> set[str]:
     """Which of `kinds` _volatile_matches(text) would report (searching no further than needed)."""
-    low = _Lowered(text)
+    low = _Lowered(text, lower)
     present: set[str] = set()
-    for kind, pattern in _patterns(low, kinds):
-        if kind not in present and pattern.search(low.lower) is not None:
+    for kind, pattern in _patterns(low, kinds, rare):
+        if kind in present:
+            continue
+        if (next(_word_prices(low.lower), None) if pattern is _VOLATILE_PATTERNS[1] else pattern.search(low.lower)) is not None:
             present.add(kind)
             if len(present) == len(kinds):
                 break
@@ -226,10 +303,20 @@ class _ShareCheck(DatasetCheck, abc.ABC):
         self.path: str | None = None
 
     def observe(self, example: Example) -> None:
+        self._count(example, self.detect(example))
+
+    def observe_batch(self, examples: Sequence[Example]) -> None:
+        for example, hits in zip(examples, self.detect_many(examples)):
+            self._count(example, hits)
+
+    def detect_many(self, examples: Sequence[Example]) -> list[list[tuple[str, str]]]:
+        """`detect` of each example, in order (override to work on the batch at once)."""
+        return [self.detect(e) for e in examples]
+
+    def _count(self, example: Example, hits: list[tuple[str, str]]) -> None:
         self.total += 1
         if self.path is None:
             self.path = example.path
-        hits = self.detect(example)
         if not hits:
             return
         self.affected += 1
@@ -347,6 +434,54 @@ class VolatileFacts(_ShareCheck):
         given = _kinds_present(source, {k for k, _ in found})
         return _fresh([(k, m) for k, m in found if k not in given], source)
 
+    def detect_many(self, examples: Sequence[Example]) -> list[list[tuple[str, str]]]:
+        """What `detect` gives each example, with _RARE_GATE run once over the batch's lower-cased
+        outputs, then once over the inputs of the examples with a match."""
+        out: list[list[tuple[str, str]]] = [[] for _ in examples]
+        todo: list[int] = []
+        texts: list[str] = []
+        lowers: list[str] = []
+        for i, example in enumerate(examples):
+            output = example.output_text
+            if not output:
+                continue
+            lower = output.lower()
+            if not has_digit(output) and "stock" not in lower:
+                continue
+            todo.append(i)
+            texts.append(output)
+            lowers.append(lower)
+        rare = regex_gate(lowers, _RARE_GATE) if len(lowers) > 1 else None
+        found_at: list[int] = []
+        found_all: list[list[tuple[str, str]]] = []
+        for j, i in enumerate(todo):
+            found = _volatile_matches(texts[j], lowers[j], True if rare is None else rare[j])
+            if found:
+                found_at.append(i)
+                found_all.append(found)
+        inputs = _input_texts(examples)
+        sources = [inputs(i) for i in found_at]
+        source_lowers = [s.lower() for s in sources]
+        rare = regex_gate(source_lowers, _RARE_GATE) if len(sources) > 1 else None
+        for j, (i, found) in enumerate(zip(found_at, found_all)):
+            source = sources[j]
+            given = _kinds_present(source, {k for k, _ in found}, source_lowers[j], True if rare is None else rare[j])
+            out[i] = _fresh([(k, m) for k, m in found if k not in given], source)
+        return out
+
+
+def _input_texts(examples: Sequence[Example]):
+    """`example.input_text` of the i-th example, built once per batch for the checks sharing it."""
+    cache: dict[int, str] = shared_batch(examples).cached("task_fit.inputs", lambda b: {})
+
+    def get(i: int) -> str:
+        text = cache.get(i)
+        if text is None:
+            text = cache[i] = examples[i].input_text
+        return text
+
+    return get
+
 
 # ------------------------------------------------------------------------------ calculations
 
@@ -360,6 +495,15 @@ _EXPR_IN_INPUT = re.compile(rf"{_NUM}\s*{_OP}\s*{_NUM}|\d\s*%\s*of\s*\d|\b(?:squ
 _EXPR_NUMERIC = re.compile(rf"\d\s*(?:{_OP}\s*-?\d|%\s*of\s*\d)", re.IGNORECASE)
 _EXPR_WORDS = re.compile(r"\b(?:square root|factorial|sum|product|average|mean|median)\s+of\b", re.IGNORECASE)
 _EXPR_WORD_GATE = frozenset({"square", "factorial", "sum", "product", "average", "mean", "median"})
+# _EXPR_IN_INPUT as a batch gate (textscan.regex_gate; built as _RARE_GATE, its case-insensitive
+# parts in (?i:...), and a text holding a character Python's IGNORECASE matches to an ASCII
+# letter that RE2 may not fold passes).
+_EXPR_GATE = "|".join((
+    r"[\x{130}\x{131}\x{17f}\x{212a}]",
+    rf"{_D}{_S}*[-+−×*/÷^xX]{_S}*-?{_D}",
+    rf"{_D}{_S}*%{_S}*(?i:of){_S}*{_D}",
+    r"(?i:(?:square root|factorial|sum|product|average|mean|median))" + rf"{_S}+(?i:of)",
+))
 
 
 def _expression_in(text: str) -> bool:
@@ -444,9 +588,63 @@ class Calculations(_ShareCheck):
         self.wrong_count = 0
 
     def detect(self, example: Example) -> list[tuple[str, str]]:
+        hits = self._worked(example)
+        if hits is None:
+            return []
+        output = example.output_text
+        if hits or len(output) >= 400:
+            # Only a short output counts as the answer to an arithmetic input.
+            return hits
+        return self._answer(output, input_text(example))
+
+    def detect_many(self, examples: Sequence[Example]) -> list[list[tuple[str, str]]]:
+        """What `detect` gives each example: the inputs of the short outputs without worked
+        arithmetic go through _EXPR_GATE together before `_answer` looks at each."""
+        out: list[list[tuple[str, str]]] = []
+        later: list[int] = []
+        for i, example in enumerate(examples):
+            hits = self._worked(example)
+            if hits is None:
+                hits = []
+            elif not hits and len(example.output_text) < 400:
+                later.append(i)
+            out.append(hits)
+        if later:
+            inputs = _input_texts(examples)
+            sources = [inputs(i) for i in later]
+            gate = regex_gate(sources, _EXPR_GATE) if len(sources) > 1 else None
+            for j, (i, source) in enumerate(zip(later, sources)):
+                out[i] = self._answer(examples[i].output_text, source, True if gate is None else gate[j])
+        return out
+
+    def _answer(self, output: str, source: str, may: bool = True) -> list[tuple[str, str]]:
+        """("arithmetic-answer", number) when a short output answers an arithmetic input with a
+        number the input does not hold; `may` False: _EXPR_GATE does not match the input."""
+        hits: list[tuple[str, str]] = []
+        if _PURE_EXPRESSION.match(source) and has_digit(source):
+            number = _NUMBER.search(output)
+            if number is not None:
+                hits.append(("arithmetic-answer", number.group()))
+        elif may and _expression_in(source):
+            given: set[str] | None = None
+            for n in _NUMBER.findall(output):
+                # A number that is not even a substring of the input is not among its numbers.
+                if n not in source:
+                    hits.append(("arithmetic-answer", n))
+                    break
+                if given is None:
+                    given = set(_NUMBER.findall(source))
+                if n not in given:
+                    hits.append(("arithmetic-answer", n))
+                    break
+        return hits
+
+    def _worked(self, example: Example) -> list[tuple[str, str]] | None:
+        """("worked-arithmetic", equation) of each equation in the output, re-computing the
+        binary ones; None when the output holds no digit."""
         output = example.output_text
         if not output or not has_digit(output):
-            return []
+            return None
         hits: list[tuple[str, str]] = []
         for m in _equations(output):
             hits.append(("worked-arithmetic", m.group()))
@@ -465,19 +663,6 @@ class Calculations(_ShareCheck):
                         self.wrong_count += 1
                         if len(self.wrong) < self.options.examples_shown:
                             self.wrong.append((example.location, m.group()))
-        if hits or len(output) >= 400:
-            # Only a short output counts as the answer to an arithmetic input.
-            return hits
-        source = input_text(example)
-        if _PURE_EXPRESSION.match(source) and has_digit(source):
-            number = _NUMBER.search(output)
-            if number is not None:
-                hits.append(("arithmetic-answer", number.group()))
-        elif _expression_in(source):
-            given = set(_NUMBER.findall(source))
-            answer = next((n for n in _NUMBER.findall(output) if n not in given), None)
-            if answer is not None:
-                hits.append(("arithmetic-answer", answer))
         return hits
 
     def merge(self, other: "Calculations") -> None:  # type: ignore[override]
@@ -525,6 +710,9 @@ def _verify(a: str, op: str, b: str, result: str) -> bool | None:
         # integers is equality).
         x, y, r = _integer(a), _integer(b), _integer(result)
         return (x + y if op == "+" else x - y if op in "-−" else x * y) == r
+    exact = _verify_decimals(a, op, b, result)
+    if exact is not None:
+        return exact
     x, y, r = _number(a), _number(b), _number(result)
     if x is None or y is None or r is None:
         return None
@@ -543,6 +731,46 @@ def _verify(a: str, op: str, b: str, result: str) -> bool | None:
     decimals = len(result.split(".")[1]) if "." in result else 0
     tolerance = Fraction(1, 10**decimals) if decimals else Fraction(1, 2)
     return abs(value - r) <= tolerance
+
+
+_DECIMAL = re.compile(r"(-?\d+)(?:\.(\d+))?")
+
+
+def _decimal(text: str) -> tuple[int, int] | None:
+    """(n, s) with text's value n / 10**s, for a plain decimal ("-1,234.50", "$3"); else None."""
+    m = _DECIMAL.fullmatch(text.replace(",", "").replace("$", "").replace("−", "-"))
+    if m is None:
+        return None
+    whole, fraction = m.groups()
+    return (int(whole + fraction), len(fraction)) if fraction else (int(whole), 0)
+
+
+def _verify_decimals(a: str, op: str, b: str, result: str) -> bool | None:
+    """What `_verify` answers, in integers, for + - × / on plain decimals; None when that is
+    not the case (or the answer is None): `_verify` then works it out with Fractions."""
+    x, y, r = _decimal(a), _decimal(b), _decimal(result)
+    if x is None or y is None or r is None:
+        return None
+    (xn, xs), (yn, ys), (rn, rs) = x, y, r
+    # The value as p / q with q > 0.
+    if op == "+" or op in "-−":
+        scale = max(xs, ys)
+        yn = yn if op == "+" else -yn
+        p, q = xn * 10 ** (scale - xs) + yn * 10 ** (scale - ys), 10**scale
+    elif op in "×x*":
+        p, q = xn * yn, 10 ** (xs + ys)
+    elif op in "/÷":
+        if yn == 0:
+            return None
+        p, q = xn * 10**ys, yn * 10**xs
+        if q < 0:
+            p, q = -p, -q
+    else:
+        return None
+    decimals = len(result.split(".")[1]) if "." in result else 0
+    tol_num, tol_den = (1, 10**decimals) if decimals else (1, 2)
+    # |p / q - rn / 10**rs| <= tol_num / tol_den, multiplied out.
+    return abs(p * 10**rs - rn * q) * tol_den <= tol_num * q * 10**rs
 
 
 CHECKS = [VolatileFacts, Calculations]
