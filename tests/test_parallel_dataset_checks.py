@@ -78,3 +78,32 @@ def test_fetch_examples_at_lines_equals_a_full_read(tmp_path):
     # A record hash that does not match sends the path back to the full read.
     where[str(path)][20] = (5, 123)
     assert fetch_examples(context, {str(path): {3, 20, 49}}, where) == full
+
+
+def test_refusal_rate_lists_the_first_refusals_across_files_and_chunks(tmp_path):
+    # Refusals (every 4th output) in two files cut in many chunks: the same report from one
+    # process and from two, listing the first 20 refusals in reading order with their files.
+    paths = []
+    for part in (1, 2):
+        rows = []
+        for i in range(600):
+            answer = "I'm sorry, but I can't help with that." if i % 4 == 1 else f"Step {i}: mix, bake, cool, serve."
+            rows.append(json.dumps({"messages": [{"role": "user", "content": f"How do I make cake number {i}?"},
+                                                 {"role": "assistant", "content": answer}]}))
+        path = tmp_path / f"part{part}.jsonl"
+        path.write_text("\n".join(rows) + "\n", encoding="utf-8")
+        paths.append(str(path))
+
+    def report(**settings) -> dict:
+        found = lint(paths, settings=Settings(select=("refusal-rate",), fail_on="never", **settings))
+        return json.loads(JsonReporter(timing=False).render(found))
+
+    one, many = report(jobs=1), report(jobs=2, chunk_bytes=8_000)
+    assert one == many
+    [finding] = one["findings"]
+    assert finding["check"] == "refusal-rate" and finding["location"]["path"] == paths[0]
+    assert finding["evidence"]["refusals"] == 300
+    listed = finding["evidence"]["listed"]
+    assert [r["line"] for r in listed] == [2 + 4 * k for k in range(20)]
+    assert all(r["path"] == paths[0] for r in listed)  # two files were read: each names its file
+    assert [(r["line"], r["path"]) for r in finding["related"]] == [(r["line"], r["path"]) for r in listed]

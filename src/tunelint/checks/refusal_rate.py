@@ -10,9 +10,8 @@ from pydantic import Field, field_validator, model_validator
 
 from tunelint.checks._batch import shared_batch
 from tunelint.checks._shapes import is_refusal, languages, output_shapes
-from tunelint.checks._support import ExampleRefs
 from tunelint.checks.base import CheckOptions, DatasetCheck
-from tunelint.models import Criterion, Example, Finding, Role, Severity
+from tunelint.models import Criterion, Example, Finding, Location, Role, Severity
 
 DIMENSIONS = ("refusal", "output", "format", "language", "turns")
 # Refusals listed in `related`, so the user can look at a few.
@@ -90,9 +89,11 @@ class RefusalRate(DatasetCheck):
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
-        self._refs = ExampleRefs()
         self._counts: dict[str, Counter[str]] = {d: Counter() for d in DIMENSIONS}
-        self._refusals: list[int] = []
+        # Where the first refusals are, and the files of the examples counted (in first-seen
+        # order): all the report names, so nothing is kept per example.
+        self._refusals: list[Location] = []
+        self._files: dict[tuple[str, str], None] = {}
         self._total = 0
 
     def observe_batch(self, examples: Sequence[Example]) -> None:
@@ -104,22 +105,20 @@ class RefusalRate(DatasetCheck):
         if None in finals:
             # Only examples with an assistant output count.
             keep = [i for i, t in enumerate(finals) if t is not None]
-            positions = [self._refs.add(examples[i]) for i in keep]
             examples = [examples[i] for i in keep]
             finals = [finals[i] for i in keep]
             shapes = [shapes[i] for i in keep]
-        else:
-            start = len(self._refs)
-            self._refs.add_batch(batch)
-            positions = range(start, start + len(examples))
         if not finals:
             return
         self._total += len(finals)
+        for key in dict.fromkeys([(e.split, e.path) for e in examples]):
+            self._files.setdefault(key)
         contents = [t.content for t in finals]
         refused = [bool(c) and is_refusal(c) for c in contents]
         room = _LISTED - len(self._refusals)
         if room > 0 and True in refused:
-            self._refusals.extend([p for p, r in zip(positions, refused) if r][:room])
+            self._refusals.extend([Location(e.split, e.path, e.line, e.index)
+                                   for e, r in zip(examples, refused) if r][:room])
         blank = [not c.strip() for c in contents]
         langs = iter(languages([c for c, b in zip(contents, blank) if not b]))
         counts = self._counts
@@ -134,13 +133,23 @@ class RefusalRate(DatasetCheck):
 
     def merge(self, other: "RefusalRate") -> None:
         super().merge(other)
-        offset = len(self._refs)
-        self._refs.extend(other._refs)
+        for key in other._files:
+            self._files.setdefault(key)
         for dimension, counter in other._counts.items():
             self._counts[dimension].update(counter)
         room = _LISTED - len(self._refusals)
-        self._refusals.extend(offset + p for p in other._refusals[:max(room, 0)])
+        self._refusals.extend(other._refusals[:max(room, 0)])
         self._total += other._total
+
+    def _ref(self, loc: Location) -> dict[str, object]:
+        """A short reference for evidence, as `ExampleRefs.ref` gives it: the index, the line
+        when known, the path when the run saw more than one file."""
+        out: dict[str, object] = {"index": loc.index}
+        if loc.line is not None:
+            out["line"] = loc.line
+        if len(self._files) > 1:
+            out["path"] = loc.path
+        return out
 
     def finish(self) -> Iterator[Finding]:
         total = self._total
@@ -158,7 +167,7 @@ class RefusalRate(DatasetCheck):
         if not total:
             self.mark_not_assessed("no example has an assistant output")
             return
-        path = self._refs.first_path("train")
+        path = next((p for split, p in self._files if split == "train"), "")
         low, high = self.options.expected
         if not low <= rate <= high:
             side = "above" if rate > high else "below"
@@ -167,9 +176,9 @@ class RefusalRate(DatasetCheck):
                 f"{refusals} of {total} outputs ({rate:.1%}) are refusals, {side} the expected "
                 f"{low:.0%}–{high:.0%}",
                 key="refusal-rate",
-                related=[self._refs.location(p) for p in self._refusals],
+                related=list(self._refusals),
                 evidence={"refusals": refusals, "examples": total, "rate": round(rate, 4),
-                          "expected": [low, high], "listed": [self._refs.ref(p) for p in self._refusals]},
+                          "expected": [low, high], "listed": [self._ref(loc) for loc in self._refusals]},
             )
         for key, (lo, hi) in sorted(self.options.expected_shares.items()):
             dimension, name = key.split(":", 1)
