@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import re
 from array import array
-from typing import TYPE_CHECKING, Iterator
+from collections import Counter
+from typing import TYPE_CHECKING, Iterable, Iterator
 
 import numpy as np
 
@@ -17,8 +18,6 @@ from tunelint.checks._keyed import take_rows
 from tunelint.models import Example, Location
 
 if TYPE_CHECKING:
-    from collections import Counter
-
     from tunelint.checks._batch import Batch
 
     from tunelint.labels import LabelProfile, LabelSpec
@@ -504,47 +503,43 @@ def without_values(shingles: Ragged, dropped: np.ndarray) -> Ragged:
 
 
 class LabelTally:
-    """Per example, the label as spelled and its canonical form, as small integer ids."""
+    """Each example's label as spelled and its canonical form, as small integer ids; with
+    `per_example=False` only how many examples carry each spelling."""
 
-    def __init__(self, spec: "LabelSpec") -> None:
-        from tunelint.labels import LabelReader
-
+    def __init__(self, spec: "LabelSpec", per_example: bool = True) -> None:
         self.spec = spec
-        self._reader = LabelReader(spec)
+        self.per_example = per_example
         self.spellings: list[str] = []
         self._spelling_ids: dict[str, int] = {}
         self.canonical_of: list[int] = []
         self.canonicals: list[str] = []
         self._canonical_ids: dict[str, int] = {}
-        self.spelled = array("i")
+        self.spelled = array("i")  # per example, -1 without a label (per_example)
+        self._counts = array("q")  # per spelling id (not per_example)
         self.outputs = 0
 
-    def add(self, example: Example) -> None:
-        from tunelint.labels import canonical_label
+    def _spelling(self, raw: str, canonical: str) -> int:
+        sid = self._spelling_ids[raw] = len(self.spellings)
+        self.spellings.append(raw)
+        cid = self._canonical_ids.get(canonical)
+        if cid is None:
+            cid = self._canonical_ids[canonical] = len(self.canonicals)
+            self.canonicals.append(canonical)
+        self.canonical_of.append(cid)
+        self._counts.append(0)
+        return sid
 
-        out = output_text(example)
-        if not out.strip():
-            self.spelled.append(-1)
+    def _add_ids(self, spelled: Iterable[int]) -> None:
+        if self.per_example:
+            self.spelled.extend(spelled)
             return
-        self.outputs += 1
-        raw = self._reader.raw_label(out)
-        if raw is None:
-            self.spelled.append(-1)
-            return
-        sid = self._spelling_ids.get(raw)
-        if sid is None:
-            sid = self._spelling_ids[raw] = len(self.spellings)
-            self.spellings.append(raw)
-            key = canonical_label(raw)
-            cid = self._canonical_ids.get(key)
-            if cid is None:
-                cid = self._canonical_ids[key] = len(self.canonicals)
-                self.canonicals.append(key)
-            self.canonical_of.append(cid)
-        self.spelled.append(sid)
+        counts = self._counts
+        for sid, n in Counter(spelled).items():
+            if sid >= 0:
+                counts[sid] += n
 
     def add_batch(self, batch: "Batch") -> None:
-        """`add` every example of a batch, in order."""
+        """Every example of a batch, in order."""
         from tunelint.labels import canonical_label
 
         has, raws = batch.labels(self.spec)
@@ -557,16 +552,9 @@ class LabelTally:
                 continue
             sid = ids.get(raw)
             if sid is None:
-                sid = ids[raw] = len(self.spellings)
-                self.spellings.append(raw)
-                key = canonical_label(raw)
-                cid = self._canonical_ids.get(key)
-                if cid is None:
-                    cid = self._canonical_ids[key] = len(self.canonicals)
-                    self.canonicals.append(key)
-                self.canonical_of.append(cid)
+                sid = self._spelling(raw, canonical_label(raw))
             spelled.append(sid)
-        self.spelled.extend(array("i", spelled))
+        self._add_ids(array("i", spelled))
 
     def extend(self, other: "LabelTally") -> None:
         """Append another tally's examples, in order (a later chunk of the data)."""
@@ -574,28 +562,26 @@ class LabelTally:
         for sid, raw in enumerate(other.spellings):
             mine = self._spelling_ids.get(raw)
             if mine is None:
-                mine = self._spelling_ids[raw] = len(self.spellings)
-                self.spellings.append(raw)
-                key = other.canonicals[other.canonical_of[sid]]
-                cid = self._canonical_ids.get(key)
-                if cid is None:
-                    cid = self._canonical_ids[key] = len(self.canonicals)
-                    self.canonicals.append(key)
-                self.canonical_of.append(cid)
+                mine = self._spelling(raw, other.canonicals[other.canonical_of[sid]])
             remap.append(mine)
-        self.spelled.extend(remap[s] if s >= 0 else -1 for s in other.spelled)
+        if self.per_example:
+            self.spelled.extend(remap[s] if s >= 0 else -1 for s in other.spelled)
+        else:
+            for sid, n in enumerate(other._counts):
+                self._counts[remap[sid]] += n
         self.outputs += other.outputs
 
     def spelled_array(self) -> np.ndarray:
+        assert self.per_example, "a tally of counts keeps no per-example ids"
         return np.frombuffer(self.spelled, dtype=np.int32) if len(self.spelled) else np.empty(0, dtype=np.int32)
 
     def spelling_counts(self) -> np.ndarray:
+        if not self.per_example:
+            return np.array(self._counts, dtype=np.int64)
         ids = self.spelled_array()
         return np.bincount(ids[ids >= 0], minlength=len(self.spellings))
 
     def canonical_counts(self) -> "Counter[str]":
-        from collections import Counter
-
         counts: Counter[str] = Counter()
         for sid, n in enumerate(self.spelling_counts().tolist()):
             if n:

@@ -53,6 +53,8 @@ class LabelImbalance(LabelledCheck):
     severity = Severity.WARNING
     summary = "skewed label distribution (normalised entropy, max/min ratio) and missing / rare classes"
     splits: ClassVar[tuple[str, ...]] = ("train",)
+    # Reports the distribution, never a single example: counts of each spelling are enough.
+    per_example = False
 
     class Options(CheckOptions):
         min_entropy: float = Field(0.7, ge=0.0, le=1.0)
@@ -68,7 +70,7 @@ class LabelImbalance(LabelledCheck):
         if not prof.classification:
             self.mark_not_assessed(f"the data is not classification-like: {prof.reason}")
             return
-        path = self._refs.first_path("train")
+        path = self._first_path
         shown = self._tally.display()
         counts = dict(prof.counts)
         declared = {canonical_label(c): c for c in self._spec.classes}
