@@ -612,3 +612,12 @@ def test_same_input_gives_identical_arrays() -> None:
     for a, b in zip(first, second, strict=True):
         np.testing.assert_array_equal(a, b)
     assert len(first[2]) >= 50  # the upper-cased copies are found
+
+
+def test_without_values_keeps_empty_rows_first_middle_and_last():
+    from tunelint.checks._support import without_values
+
+    rows = Ragged(np.array([1, 2, 3, 2, 5], dtype=np.uint64), np.array([0, 0, 3, 3, 5, 5], dtype=np.int64))
+    kept = without_values(rows, np.array([2], dtype=np.uint64))
+    assert kept.offsets.tolist() == [0, 0, 2, 2, 3, 3]
+    assert kept.values.tolist() == [1, 3, 5]

@@ -493,12 +493,11 @@ def without_values(shingles: Ragged, dropped: np.ndarray) -> Ragged:
     """The shingles of every row minus the `dropped` values."""
     if not len(dropped):
         return shingles
-    lengths = shingles.lengths()
     keep = ~np.isin(shingles.values, dropped)
-    kept_lengths = np.add.reduceat(keep.astype(np.int64), shingles.offsets[:-1]) if len(keep) else np.zeros(len(lengths), dtype=np.int64)
-    kept_lengths[lengths == 0] = 0
-    offsets = np.zeros(len(lengths) + 1, dtype=np.int64)
-    np.cumsum(kept_lengths, out=offsets[1:])
+    # Kept values before each row's start and end (empty rows anywhere, the last one too).
+    before = np.zeros(len(keep) + 1, dtype=np.int64)
+    np.cumsum(keep, out=before[1:])
+    offsets = before[shingles.offsets] - before[shingles.offsets[0]]
     return Ragged(shingles.values[keep], offsets)
 
 
