@@ -267,9 +267,9 @@ class Keyed(abc.ABC):
     def keyed_members(self, verified: list[Any], facts: list[Any], prepared: Any) -> Any:
         """Global ids whose payload the report needs (a sorted int64 array)."""
 
-    @abc.abstractmethod
     def keyed_adopt(self, facts: list[Any], prepared: Any, verified: list[Any], payload: list[Any]) -> None:
-        """Take the shuffled results; `finish()` then reports from them."""
+        """Take the shuffled results; `finish()` then reports from them (kept as `self._keyed`)."""
+        self._keyed = (facts, prepared, verified, payload)
 
 
 # Global ids: the piece ordinal in the high bits, the position in the piece in the low bits.

@@ -444,9 +444,6 @@ class ConflictingOutputs(BatchedCheck, Keyed):
             wanted.update(v[0] for v in classes.values())
         return np.array(sorted(wanted), dtype=np.int64)
 
-    def keyed_adopt(self, facts, prepared, verified, payload) -> None:
-        self._keyed = (facts, prepared, verified, payload)
-
     def _finish_keyed(self) -> Iterator[Finding]:
         facts, prepared, verified, payload = self._keyed
         self._keyed = None

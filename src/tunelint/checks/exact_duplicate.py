@@ -171,11 +171,8 @@ class ExactDuplicate(BatchedCheck, Keyed):
         parts = [np.concatenate((a, b)) for a, b, _ in verified]
         return np.unique(np.concatenate(parts)) if parts else np.empty(0, dtype=np.int64)
 
-    def keyed_adopt(self, facts, prepared, verified, payload) -> None:
-        self._keyed = (facts, verified, payload)
-
     def _finish_keyed(self) -> Iterator[Finding]:
-        facts, verified, payload = self._keyed
+        facts, _, verified, payload = self._keyed
         self._keyed = None
         paths = list(dict.fromkeys(p for f in facts for p in f["paths"]))
         refs = Places({int(i): place for part in payload for i, place in zip(part["ids"].tolist(), part["places"])},

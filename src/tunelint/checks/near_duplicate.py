@@ -276,9 +276,6 @@ class NearDuplicate(BatchedCheck, Keyed):
         parts = [np.concatenate((a, b)) for a, b, _, _ in verified]
         return np.unique(np.concatenate(parts)) if parts else np.empty(0, dtype=np.int64)
 
-    def keyed_adopt(self, facts, prepared, verified, payload) -> None:
-        self._keyed = (facts, prepared, verified, payload)
-
     def _finish_keyed(self) -> Iterator[Finding]:
         facts, compared, verified, payload = self._keyed
         self._keyed = None

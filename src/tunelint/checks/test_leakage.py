@@ -920,9 +920,6 @@ class TestLeakage(BatchedCheck, Keyed):
         parts = [np.concatenate((v["test"], v["train"])).astype(np.int64) for v in verified]
         return np.unique(np.concatenate(parts)) if parts else np.empty(0, dtype=np.int64)
 
-    def keyed_adopt(self, facts, prepared, verified, payload) -> None:
-        self._keyed = (facts, prepared, verified, payload)
-
     def _finish_keyed(self) -> Iterator[Finding]:
         facts, prepared, verified, payload = self._keyed
         self._keyed = None
