@@ -6,10 +6,12 @@ bench files and real datasets, and time each check (CPU seconds, one process).
     python bench/content_snapshot.py time FILE     # per-check CPU seconds on FILE (jobs=1)
 
 Reports are rendered with JsonReporter(timing=False) so they are comparable across runs.
+TUNELINT_SNAPSHOT_SELECT="D,K001,P" (codes or names, comma-separated) snapshots other checks.
 """
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 from pathlib import Path
@@ -18,7 +20,7 @@ from tunelint import Settings, lint
 from tunelint.deployment import read_spec_file
 from tunelint.reporters.json import JsonReporter
 
-SELECT = ("C", "T", "B002", "M", "F006")
+SELECT = tuple(os.environ.get("TUNELINT_SNAPSHOT_SELECT", "C,T,B002,M,F006").split(","))
 BENCH = Path("/work/main/bench/data")
 SHARED = Path("/work/shared/datasets")
 ROOT = Path(__file__).resolve().parents[1]
