@@ -181,14 +181,28 @@ def excerpt(text: str, show_pii: bool = False, limit: int = EXCERPT_CHARS) -> st
     find, any other e-mail address and long digit runs (phone, card, account numbers) masked
     unless the user asked to see PII."""
     if not show_pii:
-        from tunelint.privacy.safe import mask_text
-
-        text = mask_text(text)
-        text = _EMAIL.sub("[email]", text)
-        text = PHONE_DIGIT_RUN.sub("[number]", text)
+        text = _safe(text)
     if len(text) > limit:
         text = text[: limit - 1].rstrip() + "…"
     return text
+
+
+# Texts made safe lately: the findings of one group quote the same members again and again.
+_SAFE: dict[str, str] = {}
+_SAFE_MAX = 20_000
+
+
+def _safe(text: str) -> str:
+    """`text` with its PII values, secrets, e-mail addresses and long digit runs masked."""
+    done = _SAFE.get(text)
+    if done is None:
+        from tunelint.privacy.safe import mask_text
+
+        done = PHONE_DIGIT_RUN.sub("[number]", _EMAIL.sub("[email]", mask_text(text)))
+        if len(_SAFE) >= _SAFE_MAX:
+            _SAFE.clear()
+        _SAFE[text] = done
+    return done
 
 
 class Signatures:
