@@ -475,6 +475,7 @@ def _line_starts(path: str, lines: list[int]) -> dict[int, tuple[int, int]]:
 
 
 _BUCKETS = 1 << 20
+_SLICE = 1 << 22
 
 
 def boilerplate(shingles: Ragged, positions: np.ndarray, share: float) -> np.ndarray:
@@ -482,25 +483,42 @@ def boilerplate(shingles: Ragged, positions: np.ndarray, share: float) -> np.nda
     least 3 of them): the template text every example carries."""
     lengths = shingles.lengths()
     limit = share * len(positions)
-    if len(positions) == len(lengths):
-        taken = None
-        values = shingles.values
-    else:
-        taken = ranges(shingles.offsets[positions], lengths[positions])
-        values = shingles.values[taken]
+    base, end = int(shingles.offsets[0]), int(shingles.offsets[-1])
+    values = shingles.values[base:end]
+    chosen = None
+    if len(positions) != len(lengths):
+        rows = np.zeros(len(lengths), dtype=bool)
+        rows[positions] = True
+        chosen = np.repeat(rows, lengths)  # per value: its row is one of `positions`
     # A value in more than `limit` rows occurs more than `limit` times, and so does every value
-    # sharing its hash bucket: only values of such buckets need their rows counted.
-    bucket = ((values >> np.uint64(40)) & np.uint64(_BUCKETS - 1)).astype(np.intp)
-    heavy = np.flatnonzero(np.bincount(bucket, minlength=_BUCKETS)[bucket] > limit)
-    where = heavy if taken is None else taken[heavy]
-    values = values[heavy]
-    row_of = np.searchsorted(shingles.offsets, where, side="right") - 1
-    order = np.lexsort((values, row_of))
-    values, row_of = values[order], row_of[order]
-    first = np.ones(len(values), dtype=bool)
-    first[1:] = (values[1:] != values[:-1]) | (row_of[1:] != row_of[:-1])
-    unique, counts = np.unique(values[first], return_counts=True)
+    # sharing its hash bucket: only values of such buckets need their rows counted. Two passes
+    # over slices of the values, so no temporary is as long as all of them.
+    counts = np.zeros(_BUCKETS, dtype=np.int64)
+    for lo in range(0, len(values), _SLICE):
+        bucket = _buckets(values[lo : lo + _SLICE])
+        if chosen is not None:
+            bucket = bucket[chosen[lo : lo + _SLICE]]
+        counts += np.bincount(bucket, minlength=_BUCKETS)
+    heavy_buckets = counts > limit
+    found = []
+    for lo in range(0, len(values), _SLICE):
+        heavy = heavy_buckets[_buckets(values[lo : lo + _SLICE])]
+        if chosen is not None:
+            heavy &= chosen[lo : lo + _SLICE]
+        found.append(np.flatnonzero(heavy) + lo)
+    where = np.concatenate(found) if found else np.empty(0, dtype=np.int64)
+    heavy_values = values[where]
+    row_of = np.searchsorted(shingles.offsets, where + base, side="right") - 1
+    order = np.lexsort((heavy_values, row_of))
+    heavy_values, row_of = heavy_values[order], row_of[order]
+    first = np.ones(len(heavy_values), dtype=bool)
+    first[1:] = (heavy_values[1:] != heavy_values[:-1]) | (row_of[1:] != row_of[:-1])
+    unique, counts = np.unique(heavy_values[first], return_counts=True)
     return unique[(counts > limit) & (counts >= 3)]
+
+
+def _buckets(values: np.ndarray) -> np.ndarray:
+    return ((values >> np.uint64(40)) & np.uint64(_BUCKETS - 1)).astype(np.intp)
 
 
 def without_values(shingles: Ragged, dropped: np.ndarray) -> Ragged:
