@@ -33,7 +33,6 @@ from tunelint.similarity import (
     lsh_params,
     shingle_rows,
 )
-from tunelint.similarity.hashing import ranges
 
 # Texts are hashed in batches of this many: big enough for the vectorised hasher to pay off,
 # small enough that the pending texts stay a few megabytes.
