@@ -869,3 +869,37 @@ def test_batch_gate_shares_the_arrow_array_of_a_tuple_only() -> None:
     assert prefilter.batch_gate(listed, "@") == [2]
     listed[1] = "x@y.org"
     assert prefilter.batch_gate(listed, "@") == [1, 2]
+
+
+_TRIGGER_TEXT = st.text(
+    alphabet="0123456789" * 2 + " -.:+()/@abcfxAKZ٣४４\u00a0\u3000\u2013İıſK_", max_size=60
+)
+
+
+@settings(max_examples=500, deadline=None)
+@given(text=_TRIGGER_TEXT)
+def test_re2_triggers_cover_the_python_triggers(text: str) -> None:
+    """Each entity's RE2 trigger matches every text its Python trigger matches (Unicode digits too)."""
+    from tunelint.privacy.prefilter import _RE2_TRIGGERS, _per_entity_test
+
+    for entity in PATTERN_ENTITIES:
+        if _per_entity_test(entity)(text):
+            assert _re2_matches(_RE2_TRIGGERS[entity], [text]) == [True], entity
+
+
+@settings(max_examples=200, deadline=None)
+@given(texts=st.lists(_TRIGGER_TEXT, min_size=2, max_size=6))
+def test_candidates_many_is_candidates_of_each_text(texts: list[str]) -> None:
+    prefilter = Prefilter(PATTERN_ENTITIES)
+    assert prefilter.candidates_many(texts) == [prefilter.candidates(t) for t in texts]
+
+
+def test_candidates_many_on_chat_like_text(synth: list[dict]) -> None:
+    texts = [r["full_text"] for r in synth] + ORDINARY_TEXTS + [t for _, t, _ in PLANTED_PII]
+    texts += _chat_like(random.Random(5), 2000) + ["", "٣٤٥٦٧٨٩ ١٢", "call ４１５-５５５-０１３２ or 1-800-FLOWERS"]
+    prefilter = Prefilter(PATTERN_ENTITIES)
+    expected = [prefilter.candidates(t) for t in texts]
+    assert prefilter.candidates_many(texts) == expected
+    assert sum(map(bool, expected)) > 1000
+    for entity in PATTERN_ENTITIES:
+        assert any(entity in found for found in expected), entity

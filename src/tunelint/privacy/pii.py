@@ -164,7 +164,11 @@ class PiiDetector:
 
     def detect_many(self, texts: Sequence[str]) -> list[list[Span]]:
         """`detect` for each text, in order; batches the NER pipeline when a model runs."""
-        entity_lists = [self.entities_to_check(text) for text in texts]
+        if self._prefilter is None:
+            entity_lists = [self.entities_to_check(text) for text in texts]
+        else:
+            ner = self._ner_entities
+            entity_lists = [found + ner for found in self._prefilter.candidates_many(texts)]
         if not self._ner_entities:
             return [
                 self._analyze(text, wanted) if wanted else []
