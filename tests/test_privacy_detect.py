@@ -903,3 +903,93 @@ def test_candidates_many_on_chat_like_text(synth: list[dict]) -> None:
     assert sum(map(bool, expected)) > 1000
     for entity in PATTERN_ENTITIES:
         assert any(entity in found for found in expected), entity
+
+
+_REGIONS = ("US", "GB", "DE", "FR", "IL", "IN", "CA", "BR", "MX", "AR", "JP", "IT", "AU", "NL")
+
+
+def _example_numbers() -> list[str]:
+    """Real numbers of many regions and types, written nationally, internationally and bare."""
+    import phonenumbers
+    from phonenumbers import PhoneNumberFormat, PhoneNumberType
+
+    out = []
+    for region in _REGIONS:
+        for kind in (PhoneNumberType.FIXED_LINE, PhoneNumberType.MOBILE, PhoneNumberType.TOLL_FREE):
+            number = phonenumbers.example_number_for_type(region, kind)
+            if number is None:
+                continue
+            for style in (PhoneNumberFormat.NATIONAL, PhoneNumberFormat.INTERNATIONAL, PhoneNumberFormat.E164):
+                out.append(phonenumbers.format_number(number, style))
+            national = phonenumbers.national_significant_number(number)
+            out += [national, f"{number.country_code}{national}", f"{number.country_code} {national}",
+                    f"0{national}", f"00{number.country_code}{national}", f"{national} x 12"]
+    return out
+
+
+_EXAMPLES = _example_numbers()
+_CANDIDATE = st.one_of(
+    st.sampled_from(_EXAMPLES),
+    st.builds(lambda a, b: a + b, st.sampled_from(_EXAMPLES), st.text(alphabet="0123456789 -x#.", max_size=6)),
+    st.builds(lambda a, b: a + b, st.text(alphabet="0123456789 -(.", max_size=4), st.sampled_from(_EXAMPLES)),
+    st.text(alphabet="0123456789" * 4 + " -().+/x#,;~aXet\u2013\u00a0\uff0b\u0663\uff11", min_size=1, max_size=24),
+)
+
+
+@settings(max_examples=1500, deadline=None)
+@given(candidate=_CANDIDATE, region=st.sampled_from(_REGIONS))
+def test_cannot_be_valid_only_where_phonenumbers_finds_no_valid_number(candidate: str, region: str) -> None:
+    """The parse-free rejection (digit floor, national numbers and their types, national prefix)
+    never rejects a candidate phonenumbers' VALID matcher would accept."""
+    import phonenumbers
+
+    from tunelint.privacy.phone import _cannot_be_valid, _national_rules, _region_floor
+
+    if _cannot_be_valid(candidate, _region_floor(region), _national_rules(region)):
+        matcher = phonenumbers.PhoneNumberMatcher(candidate, region, leniency=phonenumbers.Leniency.VALID)
+        assert matcher._parse_and_verify(candidate, 0) is None
+
+
+def test_cannot_be_valid_rejects_foreign_national_numbers_and_keeps_real_ones() -> None:
+    """Not vacuous: a number valid in a region is never rejected there, and most numbers written
+    nationally for one country are rejected in the others without parsing."""
+    import phonenumbers
+
+    from tunelint.privacy.phone import _cannot_be_valid_in
+
+    rejected = kept = 0
+    for text in _EXAMPLES:
+        for region in _REGIONS:
+            matcher = phonenumbers.PhoneNumberMatcher(text, region, leniency=phonenumbers.Leniency.VALID)
+            valid = matcher._parse_and_verify(text, 0) is not None
+            if valid:
+                assert not _cannot_be_valid_in(text, region), (text, region)
+                kept += 1
+            else:
+                rejected += _cannot_be_valid_in(text, region)
+    assert kept > 100 and rejected > 500
+
+
+_PHONE_PROSE = st.lists(
+    st.one_of(st.sampled_from(_EXAMPLES), st.sampled_from(["call", "or", "2 x 100", "2024-05-01", "(", ")", "ext. 12",
+                                                         "+", "15%", "$300", "tel:", "/", "0"]),
+              st.text(alphabet="0123456789 -.()", max_size=8)),
+    min_size=1, max_size=6,
+).map(" ".join)
+
+
+@settings(max_examples=400, deadline=None)
+@given(text=_PHONE_PROSE, regions=st.lists(st.sampled_from(_REGIONS), min_size=2, max_size=6, unique=True))
+def test_replayed_regions_find_the_union_of_every_region(text: str, regions: list[str]) -> None:
+    """Real numbers of many countries in prose: replaying the first region's search in the others
+    finds what running every region's matcher finds."""
+    import phonenumbers
+
+    from tunelint.privacy.phone import _matches
+
+    expected: dict[tuple[int, int], bool] = {}
+    for region in regions:
+        for m in phonenumbers.PhoneNumberMatcher(text, region, leniency=phonenumbers.Leniency.VALID):
+            expected[(m.start, m.end)] = True
+    got = _matches.__wrapped__(text, tuple(regions), False)
+    assert got == tuple((s, e, v) for (s, e), v in sorted(expected.items()))
