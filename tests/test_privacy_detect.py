@@ -30,6 +30,7 @@ from tunelint.privacy.phone import PHONE_PUNCTUATION, ChatPhoneRecognizer, phone
 from tunelint.privacy.pii import AUTO_NER_MODELS
 from tunelint.privacy.prefilter import Prefilter
 from tunelint.privacy.recognizers import card_issuer_matches
+from presidio_analyzer import EntityRecognizer
 
 DATASETS = Path(__file__).resolve().parents[2] / "shared" / "datasets" / "pii"
 SYNTH = DATASETS / "presidio" / "synth_dataset_v2.json"
@@ -993,3 +994,41 @@ def test_replayed_regions_find_the_union_of_every_region(text: str, regions: lis
             expected[(m.start, m.end)] = True
     got = _matches.__wrapped__(text, tuple(regions), False)
     assert got == tuple((s, e, v) for (s, e), v in sorted(expected.items()))
+
+
+_TOKEN_TEXT = st.lists(
+    st.one_of(
+        st.text(alphabet="ab.-_@:%/0123456789fF", min_size=1, max_size=12),
+        st.sampled_from(["jane.doe@gmail.com", "a@b.co", "10.0.0.1", "192.168.1.254/24", "::1", "fe80::1%eth0",
+                         "::ffff:10.0.0.1", "2001:db8::8a2e:370:7334", "x@y", "@", "1.2.3", "é@ß.de", "İ", "ı", "ſ",
+                         "\u212a", "\u200d", "Answer:", "4.9%"]),
+        st.sampled_from([" ", "\n", "\t", "\u00a0", "\u2028", "\u3000", "\x1c", "\x85", ",", ";", "(", ")", "<", ">"]),
+    ),
+    max_size=12,
+).map("".join)
+
+
+@settings(max_examples=600, deadline=None)
+@given(text=_TOKEN_TEXT)
+def test_token_windows_find_what_whole_text_finds(text: str) -> None:
+    """Email and IP recognizers run over the tokens holding "@", ":" or digit-dot-digit give the
+    whole text's results (Unicode whitespace and word characters at the edges included)."""
+    from tunelint.privacy.pii import _WINDOWS
+
+    detector = _pattern_detector()
+    for entity in _WINDOWS:
+        recognizer = detector._by_entity[entity]
+        whole = recognizer.analyze(text=text, entities=[entity], nlp_artifacts=None)
+        key = lambda r: (r.entity_type, r.start, r.end, r.score)  # noqa: E731
+        windowed = detector._patterns_only(text, [entity])
+        expected = EntityRecognizer.remove_duplicates([r for r in whole if r.score >= detector.score_threshold])
+        assert sorted(map(key, windowed)) == sorted(map(key, expected)), entity
+
+
+_DETECTOR: list[PiiDetector] = []
+
+
+def _pattern_detector() -> PiiDetector:
+    if not _DETECTOR:
+        _DETECTOR.append(PiiDetector(ner="off"))
+    return _DETECTOR[0]

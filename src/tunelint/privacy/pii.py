@@ -94,6 +94,58 @@ def _nlp_engine(model: str | None) -> NlpEngine:
     return NlpEngineProvider(nlp_configuration=configuration).create_engine()
 
 
+def _tokens_at(text: str, positions: Iterable[int]) -> list[tuple[int, int]]:
+    """(start, end) of the whitespace-delimited tokens of `text` holding these positions, in
+    order, once each."""
+    out: list[tuple[int, int]] = []
+    n = len(text)
+    for p in sorted(positions):
+        if out and p < out[-1][1]:
+            continue
+        start = p
+        while start > 0 and not text[start - 1].isspace():
+            start -= 1
+        end = p
+        while end < n and not text[end].isspace():
+            end += 1
+        out.append((start, end))
+    return out
+
+
+def _email_windows(text: str) -> list[tuple[int, int]]:
+    # An email match holds an "@" and no whitespace (the pattern's classes have none).
+    positions = []
+    at = text.find("@")
+    while at >= 0:
+        positions.append(at)
+        at = text.find("@", at + 1)
+    return _tokens_at(text, positions)
+
+
+_DIGIT_DOT_DIGIT = re.compile(r"\d\.\d")
+
+
+def _ip_windows(text: str) -> list[tuple[int, int]]:
+    # Every IP pattern needs a ":" (IPv6, IPv4-mapped) or a digit, dot, digit (IPv4), and none
+    # matches whitespace.
+    positions = [m.start() for m in _DIGIT_DOT_DIGIT.finditer(text)]
+    colon = text.find(":")
+    while colon >= 0:
+        positions.append(colon)
+        colon = text.find(":", colon + 1)
+    return _tokens_at(text, positions)
+
+
+# Pattern entities whose recognizer runs over the tokens of a text that can hold a match rather
+# than all of it. Their patterns match no whitespace, and what they read around a match (word
+# boundaries, look-behinds for a word character or ":") sees the same at a token's edge as at the
+# whitespace next to it, so the matches are the same (a test pins them to whole-text runs).
+_WINDOWS = {
+    "EMAIL_ADDRESS": _email_windows,
+    "IP_ADDRESS": _ip_windows,
+}
+
+
 class PiiDetector:
     """Finds PII spans in texts; build once, then call `detect` / `detect_many` many times.
 
@@ -223,7 +275,17 @@ class PiiDetector:
         threshold = self.score_threshold
         results: list[RecognizerResult] = []
         for entity in entities:
-            found = self._by_entity[entity].analyze(text=text, entities=entities, nlp_artifacts=None)
+            recognizer = self._by_entity[entity]
+            windows = _WINDOWS.get(entity)
+            if windows is None:
+                found = recognizer.analyze(text=text, entities=entities, nlp_artifacts=None)
+            else:
+                found = []
+                for start, end in windows(text):
+                    for r in recognizer.analyze(text=text[start:end], entities=entities, nlp_artifacts=None):
+                        r.start += start
+                        r.end += start
+                        found.append(r)
             results.extend(r for r in found if r.score >= threshold)
         return EntityRecognizer.remove_duplicates(results) if results else results
 
