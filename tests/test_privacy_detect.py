@@ -1032,3 +1032,27 @@ def _pattern_detector() -> PiiDetector:
     if not _DETECTOR:
         _DETECTOR.append(PiiDetector(ner="off"))
     return _DETECTOR[0]
+
+
+@settings(max_examples=800, deadline=None)
+@given(number=st.one_of(st.text(alphabet="0123456789", min_size=1, max_size=16),
+                        st.sampled_from([re.sub(r"\D", "", e) for e in _EXAMPLES])),
+       region=st.sampled_from(_REGIONS))
+def test_typed_is_phonenumbers_number_type(number: str, region: str) -> None:
+    """The precompiled type test says what `_number_type_helper` says, region by region."""
+    import phonenumbers
+    from phonenumbers.phonenumberutil import PhoneNumberType, _number_type_helper
+
+    from tunelint.privacy.phone import _national_rules
+
+    rules = _national_rules(region)
+    if rules is None:
+        return
+    code = int(rules.code)
+    expected = any(
+        _number_type_helper(number, phonenumbers.PhoneMetadata.metadata_for_region(other)) != PhoneNumberType.UNKNOWN
+        for other in phonenumbers.region_codes_for_country_code(code)
+    )
+    from tunelint.privacy.phone import _typed
+
+    assert _typed(number, rules) == expected

@@ -16,10 +16,8 @@ from typing import Any, NamedTuple
 import phonenumbers
 from phonenumbers.phonenumbermatcher import _choose_formatting_pattern_for_number
 from phonenumbers.phonenumberutil import (
-    PhoneNumberType,
     _formatting_rule_has_first_group_only,
     _maybe_strip_national_prefix_carrier_code,
-    _number_type_helper,
 )
 from tunelint.privacy.shapes import MIN_PHONE_DIGITS, PHONE_DIGIT_RUN, PHONE_PUNCTUATION
 from presidio_analyzer import AnalysisExplanation, EntityRecognizer, RecognizerResult
@@ -233,7 +231,33 @@ def _plain(candidate: str) -> bool:
 _PLUS_CANDIDATE = re.compile(r"[^A-Za-z0-9+]*\+[^A-Za-z]*")
 
 
-_UNKNOWN = PhoneNumberType.UNKNOWN
+class _Desc(NamedTuple):
+    """A number description as `_is_number_matching_desc` reads it, its pattern compiled."""
+
+    lengths: frozenset[int]  # possible lengths (empty: any)
+    pattern: re.Pattern[str]
+
+    def matches(self, number: str) -> bool:
+        return (not self.lengths or len(number) in self.lengths) and self.pattern.fullmatch(number) is not None
+
+
+def _type_descs(metadata: phonenumbers.PhoneMetadata) -> tuple[_Desc, ...]:
+    """The descriptions `_number_type_helper` tries after the general one, in its order: a number
+    has a type when one of them matches (mobile only when its pattern differs from fixed line's)."""
+    descs = [metadata.premium_rate, metadata.toll_free, metadata.shared_cost, metadata.voip,
+             metadata.personal_number, metadata.pager, metadata.uan, metadata.voicemail, metadata.fixed_line]
+    if not metadata.same_mobile_and_fixed_line_pattern:
+        descs.append(metadata.mobile)
+    return tuple(
+        _Desc(frozenset(d.possible_length), re.compile(d.national_number_pattern))
+        for d in descs
+        if d is not None and d.national_number_pattern
+    )
+
+
+def _prefix_pattern(metadata: phonenumbers.PhoneMetadata) -> re.Pattern[str] | None:
+    rule = metadata.national_prefix_for_parsing
+    return re.compile(rule) if rule else None
 
 
 class _NationalRules(NamedTuple):
@@ -243,8 +267,10 @@ class _NationalRules(NamedTuple):
     own: phonenumbers.PhoneMetadata  # the region's metadata
     main: phonenumbers.PhoneMetadata  # the country's main region's metadata
     after_code: phonenumbers.PhoneMetadata  # what `parse` strips with once the code was read
-    # By possible length: each region's general-description pattern and metadata.
-    descs: dict[int, tuple[tuple[re.Pattern[str], phonenumbers.PhoneMetadata], ...]]
+    own_prefix: re.Pattern[str] | None  # national_prefix_for_parsing of `own` and of `after_code`
+    after_code_prefix: re.Pattern[str] | None
+    # By possible length: each region's general-description pattern and its type descriptions.
+    descs: dict[int, tuple[tuple[re.Pattern[str], tuple[_Desc, ...]], ...]]
 
 
 @lru_cache(maxsize=None)
@@ -265,30 +291,38 @@ def _national_rules(region: str) -> _NationalRules | None:
     main_metadata = phonenumbers.PhoneMetadata.metadata_for_region(main, None)
     if own is None or main_metadata is None:
         return None
-    by_length: dict[int, list[tuple[re.Pattern[str], phonenumbers.PhoneMetadata]]] = {}
+    by_length: dict[int, list[tuple[re.Pattern[str], tuple[_Desc, ...]]]] = {}
     for other in phonenumbers.region_codes_for_country_code(code):
         metadata = phonenumbers.PhoneMetadata.metadata_for_region(other, None)
         desc = getattr(metadata, "general_desc", None)
         if desc is None or not desc.possible_length or not desc.national_number_pattern:
             return None
         pattern = re.compile(desc.national_number_pattern)
+        types = _type_descs(metadata)
         for length in desc.possible_length:
-            by_length.setdefault(length, []).append((pattern, metadata))
+            by_length.setdefault(length, []).append((pattern, types))
     if not by_length:
         return None
-    return _NationalRules(str(code), own, main_metadata, main_metadata if main != region else own,
-                          {n: tuple(p) for n, p in by_length.items()})
+    after_code = main_metadata if main != region else own
+    return _NationalRules(str(code), own, main_metadata, after_code, _prefix_pattern(own),
+                          _prefix_pattern(after_code), {n: tuple(p) for n, p in by_length.items()})
 
 
-def _national_prefix_stripped(number: str, metadata: phonenumbers.PhoneMetadata) -> str:
+def _national_prefix_stripped(number: str, metadata: phonenumbers.PhoneMetadata,
+                              prefix: re.Pattern[str] | None) -> str:
+    """What `_maybe_strip_national_prefix_carrier_code` leaves of `number` (`prefix`: the
+    metadata's national prefix for parsing, compiled: when it does not match, nothing is cut)."""
+    if prefix is None or not number or not prefix.match(number):
+        return number
     return _maybe_strip_national_prefix_carrier_code(number, metadata)[1]
 
 
 def _typed(number: str, rules: _NationalRules) -> bool:
-    """Whether the national significant number `number` has a type in one of the country's regions."""
+    """Whether the national significant number `number` has a type in one of the country's
+    regions (`_number_type_helper` is not UNKNOWN: the general description and then a type's)."""
     descs = rules.descs.get(len(number))
     return descs is not None and any(
-        p.fullmatch(number) and _number_type_helper(number, metadata) != _UNKNOWN for p, metadata in descs
+        p.fullmatch(number) and any(d.matches(number) for d in types) for p, types in descs
     )
 
 
@@ -311,12 +345,12 @@ def _may_be_valid_national(digits: str, rules: _NationalRules, raw_digits: str) 
     the region, the national prefix its format asks for at the start of `raw_digits` (every
     digit of the candidate: `_is_national_prefix_present_if_required`)."""
     if digits.startswith(rules.code):
-        rest = _national_prefix_stripped(digits[len(rules.code):], rules.own)
-        if _typed(rest, rules) or _typed(_national_prefix_stripped(rest, rules.after_code), rules):
+        rest = _national_prefix_stripped(digits[len(rules.code):], rules.own, rules.own_prefix)
+        if _typed(rest, rules) or _typed(_national_prefix_stripped(rest, rules.after_code, rules.after_code_prefix), rules):
             return True
     return any(
         _typed(n, rules) and _prefix_present_if_required(n, raw_digits, rules.main)
-        for n in {digits, _national_prefix_stripped(digits, rules.own)}
+        for n in {digits, _national_prefix_stripped(digits, rules.own, rules.own_prefix)}
     )
 
 
@@ -350,6 +384,7 @@ def _cannot_be_valid(candidate: str, floor: tuple[int, re.Pattern[str]] | None,
     return True
 
 
+@lru_cache(maxsize=65536)
 def _region_free(candidate: str) -> bool:
     """Whether phonenumbers parses and verifies `candidate` the same way whatever the region.
 
