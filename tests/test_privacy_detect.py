@@ -1056,3 +1056,15 @@ def test_typed_is_phonenumbers_number_type(number: str, region: str) -> None:
     from tunelint.privacy.phone import _typed
 
     assert _typed(number, rules) == expected
+
+
+@settings(max_examples=400, deadline=None)
+@given(text=st.one_of(_PHONE_TEXT, _PHONE_PROSE), region=st.sampled_from(_REGIONS))
+def test_possible_matcher_finds_what_phonenumbers_finds(text: str, region: str) -> None:
+    """The POSSIBLE matcher that skips candidates too short to be possible finds the library's matches."""
+    import phonenumbers
+
+    from tunelint.privacy.phone import _PossibleMatcher
+
+    expected = [(m.start, m.end) for m in phonenumbers.PhoneNumberMatcher(text, region, leniency=phonenumbers.Leniency.POSSIBLE)]
+    assert [(m.start, m.end) for m in _PossibleMatcher(text, region)] == expected

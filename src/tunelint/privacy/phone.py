@@ -482,6 +482,46 @@ class _ValidMatcher(phonenumbers.PhoneNumberMatcher):
         return spans
 
 
+@lru_cache(maxsize=None)
+def _possible_floor(region: str) -> tuple[int, re.Pattern[str]] | None:
+    """(fewest digits, international dialling prefix) of the numbers `is_possible_number` accepts
+    when dialled in `region` without a + (None: no such bound).
+
+    As in `_region_floor`, such a candidate keeps the region's country code and its national
+    significant number is never longer than its digits; a possible number needs a length the
+    country lists as possible or local-only.
+    """
+    metadata = phonenumbers.PhoneMetadata.metadata_for_region(region, None)
+    if metadata is None or metadata.international_prefix is None:
+        return None
+    rule = metadata.national_prefix_transform_rule
+    if rule is not None and re.search(r"\d", re.sub(r"\\\d|\$\d", "", rule)):
+        return None
+    lengths: list[int] = []
+    for other in phonenumbers.region_codes_for_country_code(phonenumbers.country_code_for_region(region)):
+        other_metadata = phonenumbers.PhoneMetadata.metadata_for_region(other, None)
+        if other_metadata is None:
+            return None
+        desc = other_metadata.general_desc
+        lengths += [n for n in (*desc.possible_length, *desc.possible_length_local_only) if n > 0]
+    if not lengths:
+        return None
+    return min(lengths), re.compile(metadata.international_prefix)
+
+
+class _PossibleMatcher(phonenumbers.PhoneNumberMatcher):
+    """phonenumbers' matcher at POSSIBLE leniency, not parsing candidates too short to be possible."""
+
+    def __init__(self, text: str, region: str) -> None:
+        super().__init__(text, region, leniency=phonenumbers.Leniency.POSSIBLE)
+        self._floor = _possible_floor(region)
+
+    def _parse_and_verify(self, candidate: str, offset: int):  # type: ignore[no-untyped-def]
+        if _cannot_be_valid(candidate, self._floor):
+            return None
+        return super()._parse_and_verify(candidate, offset)
+
+
 @lru_cache(maxsize=16384)
 def _matches(
     text: str, regions: tuple[str, ...], possible: bool
@@ -500,9 +540,7 @@ def _matches(
         for span in first.spans_in(region):
             found[span] = True
     if possible:
-        for match in phonenumbers.PhoneNumberMatcher(
-            text, regions[0], leniency=phonenumbers.Leniency.POSSIBLE
-        ):
+        for match in _PossibleMatcher(text, regions[0]):
             found.setdefault((match.start, match.end), False)
     return tuple((start, end, valid) for (start, end), valid in sorted(found.items()))
 
