@@ -1068,3 +1068,31 @@ def test_possible_matcher_finds_what_phonenumbers_finds(text: str, region: str) 
 
     expected = [(m.start, m.end) for m in phonenumbers.PhoneNumberMatcher(text, region, leniency=phonenumbers.Leniency.POSSIBLE)]
     assert [(m.start, m.end) for m in _PossibleMatcher(text, region)] == expected
+
+
+@settings(max_examples=600, deadline=None)
+@given(candidate=_CANDIDATE, pair=st.sampled_from([("US", "CA"), ("CA", "US"), ("US", "JM"), ("GB", "GG"),
+                                                   ("GB", "JE"), ("FR", "GP"), ("RU", "KZ"), ("US", "GB")]))
+def test_regions_of_one_country_code_parse_alike(candidate: str, pair: tuple[str, str]) -> None:
+    """Where `_parses_alike` says so, phonenumbers' VALID answer is the same in both regions."""
+    import phonenumbers
+
+    from tunelint.privacy.phone import _parses_alike
+
+    first, region = pair
+    if _parses_alike(candidate, first, region):
+        answers = []
+        for name in pair:
+            matcher = phonenumbers.PhoneNumberMatcher(candidate, name, leniency=phonenumbers.Leniency.VALID)
+            found = matcher._parse_and_verify(candidate, 0)
+            answers.append(None if found is None else (found.start, found.end))
+        assert answers[0] == answers[1]
+
+
+def test_regions_of_one_country_code_parse_alike_on_real_numbers() -> None:
+    from tunelint.privacy.phone import _parses_alike
+
+    assert _parses_alike("(415) 555-0132", "US", "CA") and _parses_alike("212-679-2177", "CA", "US")
+    assert not _parses_alike("1 415 555 0132", "US", "CA")  # the national prefix / country code
+    assert not _parses_alike("415 555 0132", "US", "GB")  # another country code
+    assert not _parses_alike("415 555 0132 x 12", "US", "CA")  # an extension mark

@@ -409,9 +409,40 @@ def _cannot_be_valid_in(candidate: str, region: str) -> bool:
     return _cannot_be_valid(candidate, _region_floor(region), _national_rules(region))
 
 
-def _same_answer(candidate: str, matched: bool, region: str) -> bool:
-    """Whether `region`'s `_parse_and_verify` answers `candidate` as another region's did."""
-    return _region_free(candidate) or (not matched and _cannot_be_valid_in(candidate, region))
+@lru_cache(maxsize=65536)
+def _parses_alike(candidate: str, first: str, region: str) -> bool:
+    """Whether `parse` gives the same number for `candidate` in both regions, so VALID answers alike.
+
+    Two regions of one country code read a candidate of ASCII digits and separators the same
+    way when its digits start with neither the code nor either region's international or
+    national prefix: the country code is the regions', the national number all the digits.
+    """
+    if phonenumbers.country_code_for_region(first) != phonenumbers.country_code_for_region(region):
+        return False
+    if not _DIGITS_AND_SEPARATORS.fullmatch(candidate):
+        return False
+    digits = _NON_DIGITS.sub("", candidate)
+    if not digits or digits.startswith(str(phonenumbers.country_code_for_region(region))):
+        return False
+    for name in (first, region):
+        metadata = phonenumbers.PhoneMetadata.metadata_for_region(name, None)
+        if metadata is None or metadata.international_prefix is None:
+            return False
+        if re.compile(metadata.international_prefix).match(digits):
+            return False
+        prefix = _prefix_pattern(metadata)
+        if prefix is not None and prefix.match(digits):
+            return False
+    return True
+
+
+def _same_answer(candidate: str, matched: bool, first: str, region: str) -> bool:
+    """Whether `region`'s `_parse_and_verify` answers `candidate` as `first`'s did."""
+    return (
+        _region_free(candidate)
+        or (not matched and _cannot_be_valid_in(candidate, region))
+        or _parses_alike(candidate, first, region)
+    )
 
 
 # Fewer tries than this in all (phonenumbers gives up after 65,535 failed ones) and replaying a
@@ -463,9 +494,10 @@ class _ValidMatcher(phonenumbers.PhoneNumberMatcher):
         """
         other: _ValidMatcher | None = None
         spans: list[tuple[int, int]] = []
+        first = self.preferred_region
         tried = self.tried
         for candidate, offset, lo, hi, found in self.calls:
-            if all(_same_answer(c, matched, region) for c, matched in tried[lo:hi]):
+            if all(_same_answer(c, matched, first, region) for c, matched in tried[lo:hi]):
                 if found is not None:
                     spans.append((found.start, found.end))
                 continue
