@@ -1096,3 +1096,17 @@ def test_regions_of_one_country_code_parse_alike_on_real_numbers() -> None:
     assert not _parses_alike("1 415 555 0132", "US", "CA")  # the national prefix / country code
     assert not _parses_alike("415 555 0132", "US", "GB")  # another country code
     assert not _parses_alike("415 555 0132 x 12", "US", "CA")  # an extension mark
+
+
+def test_repeated_texts_are_analysed_once_with_the_same_spans(monkeypatch: pytest.MonkeyPatch) -> None:
+    detector = PiiDetector(ner="off")
+    texts = ["mail jane.doe@gmail.com now", "call +1 415-555-0132", "nothing here", "mail jane.doe@gmail.com now"]
+    expected = [detector.detect(t) for t in texts]
+    fresh = PiiDetector(ner="off")
+    calls: list[str] = []
+    analyze = fresh._analyze
+    monkeypatch.setattr(fresh, "_analyze", lambda text, wanted, *a: calls.append(text) or analyze(text, wanted, *a))
+    first = fresh.detect_many(texts)
+    again = fresh.detect_many(texts[:1])
+    assert first == expected and again == expected[:1]
+    assert calls.count(texts[0]) == 1 and first[0] is not first[3]

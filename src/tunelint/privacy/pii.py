@@ -146,6 +146,10 @@ _WINDOWS = {
 }
 
 
+# How many analysed texts a detector remembers (each is one that passed the gate: a few percent).
+_RECENT_TEXTS = 4096
+
+
 class PiiDetector:
     """Finds PII spans in texts; build once, then call `detect` / `detect_many` many times.
 
@@ -197,6 +201,8 @@ class PiiDetector:
         self._ner_entities = [e for e in self.entities if e in NER_ENTITIES]
         self._prefilter = Prefilter(pattern_entities) if prefilter else None
         self._pattern_entities = pattern_entities
+        # Spans of the texts analysed lately (`_detect_patterns`), at most _RECENT_TEXTS of them.
+        self._recent: dict[str, tuple[Span, ...]] = {}
 
         nlp_engine = _nlp_engine(model)
         self._by_entity = {
@@ -216,6 +222,8 @@ class PiiDetector:
 
     def detect_many(self, texts: Sequence[str]) -> list[list[Span]]:
         """`detect` for each text, in order; batches the NER pipeline when a model runs."""
+        if not self._ner_entities and self._prefilter is not None:
+            return self._detect_patterns(texts)
         if self._prefilter is None:
             entity_lists = [self.entities_to_check(text) for text in texts]
         else:
@@ -232,6 +240,19 @@ class PiiDetector:
         for (text, artifacts), wanted in zip(batches, entity_lists, strict=True):
             out.append(self._analyze(text, wanted, artifacts))
         return out
+
+    def _detect_patterns(self, texts: Sequence[str]) -> list[list[Span]]:
+        """`detect_many` with the pattern recognizers only: a text seen lately (a system prompt or
+        signature repeated across examples) is analysed once."""
+        recent = self._recent
+        if len(recent) > _RECENT_TEXTS:
+            recent.clear()
+        new = [text for text in dict.fromkeys(texts) if text not in recent]
+        if new:
+            assert self._prefilter is not None
+            for text, wanted in zip(new, self._prefilter.candidates_many(new), strict=True):
+                recent[text] = tuple(self._analyze(text, wanted)) if wanted else ()
+        return [list(recent[text]) for text in texts]
 
     def gate(self, texts: Sequence[str]) -> list[int] | None:
         """Indices of the `texts` `detect` may find PII in, tested for all at once (None: any of
