@@ -30,6 +30,7 @@ from tunelint.privacy.phone import PHONE_PUNCTUATION, ChatPhoneRecognizer, phone
 from tunelint.privacy.pii import AUTO_NER_MODELS
 from tunelint.privacy.prefilter import Prefilter
 from tunelint.privacy.recognizers import card_issuer_matches
+from presidio_analyzer import EntityRecognizer
 
 DATASETS = Path(__file__).resolve().parents[2] / "shared" / "datasets" / "pii"
 SYNTH = DATASETS / "presidio" / "synth_dataset_v2.json"
@@ -869,3 +870,243 @@ def test_batch_gate_shares_the_arrow_array_of_a_tuple_only() -> None:
     assert prefilter.batch_gate(listed, "@") == [2]
     listed[1] = "x@y.org"
     assert prefilter.batch_gate(listed, "@") == [1, 2]
+
+
+_TRIGGER_TEXT = st.text(
+    alphabet="0123456789" * 2 + " -.:+()/@abcfxAKZ٣४４\u00a0\u3000\u2013İıſK_", max_size=60
+)
+
+
+@settings(max_examples=500, deadline=None)
+@given(text=_TRIGGER_TEXT)
+def test_re2_triggers_cover_the_python_triggers(text: str) -> None:
+    """Each entity's RE2 trigger matches every text its Python trigger matches (Unicode digits too)."""
+    from tunelint.privacy.prefilter import _RE2_TRIGGERS, _per_entity_test
+
+    for entity in PATTERN_ENTITIES:
+        if _per_entity_test(entity)(text):
+            assert _re2_matches(_RE2_TRIGGERS[entity], [text]) == [True], entity
+
+
+@settings(max_examples=200, deadline=None)
+@given(texts=st.lists(_TRIGGER_TEXT, min_size=2, max_size=6))
+def test_candidates_many_is_candidates_of_each_text(texts: list[str]) -> None:
+    prefilter = Prefilter(PATTERN_ENTITIES)
+    assert prefilter.candidates_many(texts) == [prefilter.candidates(t) for t in texts]
+
+
+def test_candidates_many_on_chat_like_text(synth: list[dict]) -> None:
+    texts = [r["full_text"] for r in synth] + ORDINARY_TEXTS + [t for _, t, _ in PLANTED_PII]
+    texts += _chat_like(random.Random(5), 2000) + ["", "٣٤٥٦٧٨٩ ١٢", "call ４１５-５５５-０１３２ or 1-800-FLOWERS"]
+    prefilter = Prefilter(PATTERN_ENTITIES)
+    expected = [prefilter.candidates(t) for t in texts]
+    assert prefilter.candidates_many(texts) == expected
+    assert sum(map(bool, expected)) > 1000
+    for entity in PATTERN_ENTITIES:
+        assert any(entity in found for found in expected), entity
+
+
+_REGIONS = ("US", "GB", "DE", "FR", "IL", "IN", "CA", "BR", "MX", "AR", "JP", "IT", "AU", "NL")
+
+
+def _example_numbers() -> list[str]:
+    """Real numbers of many regions and types, written nationally, internationally and bare."""
+    import phonenumbers
+    from phonenumbers import PhoneNumberFormat, PhoneNumberType
+
+    out = []
+    for region in _REGIONS:
+        for kind in (PhoneNumberType.FIXED_LINE, PhoneNumberType.MOBILE, PhoneNumberType.TOLL_FREE):
+            number = phonenumbers.example_number_for_type(region, kind)
+            if number is None:
+                continue
+            for style in (PhoneNumberFormat.NATIONAL, PhoneNumberFormat.INTERNATIONAL, PhoneNumberFormat.E164):
+                out.append(phonenumbers.format_number(number, style))
+            national = phonenumbers.national_significant_number(number)
+            out += [national, f"{number.country_code}{national}", f"{number.country_code} {national}",
+                    f"0{national}", f"00{number.country_code}{national}", f"{national} x 12"]
+    return out
+
+
+_EXAMPLES = _example_numbers()
+_CANDIDATE = st.one_of(
+    st.sampled_from(_EXAMPLES),
+    st.builds(lambda a, b: a + b, st.sampled_from(_EXAMPLES), st.text(alphabet="0123456789 -x#.", max_size=6)),
+    st.builds(lambda a, b: a + b, st.text(alphabet="0123456789 -(.", max_size=4), st.sampled_from(_EXAMPLES)),
+    st.text(alphabet="0123456789" * 4 + " -().+/x#,;~aXet\u2013\u00a0\uff0b\u0663\uff11", min_size=1, max_size=24),
+)
+
+
+@settings(max_examples=1500, deadline=None)
+@given(candidate=_CANDIDATE, region=st.sampled_from(_REGIONS))
+def test_cannot_be_valid_only_where_phonenumbers_finds_no_valid_number(candidate: str, region: str) -> None:
+    """The parse-free rejection (digit floor, national numbers and their types, national prefix)
+    never rejects a candidate phonenumbers' VALID matcher would accept."""
+    import phonenumbers
+
+    from tunelint.privacy.phone import _cannot_be_valid, _national_rules, _region_floor
+
+    if _cannot_be_valid(candidate, _region_floor(region), _national_rules(region)):
+        matcher = phonenumbers.PhoneNumberMatcher(candidate, region, leniency=phonenumbers.Leniency.VALID)
+        assert matcher._parse_and_verify(candidate, 0) is None
+
+
+def test_cannot_be_valid_rejects_foreign_national_numbers_and_keeps_real_ones() -> None:
+    """Not vacuous: a number valid in a region is never rejected there, and most numbers written
+    nationally for one country are rejected in the others without parsing."""
+    import phonenumbers
+
+    from tunelint.privacy.phone import _cannot_be_valid_in
+
+    rejected = kept = 0
+    for text in _EXAMPLES:
+        for region in _REGIONS:
+            matcher = phonenumbers.PhoneNumberMatcher(text, region, leniency=phonenumbers.Leniency.VALID)
+            valid = matcher._parse_and_verify(text, 0) is not None
+            if valid:
+                assert not _cannot_be_valid_in(text, region), (text, region)
+                kept += 1
+            else:
+                rejected += _cannot_be_valid_in(text, region)
+    assert kept > 100 and rejected > 500
+
+
+_PHONE_PROSE = st.lists(
+    st.one_of(st.sampled_from(_EXAMPLES), st.sampled_from(["call", "or", "2 x 100", "2024-05-01", "(", ")", "ext. 12",
+                                                         "+", "15%", "$300", "tel:", "/", "0"]),
+              st.text(alphabet="0123456789 -.()", max_size=8)),
+    min_size=1, max_size=6,
+).map(" ".join)
+
+
+@settings(max_examples=400, deadline=None)
+@given(text=_PHONE_PROSE, regions=st.lists(st.sampled_from(_REGIONS), min_size=2, max_size=6, unique=True))
+def test_replayed_regions_find_the_union_of_every_region(text: str, regions: list[str]) -> None:
+    """Real numbers of many countries in prose: replaying the first region's search in the others
+    finds what running every region's matcher finds."""
+    import phonenumbers
+
+    from tunelint.privacy.phone import _matches
+
+    expected: dict[tuple[int, int], bool] = {}
+    for region in regions:
+        for m in phonenumbers.PhoneNumberMatcher(text, region, leniency=phonenumbers.Leniency.VALID):
+            expected[(m.start, m.end)] = True
+    got = _matches.__wrapped__(text, tuple(regions), False)
+    assert got == tuple((s, e, v) for (s, e), v in sorted(expected.items()))
+
+
+_TOKEN_TEXT = st.lists(
+    st.one_of(
+        st.text(alphabet="ab.-_@:%/0123456789fF", min_size=1, max_size=12),
+        st.sampled_from(["jane.doe@gmail.com", "a@b.co", "10.0.0.1", "192.168.1.254/24", "::1", "fe80::1%eth0",
+                         "::ffff:10.0.0.1", "2001:db8::8a2e:370:7334", "x@y", "@", "1.2.3", "é@ß.de", "İ", "ı", "ſ",
+                         "\u212a", "\u200d", "Answer:", "4.9%"]),
+        st.sampled_from([" ", "\n", "\t", "\u00a0", "\u2028", "\u3000", "\x1c", "\x85", ",", ";", "(", ")", "<", ">"]),
+    ),
+    max_size=12,
+).map("".join)
+
+
+@settings(max_examples=600, deadline=None)
+@given(text=_TOKEN_TEXT)
+def test_token_windows_find_what_whole_text_finds(text: str) -> None:
+    """Email and IP recognizers run over the tokens holding "@", ":" or digit-dot-digit give the
+    whole text's results (Unicode whitespace and word characters at the edges included)."""
+    from tunelint.privacy.pii import _WINDOWS
+
+    detector = _pattern_detector()
+    for entity in _WINDOWS:
+        recognizer = detector._by_entity[entity]
+        whole = recognizer.analyze(text=text, entities=[entity], nlp_artifacts=None)
+        key = lambda r: (r.entity_type, r.start, r.end, r.score)  # noqa: E731
+        windowed = detector._patterns_only(text, [entity])
+        expected = EntityRecognizer.remove_duplicates([r for r in whole if r.score >= detector.score_threshold])
+        assert sorted(map(key, windowed)) == sorted(map(key, expected)), entity
+
+
+_DETECTOR: list[PiiDetector] = []
+
+
+def _pattern_detector() -> PiiDetector:
+    if not _DETECTOR:
+        _DETECTOR.append(PiiDetector(ner="off"))
+    return _DETECTOR[0]
+
+
+@settings(max_examples=800, deadline=None)
+@given(number=st.one_of(st.text(alphabet="0123456789", min_size=1, max_size=16),
+                        st.sampled_from([re.sub(r"\D", "", e) for e in _EXAMPLES])),
+       region=st.sampled_from(_REGIONS))
+def test_typed_is_phonenumbers_number_type(number: str, region: str) -> None:
+    """The precompiled type test says what `_number_type_helper` says, region by region."""
+    import phonenumbers
+    from phonenumbers.phonenumberutil import PhoneNumberType, _number_type_helper
+
+    from tunelint.privacy.phone import _national_rules
+
+    rules = _national_rules(region)
+    if rules is None:
+        return
+    code = int(rules.code)
+    expected = any(
+        _number_type_helper(number, phonenumbers.PhoneMetadata.metadata_for_region(other)) != PhoneNumberType.UNKNOWN
+        for other in phonenumbers.region_codes_for_country_code(code)
+    )
+    from tunelint.privacy.phone import _typed
+
+    assert _typed(number, rules) == expected
+
+
+@settings(max_examples=400, deadline=None)
+@given(text=st.one_of(_PHONE_TEXT, _PHONE_PROSE), region=st.sampled_from(_REGIONS))
+def test_possible_matcher_finds_what_phonenumbers_finds(text: str, region: str) -> None:
+    """The POSSIBLE matcher that skips candidates too short to be possible finds the library's matches."""
+    import phonenumbers
+
+    from tunelint.privacy.phone import _PossibleMatcher
+
+    expected = [(m.start, m.end) for m in phonenumbers.PhoneNumberMatcher(text, region, leniency=phonenumbers.Leniency.POSSIBLE)]
+    assert [(m.start, m.end) for m in _PossibleMatcher(text, region)] == expected
+
+
+@settings(max_examples=600, deadline=None)
+@given(candidate=_CANDIDATE, pair=st.sampled_from([("US", "CA"), ("CA", "US"), ("US", "JM"), ("GB", "GG"),
+                                                   ("GB", "JE"), ("FR", "GP"), ("RU", "KZ"), ("US", "GB")]))
+def test_regions_of_one_country_code_parse_alike(candidate: str, pair: tuple[str, str]) -> None:
+    """Where `_parses_alike` says so, phonenumbers' VALID answer is the same in both regions."""
+    import phonenumbers
+
+    from tunelint.privacy.phone import _parses_alike
+
+    first, region = pair
+    if _parses_alike(candidate, first, region):
+        answers = []
+        for name in pair:
+            matcher = phonenumbers.PhoneNumberMatcher(candidate, name, leniency=phonenumbers.Leniency.VALID)
+            found = matcher._parse_and_verify(candidate, 0)
+            answers.append(None if found is None else (found.start, found.end))
+        assert answers[0] == answers[1]
+
+
+def test_regions_of_one_country_code_parse_alike_on_real_numbers() -> None:
+    from tunelint.privacy.phone import _parses_alike
+
+    assert _parses_alike("(415) 555-0132", "US", "CA") and _parses_alike("212-679-2177", "CA", "US")
+    assert not _parses_alike("1 415 555 0132", "US", "CA")  # the national prefix / country code
+    assert not _parses_alike("415 555 0132", "US", "GB")  # another country code
+    assert not _parses_alike("415 555 0132 x 12", "US", "CA")  # an extension mark
+
+
+def test_repeated_texts_are_analysed_once_with_the_same_spans(monkeypatch: pytest.MonkeyPatch) -> None:
+    detector = PiiDetector(ner="off")
+    texts = ["mail jane.doe@gmail.com now", "call +1 415-555-0132", "nothing here", "mail jane.doe@gmail.com now"]
+    expected = [detector.detect(t) for t in texts]
+    fresh = PiiDetector(ner="off")
+    calls: list[str] = []
+    analyze = fresh._analyze
+    monkeypatch.setattr(fresh, "_analyze", lambda text, wanted, *a: calls.append(text) or analyze(text, wanted, *a))
+    first = fresh.detect_many(texts)
+    again = fresh.detect_many(texts[:1])
+    assert first == expected and again == expected[:1]
+    assert calls.count(texts[0]) == 1 and first[0] is not first[3]

@@ -11,8 +11,14 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator, Sequence
 from functools import lru_cache
+from typing import Any, NamedTuple
 
 import phonenumbers
+from phonenumbers.phonenumbermatcher import _choose_formatting_pattern_for_number
+from phonenumbers.phonenumberutil import (
+    _formatting_rule_has_first_group_only,
+    _maybe_strip_national_prefix_carrier_code,
+)
 from tunelint.privacy.shapes import MIN_PHONE_DIGITS, PHONE_DIGIT_RUN, PHONE_PUNCTUATION
 from presidio_analyzer import AnalysisExplanation, EntityRecognizer, RecognizerResult
 from presidio_analyzer.nlp_engine import NlpArtifacts
@@ -225,14 +231,160 @@ def _plain(candidate: str) -> bool:
 _PLUS_CANDIDATE = re.compile(r"[^A-Za-z0-9+]*\+[^A-Za-z]*")
 
 
-def _cannot_be_valid(candidate: str, floor: tuple[int, re.Pattern[str]] | None) -> bool:
-    """Whether parsing `candidate` in the region of this `_region_floor` cannot give a valid number."""
+class _Desc(NamedTuple):
+    """A number description as `_is_number_matching_desc` reads it, its pattern compiled."""
+
+    lengths: frozenset[int]  # possible lengths (empty: any)
+    pattern: re.Pattern[str]
+
+    def matches(self, number: str) -> bool:
+        return (not self.lengths or len(number) in self.lengths) and self.pattern.fullmatch(number) is not None
+
+
+def _type_descs(metadata: phonenumbers.PhoneMetadata) -> tuple[_Desc, ...]:
+    """The descriptions `_number_type_helper` tries after the general one, in its order: a number
+    has a type when one of them matches (mobile only when its pattern differs from fixed line's)."""
+    descs = [metadata.premium_rate, metadata.toll_free, metadata.shared_cost, metadata.voip,
+             metadata.personal_number, metadata.pager, metadata.uan, metadata.voicemail, metadata.fixed_line]
+    if not metadata.same_mobile_and_fixed_line_pattern:
+        descs.append(metadata.mobile)
+    return tuple(
+        _Desc(frozenset(d.possible_length), re.compile(d.national_number_pattern))
+        for d in descs
+        if d is not None and d.national_number_pattern
+    )
+
+
+def _prefix_pattern(metadata: phonenumbers.PhoneMetadata) -> re.Pattern[str] | None:
+    rule = metadata.national_prefix_for_parsing
+    return re.compile(rule) if rule else None
+
+
+class _NationalRules(NamedTuple):
+    """What decides, for a region, which national significant numbers a plain candidate can give."""
+
+    code: str  # the region's country calling code, as digits
+    own: phonenumbers.PhoneMetadata  # the region's metadata
+    main: phonenumbers.PhoneMetadata  # the country's main region's metadata
+    after_code: phonenumbers.PhoneMetadata  # what `parse` strips with once the code was read
+    own_prefix: re.Pattern[str] | None  # national_prefix_for_parsing of `own` and of `after_code`
+    after_code_prefix: re.Pattern[str] | None
+    # By possible length: each region's general-description pattern and its type descriptions.
+    descs: dict[int, tuple[tuple[re.Pattern[str], tuple[_Desc, ...]], ...]]
+
+
+@lru_cache(maxsize=None)
+def _national_rules(region: str) -> _NationalRules | None:
+    """How `region` reads a candidate's digits (None: not bounded this way).
+
+    `parse` reads a candidate with no plus sign and not starting with the region's
+    international prefix with `region`'s country code, and its national significant number
+    (`_national_numbers`) is one of: the digits, or the digits with the region's national
+    prefix stripped (or transformed); or, when the digits start with the country code, the rest
+    stripped with the region's rules, then possibly again with the main region's. VALID then
+    needs a type (`_number_type_helper`, which first matches the general description: a
+    possible length, the pattern) in one of the country's regions.
+    """
+    code = phonenumbers.country_code_for_region(region)
+    main = phonenumbers.region_code_for_country_code(code)
+    own = phonenumbers.PhoneMetadata.metadata_for_region(region, None)
+    main_metadata = phonenumbers.PhoneMetadata.metadata_for_region(main, None)
+    if own is None or main_metadata is None:
+        return None
+    by_length: dict[int, list[tuple[re.Pattern[str], tuple[_Desc, ...]]]] = {}
+    for other in phonenumbers.region_codes_for_country_code(code):
+        metadata = phonenumbers.PhoneMetadata.metadata_for_region(other, None)
+        desc = getattr(metadata, "general_desc", None)
+        if desc is None or not desc.possible_length or not desc.national_number_pattern:
+            return None
+        pattern = re.compile(desc.national_number_pattern)
+        types = _type_descs(metadata)
+        for length in desc.possible_length:
+            by_length.setdefault(length, []).append((pattern, types))
+    if not by_length:
+        return None
+    after_code = main_metadata if main != region else own
+    return _NationalRules(str(code), own, main_metadata, after_code, _prefix_pattern(own),
+                          _prefix_pattern(after_code), {n: tuple(p) for n, p in by_length.items()})
+
+
+def _national_prefix_stripped(number: str, metadata: phonenumbers.PhoneMetadata,
+                              prefix: re.Pattern[str] | None) -> str:
+    """What `_maybe_strip_national_prefix_carrier_code` leaves of `number` (`prefix`: the
+    metadata's national prefix for parsing, compiled: when it does not match, nothing is cut)."""
+    if prefix is None or not number or not prefix.match(number):
+        return number
+    return _maybe_strip_national_prefix_carrier_code(number, metadata)[1]
+
+
+def _typed(number: str, rules: _NationalRules) -> bool:
+    """Whether the national significant number `number` has a type in one of the country's
+    regions (`_number_type_helper` is not UNKNOWN: the general description and then a type's)."""
+    descs = rules.descs.get(len(number))
+    return descs is not None and any(
+        p.fullmatch(number) and any(d.matches(number) for d in types) for p, types in descs
+    )
+
+
+def _prefix_present_if_required(number: str, raw_digits: str, main: phonenumbers.PhoneMetadata) -> bool:
+    """phonenumbers' VALID test for a number whose country code came from the region: when the
+    main region's format for `number` wants a national prefix, the raw digits must start with one."""
+    rule = _choose_formatting_pattern_for_number(main.number_format, number)
+    if rule is None or not rule.national_prefix_formatting_rule:
+        return True
+    if rule.national_prefix_optional_when_formatting:
+        return True
+    if _formatting_rule_has_first_group_only(rule.national_prefix_formatting_rule):
+        return True
+    return bool(_maybe_strip_national_prefix_carrier_code(raw_digits, main)[2])
+
+
+def _may_be_valid_national(digits: str, rules: _NationalRules, raw_digits: str) -> bool:
+    """Whether a national significant number parsing `digits` can give (see `_national_rules`)
+    passes VALID: a type in one of the country's regions, and, when the country code came from
+    the region, the national prefix its format asks for at the start of `raw_digits` (every
+    digit of the candidate: `_is_national_prefix_present_if_required`)."""
+    if digits.startswith(rules.code):
+        rest = _national_prefix_stripped(digits[len(rules.code):], rules.own, rules.own_prefix)
+        if _typed(rest, rules) or _typed(_national_prefix_stripped(rest, rules.after_code, rules.after_code_prefix), rules):
+            return True
+    return any(
+        _typed(n, rules) and _prefix_present_if_required(n, raw_digits, rules.main)
+        for n in {digits, _national_prefix_stripped(digits, rules.own, rules.own_prefix)}
+    )
+
+
+# Digits and separators that can neither start an extension ("x", "#", ",", ";", "~", letters)
+# nor carry a country code ("+"), and ASCII digits only.
+_DIGITS_AND_SEPARATORS = re.compile("[0-9 ().\\[\\]/\u00a0\u2010-\u2015\u2212-]*")
+
+
+def _cannot_be_valid(candidate: str, floor: tuple[int, re.Pattern[str]] | None,
+                     rules: _NationalRules | None = None) -> bool:
+    """Whether parsing `candidate` in the region of this `_region_floor` (and `_national_rules`)
+    cannot give a valid number."""
     if floor is None or not _plain(candidate):
         return False
     digits = _NON_DIGITS.sub("", candidate)
-    return len(digits) < floor[0] and not floor[1].match(digits)
+    if floor[1].match(digits):
+        return False
+    if len(digits) < floor[0]:
+        return True
+    if rules is None:
+        return False
+    if _DIGITS_AND_SEPARATORS.fullmatch(candidate):
+        return not _may_be_valid_national(digits, rules, digits)
+    # A letter or an extension mark: the number read can be any prefix of the digits (parsing
+    # only cuts a tail off: an extension, a second number, an ISDN subaddress), and one
+    # shorter than the floor cannot be valid.
+    for end in range(floor[0], len(digits) + 1):
+        head = digits[:end]
+        if floor[1].match(head) or _may_be_valid_national(head, rules, digits):
+            return False
+    return True
 
 
+@lru_cache(maxsize=65536)
 def _region_free(candidate: str) -> bool:
     """Whether phonenumbers parses and verifies `candidate` the same way whatever the region.
 
@@ -250,40 +402,156 @@ def _region_free(candidate: str) -> bool:
     )
 
 
+@lru_cache(maxsize=65536)
+def _cannot_be_valid_in(candidate: str, region: str) -> bool:
+    """`_cannot_be_valid` for `region`, remembered: every region's matcher asks it of the same
+    candidates (and chat text repeats short ones: "2 x 100", "2024")."""
+    return _cannot_be_valid(candidate, _region_floor(region), _national_rules(region))
+
+
+@lru_cache(maxsize=65536)
+def _parses_alike(candidate: str, first: str, region: str) -> bool:
+    """Whether `parse` gives the same number for `candidate` in both regions, so VALID answers alike.
+
+    Two regions of one country code read a candidate of ASCII digits and separators the same
+    way when its digits start with neither the code nor either region's international or
+    national prefix: the country code is the regions', the national number all the digits.
+    """
+    if phonenumbers.country_code_for_region(first) != phonenumbers.country_code_for_region(region):
+        return False
+    if not _DIGITS_AND_SEPARATORS.fullmatch(candidate):
+        return False
+    digits = _NON_DIGITS.sub("", candidate)
+    if not digits or digits.startswith(str(phonenumbers.country_code_for_region(region))):
+        return False
+    for name in (first, region):
+        metadata = phonenumbers.PhoneMetadata.metadata_for_region(name, None)
+        if metadata is None or metadata.international_prefix is None:
+            return False
+        if re.compile(metadata.international_prefix).match(digits):
+            return False
+        prefix = _prefix_pattern(metadata)
+        if prefix is not None and prefix.match(digits):
+            return False
+    return True
+
+
+def _same_answer(candidate: str, matched: bool, first: str, region: str) -> bool:
+    """Whether `region`'s `_parse_and_verify` answers `candidate` as `first`'s did."""
+    return (
+        _region_free(candidate)
+        or (not matched and _cannot_be_valid_in(candidate, region))
+        or _parses_alike(candidate, first, region)
+    )
+
+
+# Fewer tries than this in all (phonenumbers gives up after 65,535 failed ones) and replaying a
+# matcher's search in another region cannot run out of tries where the other's would not.
+_REPLAY_TRIES = 60000
+
+
 class _ValidMatcher(phonenumbers.PhoneNumberMatcher):
     """phonenumbers' matcher at VALID leniency, not parsing what cannot be valid in its region.
 
     Most candidates it tries are short digit groups ("2024", "15") that no region of the list
     accepts; they are answered "no match" without parsing, which is what parsing would say, so
     the matches (and the order the matcher searches in) are the library's own. It remembers
-    which candidates it tried and what it answered (`tried`), for `same_in`.
+    which candidates it tried and what it answered (`tried`), and each candidate its search
+    extracted a match from (`calls`), for `spans_in`.
     """
 
     def __init__(self, text: str, region: str) -> None:
         super().__init__(text, region, leniency=phonenumbers.Leniency.VALID)
-        self._floor = _region_floor(region)
         self.tried: list[tuple[str, bool]] = []
+        # (candidate, offset, first and end index into `tried`, the match or None)
+        self.calls: list[tuple[str, int, int, int, Any]] = []
 
     def _parse_and_verify(self, candidate: str, offset: int):  # type: ignore[no-untyped-def]
-        if _cannot_be_valid(candidate, self._floor):
+        if _cannot_be_valid_in(candidate, self.preferred_region):
             found = None
         else:
             found = super()._parse_and_verify(candidate, offset)
         self.tried.append((candidate, found is not None))
         return found
 
-    def same_in(self, region: str) -> bool:
-        """Whether the matcher of `region` over the same text finds the same matches.
+    def _extract_match(self, candidate: str, offset: int):  # type: ignore[no-untyped-def]
+        mark = len(self.tried)
+        found = super()._extract_match(candidate, offset)
+        self.calls.append((candidate, offset, mark, len(self.tried), found))
+        return found
 
-        The matcher's search depends on the region only through `_parse_and_verify`'s answers:
-        when every candidate this one tried is region-free, or is one `region` cannot find valid
-        and this one did not match, the other makes the same calls and gets the same answers.
+    def spans_in(self, region: str) -> list[tuple[int, int]]:
+        """(start, end) of the matches the matcher of `region` finds over the same text (run to
+        the end first).
+
+        The matcher's search depends on the region only through `_parse_and_verify`'s answers.
+        It takes the candidates the text offers one after the other, each from where the last
+        one's match (or the candidate itself, when none) ended. A candidate whose every tried
+        answer `region` would give alike (`_same_answer`) yields the same match there; any other
+        is extracted again in `region`. While each ends where this search's did, the next
+        candidate is the same one, so only those are redone; when one does not, or the tries
+        come near phonenumbers' limit, `region`'s matcher is run over the whole text.
         """
-        floor = _region_floor(region)
-        return all(
-            _region_free(candidate) or (not matched and _cannot_be_valid(candidate, floor))
-            for candidate, matched in self.tried
-        )
+        other: _ValidMatcher | None = None
+        spans: list[tuple[int, int]] = []
+        first = self.preferred_region
+        tried = self.tried
+        for candidate, offset, lo, hi, found in self.calls:
+            if all(_same_answer(c, matched, first, region) for c, matched in tried[lo:hi]):
+                if found is not None:
+                    spans.append((found.start, found.end))
+                continue
+            if other is None:
+                other = _ValidMatcher(self.text, region)
+            theirs = other._extract_match(candidate, offset)
+            ours_end = offset + len(candidate) if found is None else found.end
+            if (offset + len(candidate) if theirs is None else theirs.end) != ours_end:
+                return [(m.start, m.end) for m in _ValidMatcher(self.text, region)]
+            if theirs is not None:
+                spans.append((theirs.start, theirs.end))
+        if len(tried) + len(self.calls) + (len(other.tried) if other is not None else 0) >= _REPLAY_TRIES:
+            return [(m.start, m.end) for m in _ValidMatcher(self.text, region)]
+        return spans
+
+
+@lru_cache(maxsize=None)
+def _possible_floor(region: str) -> tuple[int, re.Pattern[str]] | None:
+    """(fewest digits, international dialling prefix) of the numbers `is_possible_number` accepts
+    when dialled in `region` without a + (None: no such bound).
+
+    As in `_region_floor`, such a candidate keeps the region's country code and its national
+    significant number is never longer than its digits; a possible number needs a length the
+    country lists as possible or local-only.
+    """
+    metadata = phonenumbers.PhoneMetadata.metadata_for_region(region, None)
+    if metadata is None or metadata.international_prefix is None:
+        return None
+    rule = metadata.national_prefix_transform_rule
+    if rule is not None and re.search(r"\d", re.sub(r"\\\d|\$\d", "", rule)):
+        return None
+    lengths: list[int] = []
+    for other in phonenumbers.region_codes_for_country_code(phonenumbers.country_code_for_region(region)):
+        other_metadata = phonenumbers.PhoneMetadata.metadata_for_region(other, None)
+        if other_metadata is None:
+            return None
+        desc = other_metadata.general_desc
+        lengths += [n for n in (*desc.possible_length, *desc.possible_length_local_only) if n > 0]
+    if not lengths:
+        return None
+    return min(lengths), re.compile(metadata.international_prefix)
+
+
+class _PossibleMatcher(phonenumbers.PhoneNumberMatcher):
+    """phonenumbers' matcher at POSSIBLE leniency, not parsing candidates too short to be possible."""
+
+    def __init__(self, text: str, region: str) -> None:
+        super().__init__(text, region, leniency=phonenumbers.Leniency.POSSIBLE)
+        self._floor = _possible_floor(region)
+
+    def _parse_and_verify(self, candidate: str, offset: int):  # type: ignore[no-untyped-def]
+        if _cannot_be_valid(candidate, self._floor):
+            return None
+        return super()._parse_and_verify(candidate, offset)
 
 
 @lru_cache(maxsize=16384)
@@ -293,21 +561,18 @@ def _matches(
     """(start, end, valid) of phonenumbers' matches: valid in a region, or merely possible.
 
     Cached because chat datasets repeat the same lines (signatures, templates) many times.
-    The first region's matcher is run; each other region's only when its matches could differ.
+    The first region's matcher is run; each other region's search is replayed from it, redoing
+    only the candidates whose answers could differ there (`_ValidMatcher.spans_in`).
     """
     found: dict[tuple[int, int], bool] = {}
     first = _ValidMatcher(text, regions[0])
     for match in first:
         found[(match.start, match.end)] = True
     for region in regions[1:]:
-        if first.same_in(region):
-            continue
-        for match in _ValidMatcher(text, region):
-            found[(match.start, match.end)] = True
+        for span in first.spans_in(region):
+            found[span] = True
     if possible:
-        for match in phonenumbers.PhoneNumberMatcher(
-            text, regions[0], leniency=phonenumbers.Leniency.POSSIBLE
-        ):
+        for match in _PossibleMatcher(text, regions[0]):
             found.setdefault((match.start, match.end), False)
     return tuple((start, end, valid) for (start, end), valid in sorted(found.items()))
 

@@ -94,6 +94,62 @@ def _nlp_engine(model: str | None) -> NlpEngine:
     return NlpEngineProvider(nlp_configuration=configuration).create_engine()
 
 
+def _tokens_at(text: str, positions: Iterable[int]) -> list[tuple[int, int]]:
+    """(start, end) of the whitespace-delimited tokens of `text` holding these positions, in
+    order, once each."""
+    out: list[tuple[int, int]] = []
+    n = len(text)
+    for p in sorted(positions):
+        if out and p < out[-1][1]:
+            continue
+        start = p
+        while start > 0 and not text[start - 1].isspace():
+            start -= 1
+        end = p
+        while end < n and not text[end].isspace():
+            end += 1
+        out.append((start, end))
+    return out
+
+
+def _email_windows(text: str) -> list[tuple[int, int]]:
+    # An email match holds an "@" and no whitespace (the pattern's classes have none).
+    positions = []
+    at = text.find("@")
+    while at >= 0:
+        positions.append(at)
+        at = text.find("@", at + 1)
+    return _tokens_at(text, positions)
+
+
+_DIGIT_DOT_DIGIT = re.compile(r"\d\.\d")
+
+
+def _ip_windows(text: str) -> list[tuple[int, int]]:
+    # Every IP pattern needs a ":" (IPv6, IPv4-mapped) or a digit, dot, digit (IPv4), and none
+    # matches whitespace.
+    positions = [m.start() for m in _DIGIT_DOT_DIGIT.finditer(text)]
+    colon = text.find(":")
+    while colon >= 0:
+        positions.append(colon)
+        colon = text.find(":", colon + 1)
+    return _tokens_at(text, positions)
+
+
+# Pattern entities whose recognizer runs over the tokens of a text that can hold a match rather
+# than all of it. Their patterns match no whitespace, and what they read around a match (word
+# boundaries, look-behinds for a word character or ":") sees the same at a token's edge as at the
+# whitespace next to it, so the matches are the same (a test pins them to whole-text runs).
+_WINDOWS = {
+    "EMAIL_ADDRESS": _email_windows,
+    "IP_ADDRESS": _ip_windows,
+}
+
+
+# How many analysed texts a detector remembers (each is one that passed the gate: a few percent).
+_RECENT_TEXTS = 4096
+
+
 class PiiDetector:
     """Finds PII spans in texts; build once, then call `detect` / `detect_many` many times.
 
@@ -145,6 +201,8 @@ class PiiDetector:
         self._ner_entities = [e for e in self.entities if e in NER_ENTITIES]
         self._prefilter = Prefilter(pattern_entities) if prefilter else None
         self._pattern_entities = pattern_entities
+        # Spans of the texts analysed lately (`_detect_patterns`), at most _RECENT_TEXTS of them.
+        self._recent: dict[str, tuple[Span, ...]] = {}
 
         nlp_engine = _nlp_engine(model)
         self._by_entity = {
@@ -164,7 +222,13 @@ class PiiDetector:
 
     def detect_many(self, texts: Sequence[str]) -> list[list[Span]]:
         """`detect` for each text, in order; batches the NER pipeline when a model runs."""
-        entity_lists = [self.entities_to_check(text) for text in texts]
+        if not self._ner_entities and self._prefilter is not None:
+            return self._detect_patterns(texts)
+        if self._prefilter is None:
+            entity_lists = [self.entities_to_check(text) for text in texts]
+        else:
+            ner = self._ner_entities
+            entity_lists = [found + ner for found in self._prefilter.candidates_many(texts)]
         if not self._ner_entities:
             return [
                 self._analyze(text, wanted) if wanted else []
@@ -176,6 +240,19 @@ class PiiDetector:
         for (text, artifacts), wanted in zip(batches, entity_lists, strict=True):
             out.append(self._analyze(text, wanted, artifacts))
         return out
+
+    def _detect_patterns(self, texts: Sequence[str]) -> list[list[Span]]:
+        """`detect_many` with the pattern recognizers only: a text seen lately (a system prompt or
+        signature repeated across examples) is analysed once."""
+        recent = self._recent
+        if len(recent) > _RECENT_TEXTS:
+            recent.clear()
+        new = [text for text in dict.fromkeys(texts) if text not in recent]
+        if new:
+            assert self._prefilter is not None
+            for text, wanted in zip(new, self._prefilter.candidates_many(new), strict=True):
+                recent[text] = tuple(self._analyze(text, wanted)) if wanted else ()
+        return [list(recent[text]) for text in texts]
 
     def gate(self, texts: Sequence[str]) -> list[int] | None:
         """Indices of the `texts` `detect` may find PII in, tested for all at once (None: any of
@@ -219,7 +296,17 @@ class PiiDetector:
         threshold = self.score_threshold
         results: list[RecognizerResult] = []
         for entity in entities:
-            found = self._by_entity[entity].analyze(text=text, entities=entities, nlp_artifacts=None)
+            recognizer = self._by_entity[entity]
+            windows = _WINDOWS.get(entity)
+            if windows is None:
+                found = recognizer.analyze(text=text, entities=entities, nlp_artifacts=None)
+            else:
+                found = []
+                for start, end in windows(text):
+                    for r in recognizer.analyze(text=text[start:end], entities=entities, nlp_artifacts=None):
+                        r.start += start
+                        r.end += start
+                        found.append(r)
             results.extend(r for r in found if r.score >= threshold)
         return EntityRecognizer.remove_duplicates(results) if results else results
 

@@ -92,6 +92,20 @@ _RE2_GATES: Mapping[str, tuple[str, ...]] = {
 }
 
 
+# Per entity, an RE2 pattern that matches wherever `TRIGGERS[entity]` does (a superset, `\d` widened
+# to `_ANY_DIGIT`, the IBAN lookbehind made a prefix): run over the few texts the gate keeps, it
+# tells which Python triggers can fire, so each text runs only those (`Prefilter.candidates_many`).
+_RE2_TRIGGERS: Mapping[str, str] = {
+    "EMAIL_ADDRESS": "@",
+    "PHONE_NUMBER": _RE2_GATES["PHONE_NUMBER"][0],
+    "CREDIT_CARD": rf"{_ANY_DIGIT}(?:[ -]?{_ANY_DIGIT}){{11}}",
+    "US_SSN": rf"{_ANY_DIGIT}{{3}}[- .]{_ANY_DIGIT}{{2}}[- .]{_ANY_DIGIT}{{4}}",
+    "IBAN_CODE": _RE2_GATES["IBAN_CODE"][0],
+    "IP_ADDRESS": "|".join(_RE2_GATES["IP_ADDRESS"]),
+    "CRYPTO": _RE2_GATES["CRYPTO"][0],
+}
+
+
 def _batch_pattern(entities: Iterable[str]) -> str:
     """The RE2 pattern `batch_gate` runs for these entities ("": none, nothing to find)."""
     return "|".join(sorted({part for e in entities for part in _RE2_GATES[e]}))
@@ -176,6 +190,46 @@ class Prefilter:
             for e, trigger in self._per_entity.items()
             if trigger(text) and (e not in REFINEMENTS or REFINEMENTS[e](text))
         ]
+
+    def candidates_many(self, texts: Sequence[str]) -> list[list[str]]:
+        """`candidates` of each text, the triggers tested first for all the texts at once.
+
+        One RE2 pass per entity over the texts (`_RE2_TRIGGERS`, supersets of the triggers)
+        rules most entities out of most texts; the Python trigger and refinement run only where
+        it matched, so each text's list is what `candidates` returns.
+        """
+        if not texts:
+            return []
+        array = _arrow_texts(texts) if len(texts) > 1 else None
+        if array is None:
+            return [self.candidates(text) for text in texts]
+        import pyarrow.compute as pc
+
+        hits: dict[str, list[bool]] = {}
+        by_pattern: dict[str, list[bool]] = {}
+        for entity in self.entities:
+            pattern = _RE2_TRIGGERS[entity]
+            if pattern not in by_pattern:
+                by_pattern[pattern] = pc.match_substring_regex(array, pattern).to_pylist()
+            hits[entity] = by_pattern[pattern]
+        tests = [(hits[e], test, REFINEMENTS.get(e), e) for e, test in self._per_entity.items()]
+        out: list[list[str]] = []
+        for k, text in enumerate(texts):
+            found: list[str] = []
+            checked = False
+            for hit, test, refine, entity in tests:
+                if not hit[k]:
+                    continue
+                if not checked:
+                    if not self.may_contain(text):
+                        break
+                    checked = True
+                # A refinement passes only texts its trigger matches (`has_phone_candidate`
+                # looks at the trigger's digit runs), so it stands for both.
+                if refine(text) if refine is not None else test(text):
+                    found.append(entity)
+            out.append(found)
+        return out
 
     def triggered(self, text: str) -> list[str]:
         """The enabled entities whose regex trigger occurs in `text`, before any refinement."""
