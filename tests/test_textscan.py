@@ -439,13 +439,24 @@ def test_language_and_refusal_are_what_they_were(text):
 
 _BATCH_LANGUAGE_PIECES = _LANGUAGE_PIECES + [
     "nicht", "nichts", "sich", "thee", "THE", "Und", "\x01", "\x00", "é", "the and is " * 30, "el la de " * 25, "?",
+    "\u212a", "i\u212a", "N\u00c3O", "n\u00e3o", "Σ", "ΘΕΣ", "\u01c5", "\u1e9e", "\ufb00", "Ⅻ", "\u00a0", "\u2028", "x", "theé",
+    "é" * 40, "漢字" * 20, "Ж" * 30,
 ]
 
 
-@settings(max_examples=200)
+@settings(max_examples=300)
 @given(st.lists(_text(_BATCH_LANGUAGE_PIECES, max_size=60), max_size=8))
 def test_languages_of_a_list_are_each_language(texts):
     assert _shapes.languages(texts) == [_shapes.language(t) for t in texts]
+
+
+def test_no_character_lower_cases_to_several_ascii_characters():
+    # _shapes._ascii_sample writes "x" for a letter that does not lower-case to one ASCII letter:
+    # right only if no character lower-cases to a run of ASCII letters that could make a word.
+    for ch in _ALL_CHARS:
+        low = ch.lower()
+        assert len(low) == 1 or not low.isascii(), ch
+    assert not any("x" in w for w in _shapes._ALL_STOP)
 
 
 def test_refusal_rate_counts_a_batch_as_it_counts_each_example():
