@@ -579,6 +579,8 @@ def _expression_in(text: str) -> bool:
 
 _NUMBER = re.compile(_NUM)
 _CHAIN = "+-−×x*/÷^()=<>"
+_NOT_BEFORE = _CHAIN + "0123456789"
+_NOT_AFTER = "%.,0123456789" + _CHAIN
 # What an equation may hold before its "=" (numbers, operators, whitespace) and after it.
 _BEFORE_EQUALS = frozenset(",.-+−×*/÷^x")
 _AFTER_EQUALS = re.compile(r"[\s$\-\d,.]*")
@@ -591,12 +593,19 @@ def _equations(text: str) -> Iterator[re.Match[str]]:
     pos = 0
     e = text.find("=")
     while e >= 0:
+        # A match's first number ends in a digit before the whitespace in front of its "=";
+        # before that come an operator and a number: three characters of the run at least.
+        m = None
         start = e
-        while start > pos and ((c := text[start - 1]).isdecimal() or c.isspace() or c in _BEFORE_EQUALS):
+        while start > pos and text[start - 1].isspace():
             start -= 1
-        end = _AFTER_EQUALS.match(text, e + 1).end()
-        # One character more: the match's closing look-ahead reads it.
-        m = _EQUATION.search(text, start, end + 1)
+        if start > pos and text[start - 1].isdecimal():
+            while start > pos and ((c := text[start - 1]).isdecimal() or c.isspace() or c in _BEFORE_EQUALS):
+                start -= 1
+            if e - start >= 3:
+                end = _AFTER_EQUALS.match(text, e + 1).end()
+                # One character more: the match's closing look-ahead reads it.
+                m = _EQUATION.search(text, start, end + 1)
         if m is not None:
             yield m
             pos = m.end()
@@ -710,22 +719,25 @@ class Calculations(_ShareCheck):
             return None
         hits: list[tuple[str, str]] = []
         for m in _equations(output):
-            hits.append(("worked-arithmetic", m.group()))
-            i = m.start()
+            equation = m.group()
+            hits.append(("worked-arithmetic", equation))
+            a, op, b, chain, result = m.groups()
+            if chain:
+                continue
+            i, end = m.span()
             while i > 0 and output[i - 1].isspace():
                 i -= 1
-            before = output[i - 1:i]  # the last character before the match that is not whitespace
-            after = output[m.end():m.end() + 1]
             # Only a whole binary equation is re-computed: not the tail of a longer chain
             # ("300*4/5 = 240") and not a percentage ("3/6 = 50%"), nor a mixed number ("1 1/2 = 1.5").
-            if not m.group(4) and before not in _CHAIN + "0123456789" and after not in "%.,0123456789" + _CHAIN:
-                verdict = _verify(m.group(1), m.group(2), m.group(3), m.group(5))
+            # (The last character before the match that is not whitespace, and the one after it.)
+            if output[i - 1:i] not in _NOT_BEFORE and output[end:end + 1] not in _NOT_AFTER:
+                verdict = _verify(a, op, b, result)
                 if verdict is not None:
                     self.checked += 1
                     if not verdict:
                         self.wrong_count += 1
                         if len(self.wrong) < self.options.examples_shown:
-                            self.wrong.append((example.location, m.group()))
+                            self.wrong.append((example.location, equation))
         return hits
 
     def merge(self, other: "Calculations") -> None:  # type: ignore[override]
