@@ -327,7 +327,8 @@ def languages(texts: list[str]) -> list[str]:
     joined = (b" " + b" ".join(parts) + b" " * 8).translate(_LOWER_LETTERS)
     buf = np.frombuffer(joined, dtype=np.uint8)
     letter = buf != 32
-    starts = np.flatnonzero(letter[1:] > letter[:-1]) + 1
+    starts = np.flatnonzero(letter[1:] > letter[:-1])
+    starts += 1
     # Sample k covers buf[bounds[k-1] .. bounds[k]) (its leading space included).
     bounds = np.cumsum(np.fromiter(map(len, parts), dtype=np.int64, count=n) + 1) + 1
     counts = np.diff(np.searchsorted(starts, bounds), prepend=0)
@@ -351,8 +352,8 @@ def languages(texts: list[str]) -> list[str]:
     key &= x
     np.multiply(key, factor, out=x)
     x >>= shift
-    pos = slot[x]
-    hit = np.flatnonzero(keys[pos] == key)
+    pos = np.take(slot, x.view(np.int64), out=zero.view(np.int64))
+    hit = np.flatnonzero(np.take(keys, pos, out=x) == key)
     owner = np.searchsorted(bounds, starts[hit], side="right")
     # How often each sample holds each common word, then each language's votes: the sums of
     # its words' columns.

@@ -674,19 +674,22 @@ class Calculations(_ShareCheck):
         arithmetic go through _EXPR_GATE together before `_answer` looks at each."""
         out: list[list[tuple[str, str]]] = []
         later: list[int] = []
+        outputs: list[str] = []
         for i, example in enumerate(examples):
-            hits = self._worked(example)
+            output = example.output_text
+            hits = self._worked(example, output)
             if hits is None:
                 hits = []
-            elif not hits and len(example.output_text) < 400:
+            elif not hits and len(output) < 400:
                 later.append(i)
+                outputs.append(output)
             out.append(hits)
         if later:
             inputs = _input_texts(examples)
             sources = [inputs(i) for i in later]
             gate = regex_gate(sources, _EXPR_GATE) if len(sources) > 1 else None
-            for j, (i, source) in enumerate(zip(later, sources)):
-                out[i] = self._answer(examples[i].output_text, source, True if gate is None else gate[j])
+            for j, (i, output, source) in enumerate(zip(later, outputs, sources)):
+                out[i] = self._answer(output, source, True if gate is None else gate[j])
         return out
 
     def _answer(self, output: str, source: str, may: bool = True) -> list[tuple[str, str]]:
@@ -711,10 +714,12 @@ class Calculations(_ShareCheck):
                     break
         return hits
 
-    def _worked(self, example: Example) -> list[tuple[str, str]] | None:
-        """("worked-arithmetic", equation) of each equation in the output, re-computing the
-        binary ones; None when the output holds no digit."""
-        output = example.output_text
+    def _worked(self, example: Example, output: str | None = None) -> list[tuple[str, str]] | None:
+        """("worked-arithmetic", equation) of each equation in the output (`output`, the
+        example's output_text when given), re-computing the binary ones; None when the output
+        holds no digit."""
+        if output is None:
+            output = example.output_text
         if not output or not has_digit(output):
             return None
         hits: list[tuple[str, str]] = []
