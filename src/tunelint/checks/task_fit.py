@@ -327,8 +327,16 @@ class _ShareCheck(DatasetCheck, abc.ABC):
         self._count(example, self.detect(example))
 
     def observe_batch(self, examples: Sequence[Example]) -> None:
-        for example, hits in zip(examples, self.detect_many(examples)):
-            self._count(example, hits)
+        # What `_count` does for each example, the examples without hits counted at once.
+        found = self.detect_many(examples)
+        if not examples:
+            return
+        self.total += len(examples)
+        if self.path is None:
+            self.path = examples[0].path
+        for example, hits in zip(examples, found):
+            if hits:
+                self._hit(example, hits)
 
     def detect_many(self, examples: Sequence[Example]) -> list[list[tuple[str, str]]]:
         """`detect` of each example, in order (override to work on the batch at once)."""
@@ -338,11 +346,18 @@ class _ShareCheck(DatasetCheck, abc.ABC):
         self.total += 1
         if self.path is None:
             self.path = example.path
-        if not hits:
-            return
+        if hits:
+            self._hit(example, hits)
+
+    def _hit(self, example: Example, hits: list[tuple[str, str]]) -> None:
         self.affected += 1
-        for kind in dict.fromkeys(k for k, _ in hits):  # first-seen order: the metrics read the same every run
-            self.by_kind[kind] = self.by_kind.get(kind, 0) + 1
+        by_kind = self.by_kind
+        if len(hits) == 1:
+            kind = hits[0][0]
+            by_kind[kind] = by_kind.get(kind, 0) + 1
+        else:
+            for kind in dict.fromkeys([k for k, _ in hits]):  # first-seen order: the metrics read the same every run
+                by_kind[kind] = by_kind.get(kind, 0) + 1
         if len(self.shown) < self.options.examples_shown:
             turn = example.final_assistant
             loc = Location(example.split, example.path, example.line, example.index, turn.pointer if turn else None)
@@ -462,8 +477,7 @@ class VolatileFacts(_ShareCheck):
         todo: list[int] = []
         texts: list[str] = []
         lowers: list[str] = []
-        for i, example in enumerate(examples):
-            output = example.output_text
+        for i, output in enumerate(_output_texts(examples)):
             if not output:
                 continue
             lower = output.lower()
@@ -531,6 +545,11 @@ def _price_in(lower: str) -> bool:
         if (_VOLATILE_PATTERNS[0] if others else _PRICE_DOLLAR).search(lower) is not None:
             return True
     return next(_word_prices(lower), None) is not None
+
+
+def _output_texts(examples: Sequence[Example]) -> list[str]:
+    """`example.output_text` of each example, built once per batch for the checks sharing it."""
+    return shared_batch(examples).cached("task_fit.outputs", lambda b: [e.output_text for e in b.examples])
 
 
 def _input_texts(examples: Sequence[Example]):
@@ -675,8 +694,7 @@ class Calculations(_ShareCheck):
         out: list[list[tuple[str, str]]] = []
         later: list[int] = []
         outputs: list[str] = []
-        for i, example in enumerate(examples):
-            output = example.output_text
+        for i, (example, output) in enumerate(zip(examples, _output_texts(examples))):
             hits = self._worked(example, output)
             if hits is None:
                 hits = []
