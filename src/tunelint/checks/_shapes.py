@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections import Counter
 from typing import TYPE_CHECKING
 
 import orjson
@@ -263,7 +262,8 @@ def _ascii_sample(sample: str) -> bytes | str | None:
     word = False
     scripts: dict[str, int] = {}
     latin = 0
-    for ch, n in Counter(_NON_ASCII.findall(sample)).items():
+    others = _NON_ASCII.findall(sample)
+    for ch in dict.fromkeys(others):  # in first-seen order, as `language` meets the scripts
         rep, script, alpha = _char_info(ch)
         if rep is None:
             return None
@@ -271,9 +271,9 @@ def _ascii_sample(sample: str) -> bytes | str | None:
             word = True
         if alpha:
             if script is None:
-                latin += n
+                latin += others.count(ch)
             else:
-                scripts[script] = scripts.get(script, 0) + n
+                scripts[script] = scripts.get(script, 0) + others.count(ch)
         reps.append((ch, rep))
     if word:
         # What `language` decides from the scripts before it votes.
