@@ -473,7 +473,8 @@ class VolatileFacts(_ShareCheck):
     def detect_many(self, examples: Sequence[Example]) -> list[list[tuple[str, str]]]:
         """What `detect` gives each example, with _RARE_GATE run once over the batch's lower-cased
         outputs, then once over the inputs of the examples with a match."""
-        out: list[list[tuple[str, str]]] = [[] for _ in examples]
+        # One empty list stands for every example without a hit (none is changed).
+        out: list[list[tuple[str, str]]] = [[]] * len(examples)
         todo: list[int] = []
         texts: list[str] = []
         lowers: list[str] = []
