@@ -230,6 +230,43 @@ def test_volatile_batch_gate_passes_every_text_a_rare_pattern_matches(texts):
         assert task_fit._kinds_present(text, kinds, lower, rare) == {k for k, _ in _volatile_reference(text)}
 
 
+@settings(max_examples=200, deadline=None)
+@given(st.lists(_text(_VOLATILE_PIECES + ["٣", "\u00a0", "\u2003", "\x1c", "\x0b", "Ⅻ", "²", "jan ", "sept ", "3rd", "go 1",
+                                          "ſ", "ı", "is currently", " at present 5", "."]), min_size=2, max_size=8))
+def test_volatile_rare_parts_each_pass_every_text_their_pattern_matches(texts):
+    lowers = [t.lower() for t in texts]
+    parts = [textscan.regex_gate(lowers, part) for part in task_fit._RARE_PARTS]
+    for j, (text, lower) in enumerate(zip(texts, lowers)):
+        may = tuple(gate[j] for gate in parts)
+        for pattern, ok in zip(task_fit._VOLATILE_PATTERNS[1:], may):
+            if pattern.search(lower):
+                assert ok, (pattern.pattern, text)
+        assert task_fit._volatile_matches(text, lower, True, may) == _volatile_reference(text)
+        kinds = {"price", "version", "dated-fact", "stock-level"}
+        assert task_fit._kinds_present(text, kinds, lower, True) == {k for k, _ in _volatile_reference(text)}
+
+
+def test_volatile_rare_parts_of_a_batch_are_each_parts_gate():
+    texts = [t.lower() for t in (
+        "12 dollars", "in stock", "1.2.3", "version 4", "python 3", "2024-01-02", "as of march 2024", "currently 5",
+        "nothing", "$5", "5 euros and version 2", "go-1 since 1999",
+    )]
+    rare = textscan.regex_gate(texts, task_fit._RARE_GATE)
+    parts = task_fit._rare_parts(texts, rare)
+    assert set(parts) == {j for j, r in enumerate(rare) if r} and len(parts) >= 8
+    for j, may in parts.items():
+        assert may == tuple(textscan.regex_gate([texts[j]], part)[0] for part in task_fit._RARE_PARTS), texts[j]
+    assert task_fit._rare_parts(texts[:3], rare[:3]) == {}  # too few for the passes: every part may match
+
+
+@settings(max_examples=400)
+@given(_text(_VOLATILE_PIECES + ["euros", "5 ", "inr", "\u00a0", "٣"]))
+def test_price_in_is_whether_a_price_pattern_matches(text):
+    lower = text.lower()
+    assert task_fit._price_in(lower) == ("price" in task_fit._kinds_present(text, {"price"}))
+    assert task_fit._price_in(lower) == any(p.search(lower) for p in task_fit._VOLATILE_PATTERNS[:2])
+
+
 def test_volatile_detect_many_is_detect_per_example():
     from tunelint.models import Example, Role, Turn
 
@@ -243,6 +280,20 @@ def test_volatile_detect_many_is_detect_per_example():
         ex(2, "Hi", "Only 3 left in stock, currently 12 branches."),
         ex(3, "Hi", "Nothing to see."),
         ex(4, "Which python?", "Python 3.12 and node.js 18, 2023-01-02."),
+    ]
+    check = task_fit.VolatileFacts()
+    assert check.detect_many(examples) == [check.detect(e) for e in examples]
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(_text(_VOLATILE_PIECES + ["12 dollars ", "$5", "euros"], max_size=12),
+                          _text(_VOLATILE_PIECES + ["12 dollars ", "$5", "5 euros"], max_size=12)), min_size=9, max_size=24))
+def test_volatile_detect_many_with_the_parts_is_detect_per_example(pairs):
+    from tunelint.models import Example, Role, Turn
+
+    examples = [
+        Example("train", "x", i, i + 1, "chat", (Turn(Role.USER, q, "/0"), Turn(Role.ASSISTANT, a, "/1")), f"{i:016x}")
+        for i, (q, a) in enumerate(pairs)
     ]
     check = task_fit.VolatileFacts()
     assert check.detect_many(examples) == [check.detect(e) for e in examples]
@@ -388,13 +439,24 @@ def test_language_and_refusal_are_what_they_were(text):
 
 _BATCH_LANGUAGE_PIECES = _LANGUAGE_PIECES + [
     "nicht", "nichts", "sich", "thee", "THE", "Und", "\x01", "\x00", "é", "the and is " * 30, "el la de " * 25, "?",
+    "\u212a", "i\u212a", "N\u00c3O", "n\u00e3o", "Σ", "ΘΕΣ", "\u01c5", "\u1e9e", "\ufb00", "Ⅻ", "\u00a0", "\u2028", "x", "theé",
+    "é" * 40, "漢字" * 20, "Ж" * 30,
 ]
 
 
-@settings(max_examples=200)
+@settings(max_examples=300)
 @given(st.lists(_text(_BATCH_LANGUAGE_PIECES, max_size=60), max_size=8))
 def test_languages_of_a_list_are_each_language(texts):
     assert _shapes.languages(texts) == [_shapes.language(t) for t in texts]
+
+
+def test_no_character_lower_cases_to_several_ascii_characters():
+    # _shapes._ascii_sample writes "x" for a letter that does not lower-case to one ASCII letter:
+    # right only if no character lower-cases to a run of ASCII letters that could make a word.
+    for ch in _ALL_CHARS:
+        low = ch.lower()
+        assert len(low) == 1 or not low.isascii(), ch
+    assert not any("x" in w for w in _shapes._ALL_STOP)
 
 
 def test_refusal_rate_counts_a_batch_as_it_counts_each_example():

@@ -182,14 +182,15 @@ def _vote(words: list, stop_langs: dict) -> str:
 
 
 
-# For `languages`: the ASCII common words as integers (byte j of the word at bits 8j, the length
-# from bit 40; none is longer than 5 letters), sorted, and which languages hold each.
+# For `languages`: each ASCII common word as the integer of its bytes and the space after it,
+# little-endian (a word of at most 7 letters ends at its space, so no two words share a key);
+# sorted, with which languages hold each.
 _MAX_STOP = max(map(len, _STOP_LANGS_BYTES))
-assert _MAX_STOP <= 5
+assert _MAX_STOP <= 7
 
 
 def _word_key(word: bytes) -> int:
-    return sum(b << (8 * j) for j, b in enumerate(word)) | (len(word) << 40)
+    return int.from_bytes(word + b" ", "little")
 
 
 _STOP_KEYS = sorted((_word_key(w), w) for w in _STOP_LANGS_BYTES)
@@ -201,30 +202,104 @@ def _stop_tables():
     if _STOP_KEY_ARRAY is None:
         import numpy as np
 
-        keys = np.array([k for k, _ in _STOP_KEYS], dtype=np.int64)
+        keys = np.array([k for k, _ in _STOP_KEYS], dtype=np.uint64)
         member = np.array(
             [[bool(_STOP_LANGS_BYTES[w] >> (12 * i) & 1) for i in range(len(_STOPWORDS))] for _, w in _STOP_KEYS], dtype=bool
         )
-        # A perfect hash: the smallest modulus under which the keys differ; `slot[key % modulus]`
-        # is the key's index, -1 for the slots no key takes.
-        modulus = next(m for m in range(len(keys), 1 << 20) if len({int(k) % m for k in keys}) == len(keys))
-        slot = np.full(modulus, -1, dtype=np.int64)
-        slot[keys % modulus] = np.arange(len(keys))
-        masks = np.array([(1 << (8 * n)) - 1 for n in range(_MAX_STOP + 1)], dtype=np.uint64)
-        _STOP_KEY_ARRAY = (keys, member, modulus, slot, masks)
+        # A perfect hash: `(key * factor) >> shift` differs for every common word (the first odd
+        # factor of a fixed sequence for which it does); `slot[hash]` is the key's index, -1 for
+        # the slots no key takes. A multiply and a shift cost far less than a 64-bit modulo.
+        bits = 11
+        factor = next(
+            f for f in ((0x9E3779B97F4A7C15 * (2 * i + 1)) % (1 << 64) | 1 for i in range(1 << 16))
+            if len({((k * f) % (1 << 64)) >> (64 - bits) for k, _ in _STOP_KEYS}) == len(_STOP_KEYS)
+        )
+        slot = np.full(1 << bits, -1, dtype=np.int64)
+        slot[(keys * np.uint64(factor)) >> np.uint64(64 - bits)] = np.arange(len(keys))
+        columns = [np.flatnonzero(member[:, i]) for i in range(len(_STOPWORDS))]
+        _STOP_KEY_ARRAY = (keys, columns, np.uint64(factor), np.uint64(64 - bits), slot)
     return _STOP_KEY_ARRAY
 
 
 _LANGS = tuple(_STOPWORDS)
 # A character outside ASCII that _WORD_CHAR matches (a letter of any script).
 _NON_ASCII_LETTER = re.compile(r"[^\W\d_\x00-\x7f]")
+# The characters outside ASCII in common words ("não"): a sample with a character that lower-cases
+# to one of them is guessed by `language`.
+_STOP_NON_ASCII = frozenset("".join(w for w in _ALL_STOP if not w.isascii())) - frozenset(map(chr, range(128)))
+# No common word holds an "x": `_ascii_sample` writes it for the letters that cannot be in one.
+assert not any(b"x" in w for w in _STOP_LANGS_BYTES)
+_CHAR_INFO: dict[str, tuple[str | None, str | None, bool]] = {}
+
+
+def _char_info(ch: str) -> tuple[str | None, str | None, bool]:
+    """For a character outside ASCII: what stands for it in `_ascii_sample` (a space for a
+    character that is no word character, the letter it lower-cases to when that is one ASCII
+    letter, else "x"; None when it lower-cases to a character of a common word), its _SCRIPTS
+    language, and whether it is a letter (str.isalpha)."""
+    info = _CHAR_INFO.get(ch)
+    if info is None:
+        low = ch.lower()
+        if not _STOP_NON_ASCII.isdisjoint(low):
+            rep = None
+        elif not _WORD_CHAR(ch):
+            rep = " "
+        else:
+            rep = low if len(low) == 1 and low.isascii() and low.isalpha() else "x"
+        alpha = ch.isalpha()
+        info = (rep, _script(ch) if alpha else None, alpha)
+        if len(_CHAR_INFO) < 1 << 16:
+            _CHAR_INFO[ch] = info
+    return info
+
+
+def _ascii_sample(sample: str) -> bytes | str | None:
+    """For a sample holding characters outside ASCII: `language`'s answer when its scripts decide
+    it (a str), else ASCII bytes whose runs of ASCII letters, lower-cased, are its words
+    (`_WORD` runs, lower-cased) where these are common words, and stand one for one for the
+    others (so the vote and the word count are the same); None when `language` must look."""
+    reps: list[tuple[str, str]] = []
+    word = False
+    scripts: dict[str, int] = {}
+    latin = 0
+    others = _NON_ASCII.findall(sample)
+    for ch in dict.fromkeys(others):  # in first-seen order, as `language` meets the scripts
+        rep, script, alpha = _char_info(ch)
+        if rep is None:
+            return None
+        if rep != " ":
+            word = True
+        if alpha:
+            if script is None:
+                latin += others.count(ch)
+            else:
+                scripts[script] = scripts.get(script, 0) + others.count(ch)
+        reps.append((ch, rep))
+    if word:
+        # What `language` decides from the scripts before it votes.
+        ascii_part = sample.encode("ascii", "ignore")
+        latin += len(ascii_part) - len(ascii_part.translate(None, _ASCII_LETTERS))
+        if not latin and not scripts:
+            return "none"
+        best_script = max(scripts.items(), key=lambda kv: kv[1]) if scripts else None
+        if best_script and best_script[1] > latin:
+            return "ja" if best_script[0] == "zh" and scripts.get("ja") else best_script[0]
+    for ch, rep in reps:
+        sample = sample.replace(ch, rep)
+    return sample.encode("ascii")
+
+
+_EIGHT_SPACES = 0x2020202020202020
+_LOW_BITS = 0x0101010101010101
+_HIGH_BITS = 0x8080808080808080
 
 
 def languages(texts: list[str]) -> list[str]:
-    """`language(text)` of each text. The texts whose letters are all ASCII (most) are voted on
-    together: their samples go into one byte buffer, and numpy finds the words (runs of letters
-    once `_LOWER_LETTERS` has turned everything else into spaces), keys the short ones and counts
-    each language's common words per sample. The others go through `language`."""
+    """`language(text)` of each text. The samples go into one byte buffer (those with characters
+    outside ASCII as `_ascii_sample` writes them, unless their scripts decide), where numpy
+    finds the word starts (`_LOWER_LETTERS` has turned everything but letters into spaces),
+    keys each word by its bytes up to the space after it (read 8 bytes from the start) and counts each
+    language's common words per sample. The few others go through `language`."""
     import numpy as np
 
     out: list[str] = [""] * len(texts)
@@ -234,40 +309,57 @@ def languages(texts: list[str]) -> list[str]:
         sample = text[:600]
         if sample.isascii():
             parts.append(sample.encode("ascii"))
-        elif _NON_ASCII_LETTER.search(sample) is None:
-            # No letter outside ASCII: `language` splits it as ASCII too.
-            parts.append(sample.encode("ascii", "replace"))
         else:
-            out[i] = language(text)
-            continue
+            equivalent = _ascii_sample(sample)
+            if equivalent is None:
+                out[i] = language(text)
+                continue
+            if isinstance(equivalent, str):
+                out[i] = equivalent
+                continue
+            parts.append(equivalent)
         plain.append(i)
     if not plain:
         return out
     n = len(parts)
-    # Each sample followed by one space, so no word runs from one sample into the next; then
-    # 7 more spaces, so that 8 bytes can be read from any word's start.
-    joined = (b" ".join(parts) + b" " * 8).translate(_LOWER_LETTERS)
+    # One space in front and after each sample, so no word runs from one sample into the next;
+    # then 7 more spaces, so that 8 bytes can be read from any word's start.
+    joined = (b" " + b" ".join(parts) + b" " * 8).translate(_LOWER_LETTERS)
     buf = np.frombuffer(joined, dtype=np.uint8)
     letter = buf != 32
-    edge = np.diff(letter.view(np.int8), prepend=np.int8(0))
-    starts = np.flatnonzero(edge == 1)
-    ends = np.flatnonzero(edge == -1)  # the space after each word
-    length = ends - starts
-    bounds = np.cumsum(np.fromiter(map(len, parts), dtype=np.int64, count=n) + 1)
-    first_word = np.searchsorted(starts, bounds)
-    counts = np.diff(first_word, prepend=0)
-    sample_of = np.repeat(np.arange(n), counts)
-    short = np.flatnonzero(length <= _MAX_STOP)
-    keys, member, modulus, slot, masks = _stop_tables()
-    size = length[short]
-    # The 8 bytes from each short word's start (little-endian), cut to the word: its key.
+    starts = np.flatnonzero(letter[1:] > letter[:-1])
+    starts += 1
+    # Sample k covers buf[bounds[k-1] .. bounds[k]) (its leading space included).
+    bounds = np.cumsum(np.fromiter(map(len, parts), dtype=np.int64, count=n) + 1) + 1
+    counts = np.diff(np.searchsorted(starts, bounds), prepend=0)
+    keys, columns_of, factor, shift, slot = _stop_tables()
+    # The 8 bytes from each word's start (little-endian), cut after its first space: the lowest
+    # zero byte of `x` (the exact one of the usual zero-byte test, whose higher bits may be
+    # false) is that space. With no space among the 8 (a word of 8 letters or more) the key is
+    # all 8 letters, no common word's. (In place: fresh large arrays cost page faults.)
     windows = np.ndarray((len(buf) - 7,), dtype="<u8", buffer=joined, strides=(1,))
-    key = ((windows[starts[short]] & masks[size]) | (size.astype(np.uint64) << np.uint64(40))).astype(np.int64)
-    pos = slot[key % modulus]
-    hit = (pos >= 0) & (keys[pos] == key)
-    owner = sample_of[short][hit]
-    langs_of = member[pos[hit]]
-    votes = np.stack([np.bincount(owner[langs_of[:, k]], minlength=n) for k in range(len(_LANGS))], axis=1)
+    key = windows[starts]
+    x = key ^ np.uint64(_EIGHT_SPACES)
+    zero = x - np.uint64(_LOW_BITS)
+    np.invert(x, out=x)
+    zero &= x
+    zero &= np.uint64(_HIGH_BITS)
+    np.invert(zero, out=x)
+    x += np.uint64(1)
+    x &= zero  # the lowest bit of zero
+    x <<= np.uint64(1)
+    x -= np.uint64(1)
+    key &= x
+    np.multiply(key, factor, out=x)
+    x >>= shift
+    pos = np.take(slot, x.view(np.int64), out=zero.view(np.int64))
+    hit = np.flatnonzero(np.take(keys, pos, out=x) == key)
+    owner = np.searchsorted(bounds, starts[hit], side="right")
+    # How often each sample holds each common word, then each language's votes: the sums of
+    # its words' columns.
+    nstop = len(keys)
+    table = np.bincount(owner * nstop + pos[hit], minlength=n * nstop).reshape(n, nstop)
+    votes = np.stack([table[:, columns].sum(axis=1) for columns in columns_of], axis=1)
     score = votes.max(axis=1)
     english = votes[:, 0]
     best = np.where(english == score, 0, votes.argmax(axis=1))

@@ -19,7 +19,9 @@ from pydantic import Field
 from tunelint.checks._batch import shared_batch
 from tunelint.checks.base import CheckOptions, DatasetCheck, fingerprint
 from tunelint.models import Criterion, Example, Finding, Location, Severity
-from tunelint.textscan import RE2_DIGIT, RE2_SPACE, has_digit, input_text, regex_gate, scan, vocabulary
+from tunelint.textscan import (
+    RE2_DIGIT, RE2_SPACE, any_in, arrow_texts, has_digit, input_text, regex_gate, regex_matches, scan, vocabulary,
+)
 
 _MONTH = r"(?:jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|sep(?:t(?:ember)?)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)"
 _PRODUCTS = ("python", "node", "java", "ios", "android", "windows", "macos", "ubuntu", "chrome", "firefox",
@@ -91,9 +93,13 @@ _NOW_AFTER = {
 # currency-symbol price: the patterns' alternatives with their word boundaries and look-arounds
 # dropped and `\d` / `\s` widened (RE2_DIGIT, RE2_SPACE), so a text it does not match can match
 # none of them, and only the price pattern (a literal first character, cheap) is tried there.
-# tests/test_textscan.py checks it against the patterns on generated text.
+# _RARE_PARTS[i] is a superset of _VOLATILE_PATTERNS[i + 1] alone: the texts the union passes go
+# through each part (a small batch) so that only the patterns whose part matches are tried. The
+# "currently ... <digit>" part allows any run of characters but "." and a line break before the
+# digit, not only 60 (a wider superset, and RE2's automaton stays small: the union scans ~25 %
+# faster). tests/test_textscan.py checks each part and the union against the patterns.
 _D, _S = RE2_DIGIT, RE2_SPACE
-_RARE_GATE = "|".join((
+_RARE_PARTS = (
     rf"{_D}[0-9,\x{{80}}-\x{{10FFFF}}]*(?:\.{_D}+)?{_S}?(?:usd|eur|gbp|jpy|inr|dollars|euros|pounds)",
     rf"in stock|of stock|stock level|only {_D}+ (?:left|remaining)"
     rf"|{_D}+ (?:items?|units?|pieces?|seats?|rooms?) (?:left|remaining|available|in stock)",
@@ -105,8 +111,9 @@ _RARE_GATE = "|".join((
     rf"|{_MONTH}{_S}+{_D}{{1,2}}(?:st|nd|rd|th)?,?{_S}+20{_D}{_D}"
     rf"|{_D}{{1,2}}{_S}+{_MONTH}{_S}+20{_D}{_D}",
     rf"(?:currently|at the moment|at present|right now|as of today|the latest|most recent|this (?:year|month|quarter))"
-    rf"[^.\n]{{0,60}}{_D}",
-))
+    rf"[^.\n]*{_D}",
+)
+_RARE_GATE = "|".join(_RARE_PARTS)
 
 
 def _number_before(lower: str, word: str) -> bool:
@@ -167,11 +174,15 @@ class _Lowered:
         return self._words
 
 
+_ANY = (True,) * len(_RARE_PARTS)
+
+
 def _patterns(
-    low: _Lowered, kinds: frozenset[str] | set[str] | None = None, rare: bool = True
+    low: _Lowered, kinds: frozenset[str] | set[str] | None = None, rare: bool = True, may: Sequence[bool] = _ANY
 ) -> Iterator[tuple[str, re.Pattern[str]]]:
     """The _VOLATILE entries (kind, pattern) that can match `low.lower`, in their order; only
-    `kinds` when given. `rare` False: _RARE_GATE does not match, only the first can."""
+    `kinds` when given. `rare` False: _RARE_GATE does not match, only the first can. `may[i]`
+    False: _RARE_PARTS[i] does not match, so neither can _VOLATILE_PATTERNS[i + 1]."""
     p_sym, p_word, stock, v_triple, v_word, v_product, d_iso, d_year, d_now = _VOLATILE_PATTERNS
     want = (lambda kind: True) if kinds is None else kinds.__contains__
     lower = low.lower
@@ -181,11 +192,16 @@ def _patterns(
             yield "price", (p_sym if "€" in lower or "£" in lower or "¥" in lower or "₹" in lower else _PRICE_DOLLAR)
     if not rare:
         return
-    if want("price") and digits:
-        if any(_number_before(lower, w) for w in _CURRENCY_WORDS.intersection(low.words)):
+    m_word, m_stock, m_triple, m_version, m_product, m_iso, m_year, m_now = may
+    # With the parts' answers at hand, a pattern whose part matches is tried without the word
+    # scan's test in front of it (the part is the sharper test).
+    parted = may is not _ANY
+    if m_word and want("price") and digits:
+        if parted or any(_number_before(lower, w) for w in _CURRENCY_WORDS.intersection(low.words)):
             yield "price", p_word
-    if want("stock-level") and (
-        ("stock" in low.words and ("in stock" in lower or "of stock" in lower or "stock level" in lower))
+    if m_stock and want("stock-level") and (
+        parted
+        or ("stock" in low.words and ("in stock" in lower or "of stock" in lower or "stock level" in lower))
         or digits and (
             ("only" in low.words and _ONLY_LEFT.search(lower) is not None)
             or any(f"{i} {s}" in lower for i in _STOCK_ITEMS.intersection(low.words) for s in _STOCK_STATES.intersection(low.words))
@@ -193,24 +209,26 @@ def _patterns(
     ):
         yield "stock-level", stock
     if want("version") and digits:
-        if "." in lower and _DOTTED.search(lower) is not None:
+        if m_triple and "." in lower and _DOTTED.search(lower) is not None:
             yield "version", v_triple
-        if any(_number_after(lower, w) for w in _VERSION_WORDS.intersection(low.words)):
+        if m_version and (parted or any(_number_after(lower, w) for w in _VERSION_WORDS.intersection(low.words))):
             yield "version", v_word
-        if any(_PRODUCT_AFTER[p].search(lower) is not None for p in low.words.intersection(_PRODUCT_AFTER)):
+        if m_product and (parted or any(_PRODUCT_AFTER[p].search(lower) is not None for p in low.words.intersection(_PRODUCT_AFTER))):
             yield "version", v_product
     if want("dated-fact") and digits:
-        if "-" in lower and _ISO_MIDDLE.search(lower) is not None:
+        if m_iso and "-" in lower and _ISO_MIDDLE.search(lower) is not None:
             yield "dated-fact", d_iso
-        if _dated_year(lower):
+        if m_year and _dated_year(lower):
             yield "dated-fact", d_year
-        if any(_NOW_AFTER[w].search(lower) is not None for w in low.words.intersection(_NOW_AFTER)):
+        if m_now and (parted or any(_NOW_AFTER[w].search(lower) is not None for w in low.words.intersection(_NOW_AFTER))):
             yield "dated-fact", d_now
 
 
-def _volatile_matches(text: str, lower: str | None = None, rare: bool = True) -> list[tuple[str, str]]:
+def _volatile_matches(
+    text: str, lower: str | None = None, rare: bool = True, may: Sequence[bool] = _ANY
+) -> list[tuple[str, str]]:
     """(kind, text) of every _VOLATILE match in `text`; `lower` is text.lower() when given, `rare`
-    False when _RARE_GATE does not match it."""
+    False when _RARE_GATE does not match it, `may` which _RARE_PARTS match it (see _patterns)."""
     if not rare and lower is not None:
         # What _patterns yields then, without building it: the currency-symbol price at most.
         if not ("$" in lower or "€" in lower or "£" in lower or "¥" in lower or "₹" in lower) or not has_digit(lower):
@@ -224,7 +242,7 @@ def _volatile_matches(text: str, lower: str | None = None, rare: bool = True) ->
     # Lower-casing keeps offsets for nearly all text; where it does not, show the lower-cased match.
     same = len(lower) == len(text)
     out = []
-    for kind, pattern in _patterns(low, None, rare):
+    for kind, pattern in _patterns(low, None, rare, may):
         found = _word_prices(lower) if pattern is _VOLATILE_PATTERNS[1] else pattern.finditer(lower)
         out.extend((kind, text[m.start():m.end()] if same else m.group()) for m in found)
     return out
@@ -240,7 +258,10 @@ def _word_prices(lower: str) -> Iterator[re.Match[str]]:
     whitespace character) that ends where a currency word begins. The matches, leftmost first,
     are the first `match` at those digits for each occurrence of a word, in order."""
     pattern = _VOLATILE_PATTERNS[1]
-    starts = sorted({q for w in _WORD_PRICE_WORDS for q in _occurrences(lower, w)})
+    words = [w for w in _WORD_PRICE_WORDS if w in lower]
+    if not words:
+        return
+    starts = sorted({q for w in words for q in _occurrences(lower, w)}) if len(words) > 1 else _occurrences(lower, words[0])
     pos = 0
     for q in starts:
         if q < pos:
@@ -306,8 +327,16 @@ class _ShareCheck(DatasetCheck, abc.ABC):
         self._count(example, self.detect(example))
 
     def observe_batch(self, examples: Sequence[Example]) -> None:
-        for example, hits in zip(examples, self.detect_many(examples)):
-            self._count(example, hits)
+        # What `_count` does for each example, the examples without hits counted at once.
+        found = self.detect_many(examples)
+        if not examples:
+            return
+        self.total += len(examples)
+        if self.path is None:
+            self.path = examples[0].path
+        for example, hits in zip(examples, found):
+            if hits:
+                self._hit(example, hits)
 
     def detect_many(self, examples: Sequence[Example]) -> list[list[tuple[str, str]]]:
         """`detect` of each example, in order (override to work on the batch at once)."""
@@ -317,11 +346,18 @@ class _ShareCheck(DatasetCheck, abc.ABC):
         self.total += 1
         if self.path is None:
             self.path = example.path
-        if not hits:
-            return
+        if hits:
+            self._hit(example, hits)
+
+    def _hit(self, example: Example, hits: list[tuple[str, str]]) -> None:
         self.affected += 1
-        for kind in dict.fromkeys(k for k, _ in hits):  # first-seen order: the metrics read the same every run
-            self.by_kind[kind] = self.by_kind.get(kind, 0) + 1
+        by_kind = self.by_kind
+        if len(hits) == 1:
+            kind = hits[0][0]
+            by_kind[kind] = by_kind.get(kind, 0) + 1
+        else:
+            for kind in dict.fromkeys([k for k, _ in hits]):  # first-seen order: the metrics read the same every run
+                by_kind[kind] = by_kind.get(kind, 0) + 1
         if len(self.shown) < self.options.examples_shown:
             turn = example.final_assistant
             loc = Location(example.split, example.path, example.line, example.index, turn.pointer if turn else None)
@@ -437,12 +473,12 @@ class VolatileFacts(_ShareCheck):
     def detect_many(self, examples: Sequence[Example]) -> list[list[tuple[str, str]]]:
         """What `detect` gives each example, with _RARE_GATE run once over the batch's lower-cased
         outputs, then once over the inputs of the examples with a match."""
-        out: list[list[tuple[str, str]]] = [[] for _ in examples]
+        # One empty list stands for every example without a hit (none is changed).
+        out: list[list[tuple[str, str]]] = [[]] * len(examples)
         todo: list[int] = []
         texts: list[str] = []
         lowers: list[str] = []
-        for i, example in enumerate(examples):
-            output = example.output_text
+        for i, output in enumerate(_output_texts(examples)):
             if not output:
                 continue
             lower = output.lower()
@@ -452,22 +488,69 @@ class VolatileFacts(_ShareCheck):
             texts.append(output)
             lowers.append(lower)
         rare = regex_gate(lowers, _RARE_GATE) if len(lowers) > 1 else None
+        may = _rare_parts(lowers, rare)
         found_at: list[int] = []
         found_all: list[list[tuple[str, str]]] = []
         for j, i in enumerate(todo):
-            found = _volatile_matches(texts[j], lowers[j], True if rare is None else rare[j])
+            found = _volatile_matches(texts[j], lowers[j], True if rare is None else rare[j], may.get(j, _ANY))
             if found:
                 found_at.append(i)
                 found_all.append(found)
         inputs = _input_texts(examples)
         sources = [inputs(i) for i in found_at]
         source_lowers = [s.lower() for s in sources]
-        rare = regex_gate(source_lowers, _RARE_GATE) if len(sources) > 1 else None
-        for j, (i, found) in enumerate(zip(found_at, found_all)):
-            source = sources[j]
-            given = _kinds_present(source, {k for k, _ in found}, source_lowers[j], True if rare is None else rare[j])
+        # Which kinds each input gives: for an output with prices only (most), whether a price
+        # pattern matches the input; the others go through _RARE_GATE together.
+        given_all: list[set[str]] = []
+        pending: list[int] = []
+        for j, found in enumerate(found_all):
+            if all(k == "price" for k, _ in found):
+                given_all.append({"price"} if _price_in(source_lowers[j]) else set())
+            else:
+                given_all.append(set())
+                pending.append(j)
+        rare = regex_gate([source_lowers[j] for j in pending], _RARE_GATE) if len(pending) > 1 else None
+        for n, j in enumerate(pending):
+            kinds = {k for k, _ in found_all[j]}
+            given_all[j] = _kinds_present(sources[j], kinds, source_lowers[j], True if rare is None else rare[n])
+        for i, found, source, given in zip(found_at, found_all, sources, given_all):
             out[i] = _fresh([(k, m) for k, m in found if k not in given], source)
         return out
+
+
+def _rare_parts(lowers: list[str], rare: list[bool] | None) -> dict[int, tuple[bool, ...]]:
+    """For the texts _RARE_GATE passes (by index), whether each of _RARE_PARTS matches: one RE2
+    pass per part over those texts only (about a tenth of a batch; on so few texts a union of
+    parts costs about as much as the parts one by one)."""
+    if rare is None:
+        return {}
+    passed = [j for j, r in enumerate(rare) if r]
+    if len(passed) < 8:
+        return {}
+    array = arrow_texts([lowers[j] for j in passed])
+    if array is None:
+        return {}
+    return dict(zip(passed, zip(*(regex_matches(array, part) for part in _RARE_PARTS))))
+
+
+_PRICE_SYMBOLS_BUT_DOLLAR = ("€", "£", "¥", "₹")
+
+
+def _price_in(lower: str) -> bool:
+    """`"price" in _kinds_present(text, {"price"}, lower)`: a currency-symbol or word price
+    pattern matches the lower-cased text (without its word scan)."""
+    if not has_digit(lower):
+        return False
+    others = any_in(lower, _PRICE_SYMBOLS_BUT_DOLLAR)
+    if others or "$" in lower:
+        if (_VOLATILE_PATTERNS[0] if others else _PRICE_DOLLAR).search(lower) is not None:
+            return True
+    return next(_word_prices(lower), None) is not None
+
+
+def _output_texts(examples: Sequence[Example]) -> list[str]:
+    """`example.output_text` of each example, built once per batch for the checks sharing it."""
+    return shared_batch(examples).cached("task_fit.outputs", lambda b: [e.output_text for e in b.examples])
 
 
 def _input_texts(examples: Sequence[Example]):
@@ -516,6 +599,8 @@ def _expression_in(text: str) -> bool:
 
 _NUMBER = re.compile(_NUM)
 _CHAIN = "+-−×x*/÷^()=<>"
+_NOT_BEFORE = _CHAIN + "0123456789"
+_NOT_AFTER = "%.,0123456789" + _CHAIN
 # What an equation may hold before its "=" (numbers, operators, whitespace) and after it.
 _BEFORE_EQUALS = frozenset(",.-+−×*/÷^x")
 _AFTER_EQUALS = re.compile(r"[\s$\-\d,.]*")
@@ -528,12 +613,19 @@ def _equations(text: str) -> Iterator[re.Match[str]]:
     pos = 0
     e = text.find("=")
     while e >= 0:
+        # A match's first number ends in a digit before the whitespace in front of its "=";
+        # before that come an operator and a number: three characters of the run at least.
+        m = None
         start = e
-        while start > pos and ((c := text[start - 1]).isdecimal() or c.isspace() or c in _BEFORE_EQUALS):
+        while start > pos and text[start - 1].isspace():
             start -= 1
-        end = _AFTER_EQUALS.match(text, e + 1).end()
-        # One character more: the match's closing look-ahead reads it.
-        m = _EQUATION.search(text, start, end + 1)
+        if start > pos and text[start - 1].isdecimal():
+            while start > pos and ((c := text[start - 1]).isdecimal() or c.isspace() or c in _BEFORE_EQUALS):
+                start -= 1
+            if e - start >= 3:
+                end = _AFTER_EQUALS.match(text, e + 1).end()
+                # One character more: the match's closing look-ahead reads it.
+                m = _EQUATION.search(text, start, end + 1)
         if m is not None:
             yield m
             pos = m.end()
@@ -602,19 +694,21 @@ class Calculations(_ShareCheck):
         arithmetic go through _EXPR_GATE together before `_answer` looks at each."""
         out: list[list[tuple[str, str]]] = []
         later: list[int] = []
-        for i, example in enumerate(examples):
-            hits = self._worked(example)
+        outputs: list[str] = []
+        for i, (example, output) in enumerate(zip(examples, _output_texts(examples))):
+            hits = self._worked(example, output)
             if hits is None:
                 hits = []
-            elif not hits and len(example.output_text) < 400:
+            elif not hits and len(output) < 400:
                 later.append(i)
+                outputs.append(output)
             out.append(hits)
         if later:
             inputs = _input_texts(examples)
             sources = [inputs(i) for i in later]
             gate = regex_gate(sources, _EXPR_GATE) if len(sources) > 1 else None
-            for j, (i, source) in enumerate(zip(later, sources)):
-                out[i] = self._answer(examples[i].output_text, source, True if gate is None else gate[j])
+            for j, (i, output, source) in enumerate(zip(later, outputs, sources)):
+                out[i] = self._answer(output, source, True if gate is None else gate[j])
         return out
 
     def _answer(self, output: str, source: str, may: bool = True) -> list[tuple[str, str]]:
@@ -639,30 +733,35 @@ class Calculations(_ShareCheck):
                     break
         return hits
 
-    def _worked(self, example: Example) -> list[tuple[str, str]] | None:
-        """("worked-arithmetic", equation) of each equation in the output, re-computing the
-        binary ones; None when the output holds no digit."""
-        output = example.output_text
+    def _worked(self, example: Example, output: str | None = None) -> list[tuple[str, str]] | None:
+        """("worked-arithmetic", equation) of each equation in the output (`output`, the
+        example's output_text when given), re-computing the binary ones; None when the output
+        holds no digit."""
+        if output is None:
+            output = example.output_text
         if not output or not has_digit(output):
             return None
         hits: list[tuple[str, str]] = []
         for m in _equations(output):
-            hits.append(("worked-arithmetic", m.group()))
-            i = m.start()
+            equation = m.group()
+            hits.append(("worked-arithmetic", equation))
+            a, op, b, chain, result = m.groups()
+            if chain:
+                continue
+            i, end = m.span()
             while i > 0 and output[i - 1].isspace():
                 i -= 1
-            before = output[i - 1:i]  # the last character before the match that is not whitespace
-            after = output[m.end():m.end() + 1]
             # Only a whole binary equation is re-computed: not the tail of a longer chain
             # ("300*4/5 = 240") and not a percentage ("3/6 = 50%"), nor a mixed number ("1 1/2 = 1.5").
-            if not m.group(4) and before not in _CHAIN + "0123456789" and after not in "%.,0123456789" + _CHAIN:
-                verdict = _verify(m.group(1), m.group(2), m.group(3), m.group(5))
+            # (The last character before the match that is not whitespace, and the one after it.)
+            if output[i - 1:i] not in _NOT_BEFORE and output[end:end + 1] not in _NOT_AFTER:
+                verdict = _verify(a, op, b, result)
                 if verdict is not None:
                     self.checked += 1
                     if not verdict:
                         self.wrong_count += 1
                         if len(self.wrong) < self.options.examples_shown:
-                            self.wrong.append((example.location, m.group()))
+                            self.wrong.append((example.location, equation))
         return hits
 
     def merge(self, other: "Calculations") -> None:  # type: ignore[override]
