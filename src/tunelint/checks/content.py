@@ -772,9 +772,11 @@ class TruncatedOutput(BatchedRecordCheck):
         min_words: int = 8
 
     def check_many(self, batch: Batch) -> Iterator[Finding]:
+        cut = self._cut
         for example, turns in zip(batch.examples, _batch_assistant_turns(batch)):
             for n, turn in turns:
-                yield from self._turn(example, n, turn)
+                if cut(turn.content) is not None:
+                    yield from self._turn(example, n, turn)
 
     def _turn(self, example: Example, n: int, turn: Turn) -> Iterator[Finding]:
         why = self._cut(turn.content)
@@ -803,10 +805,12 @@ class TruncatedOutput(BatchedRecordCheck):
     def _mid_sentence(self, text: str) -> tuple[str, str] | None:
         # `text` is stripped, so its last line is the last line of its last paragraph, and
         # that line (stripped) ends in its last character.
-        if not text:
+        # Its last line, stripped, ends in the text's last character (line breaks are
+        # whitespace): most texts end a sentence, and are cleared without splitting them.
+        if not text or _SENTENCE_END.search(text[-1]):
             return None
         last = text.splitlines()[-1].strip()
-        if _SENTENCE_END.search(last[-1:]) or _LIST_OR_HEAD.match(last):
+        if _LIST_OR_HEAD.match(last):
             return None
         paragraphs = [p.strip() for p in re.split(r"\n\s*\n", text) if p.strip()]
         sentences = re.split(r"(?<=[.!?])\s+", last)
