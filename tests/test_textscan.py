@@ -8,6 +8,7 @@ text built from the pieces the patterns look for.
 from __future__ import annotations
 
 import re
+from collections import Counter
 from fractions import Fraction
 
 from hypothesis import given, settings
@@ -440,3 +441,81 @@ def test_tandem_candidates_flag_runs_and_pass_prose():
         "Short, ordinary prose with a few words and nothing repeated back to back at all.",
     ]
     assert textscan.tandem_candidates(texts, 5).tolist() == [False, True, True, False]
+
+
+# ------------------------------------------------------------------------------ fast-outputs pass
+
+
+def _plain_line_repetition(check, text):
+    """DegenerateRepetition._line_repetition as first written (the reference)."""
+    lines = [x for x in (line.strip() for line in text.splitlines()) if x]
+    if len(lines) >= check.options.min_repeats:
+        line, count = Counter(lines).most_common(1)[0]
+        if count >= check.options.min_repeats and len(line.split()) >= 3 and not content._TRIVIAL_LINE.match(line):
+            share = count * len(line) / max(1, sum(len(x) for x in lines))
+            if share >= check.options.min_share:
+                return line, count, share, "line"
+    return None
+
+
+_LINE_PIECES = ["the same line here", "\n", "\n\n", " ", "\t", "\r\n", "\r", "\x0b", "\x1c", "\x85", "\u2028", "\u3000", "a b c", "x", "!!"]
+
+
+@settings(max_examples=300)
+@given(_text(_LINE_PIECES, max_size=60), st.sampled_from([2, 3, 5]), st.sampled_from([0.0, 0.3]))
+def test_line_repetition_is_the_plain_count(text, k, share):
+    check = content.DegenerateRepetition(content.DegenerateRepetition.Options(min_repeats=k, min_share=share))
+    assert check._line_repetition(text) == _plain_line_repetition(check, text)
+
+
+def _plain_mid_sentence(check, text):
+    """TruncatedOutput._mid_sentence as first written (the reference): the last line found by
+    splitting the text."""
+    if not text:
+        return None
+    last = text.splitlines()[-1].strip()
+    if content._SENTENCE_END.search(last[-1:]) or content._LIST_OR_HEAD.match(last):
+        return None
+    paragraphs = [p.strip() for p in re.split(r"\n\s*\n", text) if p.strip()]
+    sentences = re.split(r"(?<=[.!?])\s+", last)
+    words = sentences[-1].split()
+    if len(words) < check.options.min_words or len(text.split()) < 2 * check.options.min_words:
+        return None
+    end = words[-1]
+    cut_word = end.isalpha() and end.islower() and not any(ch.isdigit() for ch in words[-2])
+    if not (cut_word or end[-1:] in ",-–"):
+        return None
+    others = [p.splitlines()[-1].strip() for p in paragraphs[:-1]]
+    if others:
+        punctuated = sum(bool(content._SENTENCE_END.search(o[-1:])) for o in others) / len(others)
+        if punctuated < 0.8:
+            return None
+    elif len(sentences) < 3:
+        return None
+    return "mid-sentence", f"it ends mid-sentence ({' '.join(words[-4:])!r})"
+
+
+_CUT_PIECES = ["It ends here", " and then the", ".", ",", "\n", "\n\n", " ", "\r", "\u2028", "\x1c", "- item", "1. one", "🙂", "”", "Word"]
+
+
+@settings(max_examples=300)
+@given(_text(_CUT_PIECES, max_size=40))
+def test_truncated_output_mid_sentence_is_the_plain_form(text):
+    check = content.TruncatedOutput(content.TruncatedOutput.Options(min_words=3))
+    assert check._mid_sentence(text.strip()) == _plain_mid_sentence(check, text.strip())
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.lists(_text(_CONTEXT_PIECES, max_size=8), max_size=3), min_size=2, max_size=6))
+def test_missing_context_batch_with_any_number_of_user_turns(users):
+    from tunelint.checks._batch import Batch
+    from tunelint.models import Example, Role, Turn
+
+    examples = []
+    for i, texts in enumerate(users):
+        turns = []
+        for j, t in enumerate(texts):
+            turns += [Turn(Role.USER, t, f"/{2 * j}"), Turn(Role.ASSISTANT, "ok", f"/{2 * j + 1}")]
+        examples.append(Example("train", "x", i, i + 1, "chat", tuple(turns) or (Turn(Role.ASSISTANT, "ok", "/0"),), f"{i:016x}"))
+    check = content.MissingContext()
+    assert list(check.check_many(Batch(examples))) == [f for e in examples for f in check.check(e)]

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import json
 import re
+from bisect import bisect_right
 from collections import Counter
+from itertools import accumulate, compress, count
 from typing import Iterator
 
 from tunelint.checks._batch import Batch, BatchedRecordCheck
@@ -25,8 +27,14 @@ _ASSISTANT = Role.ASSISTANT
 
 def _assistant_turns(example: Example) -> list[tuple[int, Turn]]:
     """(n, turn) of each assistant turn with content, n counting every assistant turn from 1."""
-    turns = [t for t in example.turns if t.role is _ASSISTANT]
-    return [(n, t) for n, t in enumerate(turns, 1) if t.content and not t.content_is_null]
+    found = []
+    n = 0
+    for t in example.turns:
+        if t.role is _ASSISTANT:
+            n += 1
+            if t.content and not t.content_is_null:
+                found.append((n, t))
+    return found
 
 
 def _batch_assistant_turns(batch: Batch) -> list[list[tuple[int, Turn]]]:
@@ -498,9 +506,14 @@ class DegenerateRepetition(BatchedRecordCheck):
     def _line_repetition(self, text: str) -> tuple[str, int, float, str] | None:
         if not line_breaks_at_least(text, self.options.min_repeats - 1):
             return None  # fewer lines than min-repeats
-        lines = list(filter(None, map(str.strip, text.splitlines())))
-        if len(lines) - len(set(lines)) < self.options.min_repeats - 1:
+        lines = text.splitlines()
+        # Fewer repeats among all the stripped lines, blank ones included, leaves fewer among
+        # the others.
+        if len(lines) - len(set(map(str.strip, lines))) < self.options.min_repeats - 1:
             return None  # no line occurs min-repeats times
+        lines = list(filter(None, map(str.strip, lines)))
+        if len(lines) - len(set(lines)) < self.options.min_repeats - 1:
+            return None
         if len(lines) >= self.options.min_repeats:
             line, count = Counter(lines).most_common(1)[0]
             if count >= self.options.min_repeats and len(line.split()) >= 3 and not _TRIVIAL_LINE.match(line):
@@ -652,11 +665,20 @@ class MissingContext(BatchedRecordCheck):
         per_example = [[t for t in e.turns if t.role is user] for e in examples]
         # Only the user turns _CONTEXT_GATE matches can lack their material.
         gate = regex_gate([t.content for users in per_example for t in users], _CONTEXT_GATE) if len(examples) > 1 else None
-        flags = iter(gate) if gate is not None else None
-        for example, users in zip(examples, per_example):
-            may = [True] * len(users) if flags is None else [next(flags) for _ in users]
-            if True in may:
-                yield from self._example(example, users, may)
+        if gate is None:
+            for example, users in zip(examples, per_example):
+                if users:
+                    yield from self._example(example, users, [True] * len(users))
+            return
+        # The examples holding a turn the gate matches, found from the flat index of each such
+        # turn (starts[i]: the flat index of example i's first user turn).
+        starts = list(accumulate(map(len, per_example), initial=0))
+        done = -1
+        for at in compress(count(), gate):
+            i = bisect_right(starts, at) - 1
+            if i > done:
+                done = i
+                yield from self._example(examples[i], per_example[i], gate[starts[i]:starts[i + 1]])
 
     def _example(self, example: Example, users: list[Turn], may: list[bool]) -> Iterator[Finding]:
         attachments = any(t.attachments for t in example.turns)
@@ -804,9 +826,8 @@ class TruncatedOutput(BatchedRecordCheck):
 
     def _mid_sentence(self, text: str) -> tuple[str, str] | None:
         # `text` is stripped, so its last line is the last line of its last paragraph, and
-        # that line (stripped) ends in its last character.
-        # Its last line, stripped, ends in the text's last character (line breaks are
-        # whitespace): most texts end a sentence, and are cleared without splitting them.
+        # that line (stripped) ends in its last character (line breaks are whitespace): the
+        # texts that end a sentence, most of them, are cleared without splitting them.
         if not text or _SENTENCE_END.search(text[-1]):
             return None
         last = text.splitlines()[-1].strip()
