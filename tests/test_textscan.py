@@ -519,3 +519,35 @@ def test_missing_context_batch_with_any_number_of_user_turns(users):
         examples.append(Example("train", "x", i, i + 1, "chat", tuple(turns) or (Turn(Role.ASSISTANT, "ok", "/0"),), f"{i:016x}"))
     check = content.MissingContext()
     assert list(check.check_many(Batch(examples))) == [f for e in examples for f in check.check(e)]
+
+
+_ONE_BYTE_PIECES = _TANDEM_PIECES + ["ÿ", "\x85", "’", "ÿ ÿ", "’’’ ", "α×β", "\u2028", "\ud800", "😀", "漢字漢字", "°C"]
+
+
+@settings(max_examples=400)
+@given(st.lists(_text(_ONE_BYTE_PIECES, max_size=30), min_size=1, max_size=6), st.sampled_from([2, 3, 5]))
+def test_repeat_candidates_keep_every_text_with_a_reported_run(texts, copies):
+    check = content.DegenerateRepetition(content.DegenerateRepetition.Options(min_repeats=copies, min_share=0.0))
+    flagged = textscan.repeat_candidates(texts, copies)
+    for text, may in zip(texts, flagged):
+        if check._run_repetition(text) is not None:
+            assert may, text
+
+
+def test_repeat_candidates_flag_runs_in_mostly_ascii_and_wide_texts():
+    texts = [
+        "The router restarts when you hold the reset button for ten seconds.",
+        "Temperatures: 20°C today — “fine” weather, ’tis true.",
+        "’’’ ’’’\u00a0’’’\u3000’’’ ’’’ and then some ordinary words after it",
+        "ÿÿÿÿÿÿÿÿÿÿÿÿÿÿÿÿ followed by prose",
+        "漢字かな漢字かな漢字かな漢字かな漢字かな",
+        "α×β = γ: nothing repeats back to back in this line of text.",
+    ]
+    assert textscan.repeat_candidates(texts, 5).tolist() == [False, False, True, True, True, False]
+
+
+def test_one_byte_error_handler_gives_no_whitespace_and_no_0xff():
+    everything = "".join(chr(c) for c in range(0x100, 0x110000) if not 0xD800 <= c < 0xE000)
+    out = everything.encode("latin-1", textscan._ONE_BYTE)
+    assert out and b"\xff" not in out and not any(chr(b).isspace() for b in set(out))
+    assert len(out) == sum(not ch.isspace() for ch in everything)

@@ -18,7 +18,7 @@ from tunelint.checks._batch import Batch, BatchedRecordCheck
 from tunelint.checks.base import CheckOptions
 from tunelint.models import Criterion, Example, Finding, Role, Severity, Turn
 from tunelint.textscan import (
-    RE2_DIGIT, RE2_SPACE, any_in, fold, line_breaks_at_least, regex_gate, tandem_candidates,
+    RE2_DIGIT, RE2_SPACE, any_in, fold, line_breaks_at_least, regex_gate, repeat_candidates,
 )
 
 
@@ -456,7 +456,7 @@ class DegenerateRepetition(BatchedRecordCheck):
         texts = [turn.content for turns in per_example for _, turn in turns if len(turn.content) >= 20]
         # A back-to-back run needs min-repeats copies of one unit, whitespace apart: the few
         # texts that may hold them are found for the whole batch at once.
-        may_run = iter(tandem_candidates(texts, max(2, self.options.min_repeats)).tolist())
+        may_run = iter(repeat_candidates(texts, max(2, self.options.min_repeats)).tolist())
         for example, turns in zip(batch.examples, per_example):
             for n, turn in turns:
                 text = turn.content
