@@ -551,3 +551,18 @@ def test_one_byte_error_handler_gives_no_whitespace_and_no_0xff():
     out = everything.encode("latin-1", textscan._ONE_BYTE)
     assert out and b"\xff" not in out and not any(chr(b).isspace() for b in set(out))
     assert len(out) == sum(not ch.isspace() for ch in everything)
+
+
+_REFERENCE_PIECES = [
+    "the", "This", "THESE", "that", "The attached", " ", "\t", "  ", "\u00a0", "\n", "following", "Given", "provided",
+    "attached", "above", "below", "accompanying", "enclosed", "linked", "two", "short-", "long", "é", "_", "3", ",",
+    "text", "Passage", "e-mail", "email", "web page", "webpage", "web  page", "blog post", "sentences", "audio clip",
+    "image", "ſ", "\u212a", "İ", "ı", "lin\u212aed", "thiſ", "fiLe", "Summarize the following article:",
+]
+
+
+@settings(max_examples=500)
+@given(_text(_REFERENCE_PIECES, max_size=12))
+def test_context_gate_passes_every_reference(text):
+    if content._REFERENCE.search(text) is not None:
+        assert textscan.regex_gate([text, ""], content._CONTEXT_GATE)[0], text

@@ -621,7 +621,10 @@ _STUB_MATERIAL = re.compile(
 # _REFERENCE's three alternatives, and the stand-in paragraph and link the paragraph tests need.
 _CONTEXT_GATE = "|".join((
     _ODD_CASE,
-    r"(?i:(?:the|this|these|that)[ \t]+(?:following|given|provided|attached|above|below|accompanying|enclosed|linked)[ \t])",
+    # The first alternative with the noun it needs, up to two words on (`[^ \t]` holds every
+    # character of `[\w-]`).
+    r"(?i:(?:the|this|these|that)[ \t]+(?:following|given|provided|attached|above|below|accompanying|enclosed|linked)[ \t]+"
+    rf"(?:[^ \t]+[ \t]+){{0,2}}(?:{_TEXT_NOUNS}))",
     rf"(?i:the[ \t]+(?:{_TEXT_NOUNS})[ \t]+(?:below|above|provided|attached|given))",
     r"(?i:(?:this|the attached|the accompanying|the enclosed)[ \t]+"
     r"(?:image|picture|photo|photograph|screenshot|diagram|drawing|painting|video|audio|attachment|pdf))",
