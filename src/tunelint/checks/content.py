@@ -43,16 +43,20 @@ def _batch_assistant_turns(batch: Batch) -> list[list[tuple[int, Turn]]]:
 
 
 def _turns_of_batch(batch: Batch) -> list[tuple[Example, int, Turn, bool]]:
-    """(example, n, turn, whether _CONTENT_GATE matches its text) of every non-empty assistant
-    turn of a batch, in order, built once per batch."""
+    """(example, n, turn, whether _CONTENT_GATE matches its text) of the non-empty assistant
+    turns of a batch that _CONTENT_GATE matches or that are short enough to be a whole
+    placeholder (_WHOLE_MAX characters at most), in order, built once per batch: the turns the
+    content checks read."""
 
     def build(b: Batch) -> list[tuple[Example, int, Turn, bool]]:
         passes = iter(_batch_gate(b))
-        return [
-            (example, n, turn, next(passes))
-            for example, turns in zip(b.examples, _batch_assistant_turns(b))
-            for n, turn in turns
-        ]
+        found = []
+        for example, turns in zip(b.examples, _batch_assistant_turns(b)):
+            for n, turn in turns:
+                may = next(passes)
+                if may or len(turn.content) <= _WHOLE_MAX:
+                    found.append((example, n, turn, may))
+        return found
 
     return batch.cached("content.turns", build)
 
@@ -60,6 +64,12 @@ def _turns_of_batch(batch: Batch) -> list[tuple[Example, int, Turn, bool]]:
 def _gated_turns(batch: Batch) -> list[tuple[Example, int, Turn, bool]]:
     """The turns of _turns_of_batch that _CONTENT_GATE matches."""
     return batch.cached("content.gated", lambda b: [t for t in _turns_of_batch(b) if t[3]])
+
+
+def _batch_prose(batch: Batch) -> dict[int, str]:
+    """_prose of each turn of _gated_turns, by id(turn): placeholder-output and
+    merged-instructions both read it."""
+    return batch.cached("content.prose", lambda b: {id(t[2]): _prose(t[2].content) for t in _gated_turns(b)})
 
 
 def _batch_gate(batch: Batch) -> list[bool]:
@@ -107,6 +117,7 @@ _PLACEHOLDER_WHOLE = {
     "answer", "<output>", "empty",
 }
 _PLACEHOLDER_STRIP = " \t\r\n<>[](){}\"'`*_."
+_WHOLE_MAX = 40  # the longest output judged as a whole placeholder
 _UNFILLED = re.compile(r"\{\{\s*[A-Za-z_][\w.]*\s*\}\}|\$\{[A-Za-z_]\w*\}|<<\s*[A-Za-z_]\w*\s*>>")
 _LOREM = re.compile(r"\blorem ipsum\b", re.IGNORECASE)
 _INSERT = re.compile(r"[\[<]\s*(?:insert|add|put|enter)\s+(?:your\s+|the\s+)?(?:answer|output|response|text|content)\b[^\]>]{0,30}[\]>]", re.IGNORECASE)
@@ -164,13 +175,13 @@ class PlaceholderOutput(BatchedRecordCheck):
     summary = '"N/A", "<No Output>", "<noinput>", "TODO", unfilled {{var}}, lorem ipsum'
 
     def check_many(self, batch: Batch) -> Iterator[Finding]:
+        prose = _batch_prose(batch)
         for example, n, turn, may in _turns_of_batch(batch):
-            if may or len(turn.content) <= 40:
-                yield from self._turn(example, n, turn, may)
+            yield from self._turn(example, n, turn, may, prose.get(id(turn)))
 
-    def _turn(self, example: Example, n: int, turn: Turn, may: bool = True) -> Iterator[Finding]:
+    def _turn(self, example: Example, n: int, turn: Turn, may: bool = True, prose: str | None = None) -> Iterator[Finding]:
         text = turn.content
-        if len(text) <= 40 and text.strip():
+        if len(text) <= _WHOLE_MAX and text.strip():
             whole = text.strip(_PLACEHOLDER_STRIP).lower()
             if whole in _PLACEHOLDER_WHOLE or not whole:
                 yield self.finding(
@@ -183,7 +194,8 @@ class PlaceholderOutput(BatchedRecordCheck):
                 return
         if not may:
             return
-        prose = _prose(text)
+        if prose is None:
+            prose = _prose(text)
         for kind, pattern in _placeholder_patterns(prose):
             m = pattern.search(prose)
             if m is not None:
@@ -375,8 +387,9 @@ class MergedInstructions(BatchedRecordCheck):
 
     def check_many(self, batch: Batch) -> Iterator[Finding]:
         asked: dict[int, bool] = {}  # by example: whether its prompt asks for a dialogue
+        prose_of = _batch_prose(batch)
         for example, n, turn, _ in _gated_turns(batch):
-            prose = _prose(turn.content)
+            prose = prose_of[id(turn)]
             hit = None
             for kind, pattern in _merged_patterns(prose):
                 m = pattern.search(prose)
