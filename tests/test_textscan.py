@@ -566,3 +566,23 @@ _REFERENCE_PIECES = [
 def test_context_gate_passes_every_reference(text):
     if content._REFERENCE.search(text) is not None:
         assert textscan.regex_gate([text, ""], content._CONTEXT_GATE)[0], text
+
+
+def test_sentence_end_chars_are_the_patterns_single_characters():
+    ranges = [chr(c) for c in range(0x2600, 0x27C0)] + [chr(c) for c in range(0x1F300, 0x1FB00)]
+    for ch in [chr(c) for c in range(0x3000)] + ranges:
+        fast = ch in content._SENTENCE_END_CHARS or "\u2600" <= ch <= "\u27bf" or "\U0001f300" <= ch <= "\U0001faff"
+        assert fast == bool(content._SENTENCE_END.search(ch)), ch
+
+
+@settings(max_examples=300)
+@given(_text(_CUT_PIECES + ["{", "[", "```", "~~~", "}", " ", "\x1c"], max_size=30))
+def test_truncated_output_batch_is_cut_per_text(text):
+    from tunelint.checks._batch import Batch
+    from tunelint.models import Example, Role, Turn
+
+    check = content.TruncatedOutput(content.TruncatedOutput.Options(min_words=3))
+    examples = [Example("train", "x", i, i + 1, "chat", (Turn(Role.USER, "Hi", "/0"), Turn(Role.ASSISTANT, t, "/1")), f"{i:016x}")
+                for i, t in enumerate([text, text + ".", "ok"])]
+    expected = [e.index for e in examples if check._cut(e.turns[1].content) is not None]
+    assert [f.location.index for f in check.check_many(Batch(examples))] == expected

@@ -772,6 +772,9 @@ def _after(text: str, end: int) -> str | None:
 
 _FENCE_LINE = re.compile(r"^[ \t]*(```|~~~)", re.MULTILINE)
 _SENTENCE_END = re.compile(r"[.!?…:;)\]}\"'”’*`>|]$|[\U0001F300-\U0001FAFF\u2600-\u27BF]$")
+# The characters of _SENTENCE_END's first class (a single character matches it when it is one
+# of these or in its emoji ranges).
+_SENTENCE_END_CHARS = frozenset(".!?…:;)]}\"'”’*`>|")
 _LIST_OR_HEAD = re.compile(r"^\s*(?:[-*+•]|\d+[.)]|(?:[A-Za-z]|[IVXLC]+)[.)]\s|#+|\|)")
 _OPENERS = {"{": "}", "[": "]"}
 
@@ -811,9 +814,19 @@ class TruncatedOutput(BatchedRecordCheck):
 
     def check_many(self, batch: Batch) -> Iterator[Finding]:
         cut = self._cut
+        ends = _SENTENCE_END_CHARS
         for example, turns in zip(batch.examples, _batch_assistant_turns(batch)):
             for n, turn in turns:
-                if cut(turn.content) is not None:
+                text = turn.content
+                if "```" not in text and "~~~" not in text:
+                    # What _cut clears first, most texts: no fence, no bracket opening it, and
+                    # the last character ends a sentence.
+                    stripped = text.strip()
+                    if stripped and stripped[0] not in _OPENERS and (
+                        stripped[-1] in ends or "\u2600" <= stripped[-1] <= "\u27bf" or "\U0001f300" <= stripped[-1] <= "\U0001faff"
+                    ):
+                        continue
+                if cut(text) is not None:
                     yield from self._turn(example, n, turn)
 
     def _turn(self, example: Example, n: int, turn: Turn) -> Iterator[Finding]:
