@@ -8,6 +8,7 @@ text built from the pieces the patterns look for.
 from __future__ import annotations
 
 import re
+from collections import Counter
 from fractions import Fraction
 
 from hypothesis import given, settings
@@ -502,3 +503,148 @@ def test_tandem_candidates_flag_runs_and_pass_prose():
         "Short, ordinary prose with a few words and nothing repeated back to back at all.",
     ]
     assert textscan.tandem_candidates(texts, 5).tolist() == [False, True, True, False]
+
+
+# ------------------------------------------------------------------------------ fast-outputs pass
+
+
+def _plain_line_repetition(check, text):
+    """DegenerateRepetition._line_repetition as first written (the reference)."""
+    lines = [x for x in (line.strip() for line in text.splitlines()) if x]
+    if len(lines) >= check.options.min_repeats:
+        line, count = Counter(lines).most_common(1)[0]
+        if count >= check.options.min_repeats and len(line.split()) >= 3 and not content._TRIVIAL_LINE.match(line):
+            share = count * len(line) / max(1, sum(len(x) for x in lines))
+            if share >= check.options.min_share:
+                return line, count, share, "line"
+    return None
+
+
+_LINE_PIECES = ["the same line here", "\n", "\n\n", " ", "\t", "\r\n", "\r", "\x0b", "\x1c", "\x85", "\u2028", "\u3000", "a b c", "x", "!!"]
+
+
+@settings(max_examples=300)
+@given(_text(_LINE_PIECES, max_size=60), st.sampled_from([2, 3, 5]), st.sampled_from([0.0, 0.3]))
+def test_line_repetition_is_the_plain_count(text, k, share):
+    check = content.DegenerateRepetition(content.DegenerateRepetition.Options(min_repeats=k, min_share=share))
+    assert check._line_repetition(text) == _plain_line_repetition(check, text)
+
+
+def _plain_mid_sentence(check, text):
+    """TruncatedOutput._mid_sentence as first written (the reference): the last line found by
+    splitting the text."""
+    if not text:
+        return None
+    last = text.splitlines()[-1].strip()
+    if content._SENTENCE_END.search(last[-1:]) or content._LIST_OR_HEAD.match(last):
+        return None
+    paragraphs = [p.strip() for p in re.split(r"\n\s*\n", text) if p.strip()]
+    sentences = re.split(r"(?<=[.!?])\s+", last)
+    words = sentences[-1].split()
+    if len(words) < check.options.min_words or len(text.split()) < 2 * check.options.min_words:
+        return None
+    end = words[-1]
+    cut_word = end.isalpha() and end.islower() and not any(ch.isdigit() for ch in words[-2])
+    if not (cut_word or end[-1:] in ",-–"):
+        return None
+    others = [p.splitlines()[-1].strip() for p in paragraphs[:-1]]
+    if others:
+        punctuated = sum(bool(content._SENTENCE_END.search(o[-1:])) for o in others) / len(others)
+        if punctuated < 0.8:
+            return None
+    elif len(sentences) < 3:
+        return None
+    return "mid-sentence", f"it ends mid-sentence ({' '.join(words[-4:])!r})"
+
+
+_CUT_PIECES = ["It ends here", " and then the", ".", ",", "\n", "\n\n", " ", "\r", "\u2028", "\x1c", "- item", "1. one", "🙂", "”", "Word"]
+
+
+@settings(max_examples=300)
+@given(_text(_CUT_PIECES, max_size=40))
+def test_truncated_output_mid_sentence_is_the_plain_form(text):
+    check = content.TruncatedOutput(content.TruncatedOutput.Options(min_words=3))
+    assert check._mid_sentence(text.strip()) == _plain_mid_sentence(check, text.strip())
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.lists(_text(_CONTEXT_PIECES, max_size=8), max_size=3), min_size=2, max_size=6))
+def test_missing_context_batch_with_any_number_of_user_turns(users):
+    from tunelint.checks._batch import Batch
+    from tunelint.models import Example, Role, Turn
+
+    examples = []
+    for i, texts in enumerate(users):
+        turns = []
+        for j, t in enumerate(texts):
+            turns += [Turn(Role.USER, t, f"/{2 * j}"), Turn(Role.ASSISTANT, "ok", f"/{2 * j + 1}")]
+        examples.append(Example("train", "x", i, i + 1, "chat", tuple(turns) or (Turn(Role.ASSISTANT, "ok", "/0"),), f"{i:016x}"))
+    check = content.MissingContext()
+    assert list(check.check_many(Batch(examples))) == [f for e in examples for f in check.check(e)]
+
+
+_ONE_BYTE_PIECES = _TANDEM_PIECES + ["ÿ", "\x85", "’", "ÿ ÿ", "’’’ ", "α×β", "\u2028", "\ud800", "😀", "漢字漢字", "°C"]
+
+
+@settings(max_examples=400)
+@given(st.lists(_text(_ONE_BYTE_PIECES, max_size=30), min_size=1, max_size=6), st.sampled_from([2, 3, 5]))
+def test_repeat_candidates_keep_every_text_with_a_reported_run(texts, copies):
+    check = content.DegenerateRepetition(content.DegenerateRepetition.Options(min_repeats=copies, min_share=0.0))
+    flagged = textscan.repeat_candidates(texts, copies)
+    for text, may in zip(texts, flagged):
+        if check._run_repetition(text) is not None:
+            assert may, text
+
+
+def test_repeat_candidates_flag_runs_in_mostly_ascii_and_wide_texts():
+    texts = [
+        "The router restarts when you hold the reset button for ten seconds.",
+        "Temperatures: 20°C today — “fine” weather, ’tis true.",
+        "’’’ ’’’\u00a0’’’\u3000’’’ ’’’ and then some ordinary words after it",
+        "ÿÿÿÿÿÿÿÿÿÿÿÿÿÿÿÿ followed by prose",
+        "漢字かな漢字かな漢字かな漢字かな漢字かな",
+        "α×β = γ: nothing repeats back to back in this line of text.",
+    ]
+    assert textscan.repeat_candidates(texts, 5).tolist() == [False, False, True, True, True, False]
+
+
+def test_one_byte_error_handler_gives_no_whitespace_and_no_0xff():
+    everything = "".join(chr(c) for c in range(0x100, 0x110000) if not 0xD800 <= c < 0xE000)
+    out = everything.encode("latin-1", textscan._ONE_BYTE)
+    assert out and b"\xff" not in out and not any(chr(b).isspace() for b in set(out))
+    assert len(out) == sum(not ch.isspace() for ch in everything)
+
+
+_REFERENCE_PIECES = [
+    "the", "This", "THESE", "that", "The attached", " ", "\t", "  ", "\u00a0", "\n", "following", "Given", "provided",
+    "attached", "above", "below", "accompanying", "enclosed", "linked", "two", "short-", "long", "é", "_", "3", ",",
+    "text", "Passage", "e-mail", "email", "web page", "webpage", "web  page", "blog post", "sentences", "audio clip",
+    "image", "ſ", "\u212a", "İ", "ı", "lin\u212aed", "thiſ", "fiLe", "Summarize the following article:",
+]
+
+
+@settings(max_examples=500)
+@given(_text(_REFERENCE_PIECES, max_size=12))
+def test_context_gate_passes_every_reference(text):
+    if content._REFERENCE.search(text) is not None:
+        assert textscan.regex_gate([text, ""], content._CONTEXT_GATE)[0], text
+
+
+def test_sentence_end_chars_are_the_patterns_single_characters():
+    ranges = [chr(c) for c in range(0x2600, 0x27C0)] + [chr(c) for c in range(0x1F300, 0x1FB00)]
+    for ch in [chr(c) for c in range(0x3000)] + ranges:
+        fast = ch in content._SENTENCE_END_CHARS or "\u2600" <= ch <= "\u27bf" or "\U0001f300" <= ch <= "\U0001faff"
+        assert fast == bool(content._SENTENCE_END.search(ch)), ch
+
+
+@settings(max_examples=300)
+@given(_text(_CUT_PIECES + ["{", "[", "```", "~~~", "}", " ", "\x1c"], max_size=30))
+def test_truncated_output_batch_is_cut_per_text(text):
+    from tunelint.checks._batch import Batch
+    from tunelint.models import Example, Role, Turn
+
+    check = content.TruncatedOutput(content.TruncatedOutput.Options(min_words=3))
+    examples = [Example("train", "x", i, i + 1, "chat", (Turn(Role.USER, "Hi", "/0"), Turn(Role.ASSISTANT, t, "/1")), f"{i:016x}")
+                for i, t in enumerate([text, text + ".", "ok"])]
+    expected = [e.index for e in examples if check._cut(e.turns[1].content) is not None]
+    assert [f.location.index for f in check.check_many(Batch(examples))] == expected

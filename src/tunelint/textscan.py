@@ -9,6 +9,7 @@ what the patterns alone would give; tests/test_textscan.py holds the equivalence
 
 from __future__ import annotations
 
+import codecs
 import re
 from typing import Sequence
 
@@ -177,6 +178,66 @@ def tandem_candidates(texts: Sequence[str], copies: int, shortest: int = 2, long
         arr = arr[(arr >= len(_KEEP_CHAR)) | _KEEP_CHAR[np.minimum(arr, len(_KEEP_CHAR) - 1)]]
         _tandems(arr, np.flatnonzero(arr == 0xFFFFFFFF), np.array(wide_at), repeats, shortest, longest, found)
     return found
+
+
+def repeat_candidates(texts: Sequence[str], copies: int, shortest: int = 2, longest: int = 80) -> np.ndarray:
+    """The test of `tandem_candidates` (a necessary condition for `copies` back-to-back copies
+    of one unit, whitespace apart, whose non-whitespace part is `shortest` to `longest`
+    characters long), with the texts that are mostly ASCII taken one byte per character, as
+    the ASCII ones: characters up to U+00FF stay themselves (U+00FF becomes 0xfe), any other
+    one becomes a byte from 0xa1 to 0xfd (its code point modulo 93: never whitespace nor
+    0xff), and whitespace goes. Equal characters give equal bytes, so a stretch that repeats
+    at period d still does (the merged characters only let a few more texts through). That
+    skips the four-byte pass of `tandem_candidates` (encoding, masking out whitespace, a second
+    loop over the periods) for most non-ASCII texts; the texts with many non-ASCII characters
+    (each goes through the encoding error handler in Python) still take it."""
+    found = np.zeros(len(texts), dtype=bool)
+    repeats = copies - 1
+    if repeats < 1 or not len(texts):
+        found[:] = True
+        return found
+    plain: list[bytes] = []
+    plain_at: list[int] = []
+    wide: list[bytes] = []
+    wide_at: list[int] = []
+    for i, text in enumerate(texts):
+        if text.isascii():
+            plain.append(text.encode("ascii"))
+        elif len(text.encode("utf-8", "surrogatepass")) - len(text) <= len(text) // 4:
+            # Its non-ASCII characters are few: they add at most a quarter to its UTF-8 length.
+            plain.append(text.encode("latin-1", _ONE_BYTE).translate(_NO_FF))
+        else:
+            wide.append(text.encode("utf-32-le", "surrogatepass"))
+            wide_at.append(i)
+            continue
+        plain_at.append(i)
+    if plain:
+        # 0xff is in no text now: it marks where one text ends and the next begins.
+        arr = np.frombuffer(b"\xff".join(plain).translate(None, _LATIN1_SPACE), dtype=np.uint8)
+        _tandems(arr, np.flatnonzero(arr == 0xFF), np.array(plain_at), repeats, shortest, longest, found)
+    if wide:
+        arr = np.frombuffer(b"\xff\xff\xff\xff".join(wide), dtype=np.uint32)  # 0xffffffff: no code point
+        arr = arr[(arr >= len(_KEEP_CHAR)) | _KEEP_CHAR[np.minimum(arr, len(_KEEP_CHAR) - 1)]]
+        _tandems(arr, np.flatnonzero(arr == 0xFFFFFFFF), np.array(wide_at), repeats, shortest, longest, found)
+    return found
+
+
+def _one_byte_error(error: UnicodeError) -> tuple[str, int]:
+    """Encoding error handler for repeat_candidates: each character latin-1 cannot encode
+    becomes one character from U+00A1 to U+00FD (no whitespace, no U+00FF), or nothing if it
+    is whitespace."""
+    if not isinstance(error, UnicodeEncodeError):
+        raise error
+    part = error.object[error.start:error.end]
+    return "".join([chr(0xA1 + ord(c) % 93) for c in part if not c.isspace()]), error.end
+
+
+_ONE_BYTE = "tunelint.one-byte"
+codecs.register_error(_ONE_BYTE, _one_byte_error)
+# U+00FF (the only character encoded 0xff) becomes 0xfe.
+_NO_FF = bytes(range(255)) + b"\xfe"
+# The latin-1 characters that `\\s` (and str.split()) treat as whitespace.
+_LATIN1_SPACE = bytes(c for c in range(256) if chr(c).isspace())
 
 
 # Which characters are kept when whitespace (str.isspace, which is what `\\s` matches) is

@@ -9,14 +9,16 @@ from __future__ import annotations
 
 import json
 import re
+from bisect import bisect_right
 from collections import Counter
+from itertools import accumulate, compress, count
 from typing import Iterator
 
 from tunelint.checks._batch import Batch, BatchedRecordCheck
 from tunelint.checks.base import CheckOptions
 from tunelint.models import Criterion, Example, Finding, Role, Severity, Turn
 from tunelint.textscan import (
-    RE2_DIGIT, RE2_SPACE, any_in, fold, line_breaks_at_least, regex_gate, tandem_candidates,
+    RE2_DIGIT, RE2_SPACE, any_in, fold, line_breaks_at_least, regex_gate, repeat_candidates,
 )
 
 
@@ -25,8 +27,14 @@ _ASSISTANT = Role.ASSISTANT
 
 def _assistant_turns(example: Example) -> list[tuple[int, Turn]]:
     """(n, turn) of each assistant turn with content, n counting every assistant turn from 1."""
-    turns = [t for t in example.turns if t.role is _ASSISTANT]
-    return [(n, t) for n, t in enumerate(turns, 1) if t.content and not t.content_is_null]
+    found = []
+    n = 0
+    for t in example.turns:
+        if t.role is _ASSISTANT:
+            n += 1
+            if t.content and not t.content_is_null:
+                found.append((n, t))
+    return found
 
 
 def _batch_assistant_turns(batch: Batch) -> list[list[tuple[int, Turn]]]:
@@ -35,16 +43,20 @@ def _batch_assistant_turns(batch: Batch) -> list[list[tuple[int, Turn]]]:
 
 
 def _turns_of_batch(batch: Batch) -> list[tuple[Example, int, Turn, bool]]:
-    """(example, n, turn, whether _CONTENT_GATE matches its text) of every non-empty assistant
-    turn of a batch, in order, built once per batch."""
+    """(example, n, turn, whether _CONTENT_GATE matches its text) of the non-empty assistant
+    turns of a batch that _CONTENT_GATE matches or that are short enough to be a whole
+    placeholder (_WHOLE_MAX characters at most), in order, built once per batch: the turns the
+    content checks read."""
 
     def build(b: Batch) -> list[tuple[Example, int, Turn, bool]]:
         passes = iter(_batch_gate(b))
-        return [
-            (example, n, turn, next(passes))
-            for example, turns in zip(b.examples, _batch_assistant_turns(b))
-            for n, turn in turns
-        ]
+        found = []
+        for example, turns in zip(b.examples, _batch_assistant_turns(b)):
+            for n, turn in turns:
+                may = next(passes)
+                if may or len(turn.content) <= _WHOLE_MAX:
+                    found.append((example, n, turn, may))
+        return found
 
     return batch.cached("content.turns", build)
 
@@ -52,6 +64,12 @@ def _turns_of_batch(batch: Batch) -> list[tuple[Example, int, Turn, bool]]:
 def _gated_turns(batch: Batch) -> list[tuple[Example, int, Turn, bool]]:
     """The turns of _turns_of_batch that _CONTENT_GATE matches."""
     return batch.cached("content.gated", lambda b: [t for t in _turns_of_batch(b) if t[3]])
+
+
+def _batch_prose(batch: Batch) -> dict[int, str]:
+    """_prose of each turn of _gated_turns, by id(turn): placeholder-output and
+    merged-instructions both read it."""
+    return batch.cached("content.prose", lambda b: {id(t[2]): _prose(t[2].content) for t in _gated_turns(b)})
 
 
 def _batch_gate(batch: Batch) -> list[bool]:
@@ -99,6 +117,7 @@ _PLACEHOLDER_WHOLE = {
     "answer", "<output>", "empty",
 }
 _PLACEHOLDER_STRIP = " \t\r\n<>[](){}\"'`*_."
+_WHOLE_MAX = 40  # the longest output judged as a whole placeholder
 _UNFILLED = re.compile(r"\{\{\s*[A-Za-z_][\w.]*\s*\}\}|\$\{[A-Za-z_]\w*\}|<<\s*[A-Za-z_]\w*\s*>>")
 _LOREM = re.compile(r"\blorem ipsum\b", re.IGNORECASE)
 _INSERT = re.compile(r"[\[<]\s*(?:insert|add|put|enter)\s+(?:your\s+|the\s+)?(?:answer|output|response|text|content)\b[^\]>]{0,30}[\]>]", re.IGNORECASE)
@@ -156,13 +175,13 @@ class PlaceholderOutput(BatchedRecordCheck):
     summary = '"N/A", "<No Output>", "<noinput>", "TODO", unfilled {{var}}, lorem ipsum'
 
     def check_many(self, batch: Batch) -> Iterator[Finding]:
+        prose = _batch_prose(batch)
         for example, n, turn, may in _turns_of_batch(batch):
-            if may or len(turn.content) <= 40:
-                yield from self._turn(example, n, turn, may)
+            yield from self._turn(example, n, turn, may, prose.get(id(turn)))
 
-    def _turn(self, example: Example, n: int, turn: Turn, may: bool = True) -> Iterator[Finding]:
+    def _turn(self, example: Example, n: int, turn: Turn, may: bool = True, prose: str | None = None) -> Iterator[Finding]:
         text = turn.content
-        if len(text) <= 40 and text.strip():
+        if len(text) <= _WHOLE_MAX and text.strip():
             whole = text.strip(_PLACEHOLDER_STRIP).lower()
             if whole in _PLACEHOLDER_WHOLE or not whole:
                 yield self.finding(
@@ -175,7 +194,8 @@ class PlaceholderOutput(BatchedRecordCheck):
                 return
         if not may:
             return
-        prose = _prose(text)
+        if prose is None:
+            prose = _prose(text)
         for kind, pattern in _placeholder_patterns(prose):
             m = pattern.search(prose)
             if m is not None:
@@ -367,8 +387,9 @@ class MergedInstructions(BatchedRecordCheck):
 
     def check_many(self, batch: Batch) -> Iterator[Finding]:
         asked: dict[int, bool] = {}  # by example: whether its prompt asks for a dialogue
+        prose_of = _batch_prose(batch)
         for example, n, turn, _ in _gated_turns(batch):
-            prose = _prose(turn.content)
+            prose = prose_of[id(turn)]
             hit = None
             for kind, pattern in _merged_patterns(prose):
                 m = pattern.search(prose)
@@ -448,7 +469,7 @@ class DegenerateRepetition(BatchedRecordCheck):
         texts = [turn.content for turns in per_example for _, turn in turns if len(turn.content) >= 20]
         # A back-to-back run needs min-repeats copies of one unit, whitespace apart: the few
         # texts that may hold them are found for the whole batch at once.
-        may_run = iter(tandem_candidates(texts, max(2, self.options.min_repeats)).tolist())
+        may_run = iter(repeat_candidates(texts, max(2, self.options.min_repeats)).tolist())
         for example, turns in zip(batch.examples, per_example):
             for n, turn in turns:
                 text = turn.content
@@ -498,9 +519,14 @@ class DegenerateRepetition(BatchedRecordCheck):
     def _line_repetition(self, text: str) -> tuple[str, int, float, str] | None:
         if not line_breaks_at_least(text, self.options.min_repeats - 1):
             return None  # fewer lines than min-repeats
-        lines = list(filter(None, map(str.strip, text.splitlines())))
-        if len(lines) - len(set(lines)) < self.options.min_repeats - 1:
+        lines = text.splitlines()
+        # Fewer repeats among all the stripped lines, blank ones included, leaves fewer among
+        # the others.
+        if len(lines) - len(set(map(str.strip, lines))) < self.options.min_repeats - 1:
             return None  # no line occurs min-repeats times
+        lines = list(filter(None, map(str.strip, lines)))
+        if len(lines) - len(set(lines)) < self.options.min_repeats - 1:
+            return None
         if len(lines) >= self.options.min_repeats:
             line, count = Counter(lines).most_common(1)[0]
             if count >= self.options.min_repeats and len(line.split()) >= 3 and not _TRIVIAL_LINE.match(line):
@@ -608,7 +634,10 @@ _STUB_MATERIAL = re.compile(
 # _REFERENCE's three alternatives, and the stand-in paragraph and link the paragraph tests need.
 _CONTEXT_GATE = "|".join((
     _ODD_CASE,
-    r"(?i:(?:the|this|these|that)[ \t]+(?:following|given|provided|attached|above|below|accompanying|enclosed|linked)[ \t])",
+    # The first alternative with the noun it needs, up to two words on (`[^ \t]` holds every
+    # character of `[\w-]`).
+    r"(?i:(?:the|this|these|that)[ \t]+(?:following|given|provided|attached|above|below|accompanying|enclosed|linked)[ \t]+"
+    rf"(?:[^ \t]+[ \t]+){{0,2}}(?:{_TEXT_NOUNS}))",
     rf"(?i:the[ \t]+(?:{_TEXT_NOUNS})[ \t]+(?:below|above|provided|attached|given))",
     r"(?i:(?:this|the attached|the accompanying|the enclosed)[ \t]+"
     r"(?:image|picture|photo|photograph|screenshot|diagram|drawing|painting|video|audio|attachment|pdf))",
@@ -652,11 +681,20 @@ class MissingContext(BatchedRecordCheck):
         per_example = [[t for t in e.turns if t.role is user] for e in examples]
         # Only the user turns _CONTEXT_GATE matches can lack their material.
         gate = regex_gate([t.content for users in per_example for t in users], _CONTEXT_GATE) if len(examples) > 1 else None
-        flags = iter(gate) if gate is not None else None
-        for example, users in zip(examples, per_example):
-            may = [True] * len(users) if flags is None else [next(flags) for _ in users]
-            if True in may:
-                yield from self._example(example, users, may)
+        if gate is None:
+            for example, users in zip(examples, per_example):
+                if users:
+                    yield from self._example(example, users, [True] * len(users))
+            return
+        # The examples holding a turn the gate matches, found from the flat index of each such
+        # turn (starts[i]: the flat index of example i's first user turn).
+        starts = list(accumulate(map(len, per_example), initial=0))
+        done = -1
+        for at in compress(count(), gate):
+            i = bisect_right(starts, at) - 1
+            if i > done:
+                done = i
+                yield from self._example(examples[i], per_example[i], gate[starts[i]:starts[i + 1]])
 
     def _example(self, example: Example, users: list[Turn], may: list[bool]) -> Iterator[Finding]:
         attachments = any(t.attachments for t in example.turns)
@@ -734,6 +772,9 @@ def _after(text: str, end: int) -> str | None:
 
 _FENCE_LINE = re.compile(r"^[ \t]*(```|~~~)", re.MULTILINE)
 _SENTENCE_END = re.compile(r"[.!?…:;)\]}\"'”’*`>|]$|[\U0001F300-\U0001FAFF\u2600-\u27BF]$")
+# The characters of _SENTENCE_END's first class (a single character matches it when it is one
+# of these or in its emoji ranges).
+_SENTENCE_END_CHARS = frozenset(".!?…:;)]}\"'”’*`>|")
 _LIST_OR_HEAD = re.compile(r"^\s*(?:[-*+•]|\d+[.)]|(?:[A-Za-z]|[IVXLC]+)[.)]\s|#+|\|)")
 _OPENERS = {"{": "}", "[": "]"}
 
@@ -772,9 +813,21 @@ class TruncatedOutput(BatchedRecordCheck):
         min_words: int = 8
 
     def check_many(self, batch: Batch) -> Iterator[Finding]:
+        cut = self._cut
+        ends = _SENTENCE_END_CHARS
         for example, turns in zip(batch.examples, _batch_assistant_turns(batch)):
             for n, turn in turns:
-                yield from self._turn(example, n, turn)
+                text = turn.content
+                if "```" not in text and "~~~" not in text:
+                    # What _cut clears first, most texts: no fence, no bracket opening it, and
+                    # the last character ends a sentence.
+                    stripped = text.strip()
+                    if stripped and stripped[0] not in _OPENERS and (
+                        stripped[-1] in ends or "\u2600" <= stripped[-1] <= "\u27bf" or "\U0001f300" <= stripped[-1] <= "\U0001faff"
+                    ):
+                        continue
+                if cut(text) is not None:
+                    yield from self._turn(example, n, turn)
 
     def _turn(self, example: Example, n: int, turn: Turn) -> Iterator[Finding]:
         why = self._cut(turn.content)
@@ -802,11 +855,12 @@ class TruncatedOutput(BatchedRecordCheck):
 
     def _mid_sentence(self, text: str) -> tuple[str, str] | None:
         # `text` is stripped, so its last line is the last line of its last paragraph, and
-        # that line (stripped) ends in its last character.
-        if not text:
+        # that line (stripped) ends in its last character (line breaks are whitespace): the
+        # texts that end a sentence, most of them, are cleared without splitting them.
+        if not text or _SENTENCE_END.search(text[-1]):
             return None
         last = text.splitlines()[-1].strip()
-        if _SENTENCE_END.search(last[-1:]) or _LIST_OR_HEAD.match(last):
+        if _LIST_OR_HEAD.match(last):
             return None
         paragraphs = [p.strip() for p in re.split(r"\n\s*\n", text) if p.strip()]
         sentences = re.split(r"(?<=[.!?])\s+", last)
