@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import json
+import re
+import unicodedata
 from collections import Counter, defaultdict
 from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from tunelint.similarity import (
     EMPTY_SIGNATURE_VALUE,
@@ -30,6 +34,7 @@ from tunelint.similarity import (
     tokenize,
     verify_pairs,
 )
+from tunelint.similarity.text import _WIDE_SPACES, normalised_bytes
 
 ALPACA = (
     Path(__file__).resolve().parents[2]
@@ -64,6 +69,50 @@ def test_normalise(text: str, expected: str) -> None:
 def test_normalise_is_idempotent() -> None:
     text = "  Ｍｉｘｅｄ\tCASE  and   Straße\n"
     assert normalise(normalise(text)) == normalise(text) == "mixed case and strasse"
+
+
+def _plain_normalise(text: str) -> str:
+    """normalise() as first written: NFKC, case folding, str.split and join."""
+    return " ".join(unicodedata.normalize("NFKC", text).casefold().split())
+
+
+# Whitespace of every kind (ASCII, the separators str.split knows, the Unicode spaces NFKC
+# turns into a space and those it keeps), case-folding corner cases, NFKC forms, a lone
+# surrogate, NUL.
+_NORMALISE_PIECES = [
+    "a", "B", "word", "Ab", " ", "  ", "\t", "\n", "\r\n", "\x0b", "\x0c", "\x1c", "\x1d", "\x1e",
+    "\x1f", "\x85", "\xa0", "\u1680", "\u2000", "\u2003", "\u200a", "\u2028", "\u2029", "\u202f",
+    "\u205f", "\u3000", "\u180e", "\u200b", "İ", "ı", "ſ", "\u212a", "ß", "Σ", "ς", "ﬁ", "Ｆ", "①", "é",
+    "e\u0301", "\u0301", "\ud800", "\x00", "😀", "٣", "²", "Ⅻ",
+]
+
+
+@given(st.lists(st.sampled_from(_NORMALISE_PIECES), max_size=30).map("".join))
+@settings(max_examples=400)
+def test_normalise_equals_the_plain_definition(text: str) -> None:
+    expected = _plain_normalise(text)
+    assert normalise(text) == expected
+    assert normalised_bytes(text) == expected.encode("utf-8", "surrogatepass")
+
+
+@given(st.text(alphabet=st.characters(codec="utf-8"), max_size=40))
+@settings(max_examples=300)
+def test_normalise_equals_the_plain_definition_on_any_text(text: str) -> None:
+    assert normalise(text) == _plain_normalise(text)
+
+
+def test_wide_spaces_are_the_whitespace_that_survives_nfkc_and_case_folding() -> None:
+    every = np.arange(0x110000, dtype=np.uint32).tobytes().decode("utf-32-le", "surrogatepass")
+    spaces = {c for c in re.findall(r"\s", every) if not c.isascii()}
+    assert all(c.isspace() for c in spaces)
+    kept = {c for c in spaces if _plain_normalise("a" + c + "b") != "a b"}
+    assert kept == set()  # normalise() still turns them into a space
+    survivors = {c for c in spaces if unicodedata.normalize("NFKC", c).casefold() == c}
+    assert survivors == set(_WIDE_SPACES)
+    # Case folding neither makes nor removes whitespace.
+    every_space = "".join(c for c in re.findall(r"\s", every))
+    assert every_space.casefold() == every_space
+    assert re.search(r"\s", re.sub(r"\s", "", every).casefold()) is None
 
 
 def test_tokenize_drops_punctuation_keeps_digits_and_underscores() -> None:

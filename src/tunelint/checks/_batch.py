@@ -26,6 +26,7 @@ from tunelint.checks.base import DatasetCheck, RecordCheck
 from tunelint.models import Example, Finding, Role
 from tunelint.similarity import Ragged, TokenHasher, normalise
 from tunelint.similarity.hashing import mix64, ranges, seed_constants
+from tunelint.similarity.text import normalised_bytes
 
 if TYPE_CHECKING:
     from tunelint.labels import LabelSpec
@@ -47,7 +48,7 @@ _MAX_LABEL_CHARS = 64
 
 
 def _digest(text: str) -> int:
-    return _DIGEST(normalise(text).encode("utf-8", "surrogatepass"))
+    return _DIGEST(normalised_bytes(text))
 
 
 def _combine(values: np.ndarray, offsets: np.ndarray) -> np.ndarray:

@@ -32,13 +32,45 @@ _CHARS_PER_PIECE = 1 << 17
 
 def normalise(text: str) -> str:
     """Return `text` in NFKC form, case-folded, with every whitespace run turned into one space
-    and no leading or trailing space."""
+    and no leading or trailing space (`normalised_bytes`, decoded)."""
+    return normalised_bytes(text).decode("utf-8", "surrogatepass")
+
+
+# bytes.translate table: ASCII letters lower-cased, ASCII whitespace (what str.split splits on:
+# \t \n \v \f \r \x1c-\x1f and space) a space, every other byte unchanged (UTF-8 sequences of
+# non-ASCII characters only hold bytes >= 0x80).
+_LOWER_SPACED = bytes(
+    _c + 32 if 65 <= _c <= 90 else 32 if _c < 128 and chr(_c).isspace() else _c for _c in range(256)
+)
+# The whitespace outside ASCII that can remain after NFKC and case folding: NFKC turns the
+# other spaces (U+00A0, U+2000-U+200A, U+202F, U+205F, U+3000) into a plain space, and case
+# folding never makes or removes whitespace (tests/test_similarity.py checks the list against
+# every code point).
+_WIDE_SPACES = ("\x85", "\u1680", "\u2028", "\u2029")
+
+
+def normalised_bytes(text: str) -> bytes:
+    """`normalise(text).encode("utf-8", "surrogatepass")`, without building a list of words
+    when the text has no whitespace run to collapse (most texts: a line break between two
+    words is turned into a space by the same `bytes.translate` that lower-cases ASCII)."""
     if text.isascii():
-        # NFKC leaves ASCII unchanged and lower() equals casefold() on it, but is faster.
-        text = text.lower()
+        # NFKC leaves ASCII unchanged and lower-casing equals case folding on it.
+        data = text.encode("ascii").translate(_LOWER_SPACED)
     else:
-        text = unicodedata.normalize("NFKC", text).casefold()
-    return " ".join(text.split())
+        folded = unicodedata.normalize("NFKC", text).casefold()
+        for space in _WIDE_SPACES:
+            if space in folded:
+                return " ".join(folded.split()).encode("utf-8", "surrogatepass")
+        data = folded.encode("utf-8", "surrogatepass").translate(_LOWER_SPACED)
+    # Every whitespace character is a space now: collapse the runs (a run of n spaces takes
+    # about log2(n) passes; most runs are a paragraph break, two) and strip the ends.
+    # (Each replacement shortens the text, so equal lengths mean nothing was left to replace.)
+    collapsed = data.replace(b"  ", b" ")
+    while len(collapsed) != len(data):
+        data, collapsed = collapsed, collapsed.replace(b"  ", b" ")
+    if data[:1] == b" " or data[-1:] == b" ":
+        return data.strip(b" ")
+    return data
 
 
 def tokenize(text: str) -> list[str]:
