@@ -294,6 +294,23 @@ def test_shingle_rows_match_per_text_shingles() -> None:
     assert rows.row(0)[0] == rows.row(4)[0]
 
 
+def test_one_word_shingles_are_the_window_polynomial_of_each_word() -> None:
+    from tunelint.similarity.hashing import mix64, running_sums, window_hashes
+    from tunelint.similarity.minhash import _WINDOW_POWERS, _WINDOW_SALT
+
+    rng = np.random.default_rng(5)
+    lengths = [0, 1, 3, 0, 7, 2]
+    values = rng.integers(0, 2**64, size=sum(lengths), dtype=np.uint64)
+    offsets = np.concatenate(([0], np.cumsum(lengths))).astype(np.int64)
+    rows = shingle_rows(Ragged(values, offsets), k=1)
+    # The general definition: every one-word window read off the running sums.
+    running = running_sums(values, _WINDOW_POWERS)
+    positions = np.arange(len(values))
+    expected = mix64(window_hashes(running, positions, positions + 1, _WINDOW_POWERS) ^ np.uint64(_WINDOW_SALT))
+    np.testing.assert_array_equal(rows.values, expected)
+    np.testing.assert_array_equal(rows.offsets, offsets)
+
+
 def test_each_window_hashes_like_the_same_words_alone() -> None:
     rng = np.random.default_rng(4)
     rows = [rng.integers(0, 2**63, size=n, dtype=np.uint64) for n in (0, 1, 4, 5, 9, 13, 30)]

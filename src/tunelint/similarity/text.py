@@ -171,14 +171,18 @@ def _fold_piece(
 
 
 def _pieces(texts: Sequence[str]) -> Iterable[Sequence[str]]:
-    """Consecutive slices of `texts` of about _CHARS_PER_PIECE characters (at least one text)."""
-    start = 0
-    while start < len(texts):
-        stop, size = start, 0
-        while stop < len(texts) and (size < _CHARS_PER_PIECE or stop == start):
-            size += len(texts[stop])
-            stop += 1
+    """Consecutive slices of `texts` of about _CHARS_PER_PIECE characters (at least one text):
+    each ends with the text that brings it to _CHARS_PER_PIECE or more."""
+    count = len(texts)
+    if not count:
+        return
+    ends = np.cumsum(np.fromiter(map(len, texts), dtype=np.int64, count=count))
+    start, done = 0, 0
+    while start < count:
+        stop = int(np.searchsorted(ends, done + _CHARS_PER_PIECE, side="left")) + 1
+        stop = min(max(stop, start + 1), count)
         yield texts[start:stop]
+        done = int(ends[stop - 1])
         start = stop
 
 
