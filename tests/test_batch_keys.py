@@ -8,6 +8,7 @@ from hypothesis import strategies as st
 
 from tunelint.checks._batch import Batch
 from tunelint.models import Example, Role, ToolCall, Turn
+from tunelint.similarity import TokenHasher
 
 _TEXTS = st.sampled_from(["", " ", "Hello  World", "hello world", "Straße\n", "strasse", "a\tb", "İı", "x" * 30])
 _CALLS = st.lists(st.builds(ToolCall, name=st.sampled_from(["f", "g", "F"]), arguments=_TEXTS, pointer=st.just("/c")), max_size=2)
@@ -46,3 +47,18 @@ def test_keys_of_a_batch_with_a_rejected_side_take_the_loop() -> None:
     assert keys["input"][0] == keys["input"][1]
     assert keys["example"][0] != keys["example"][1]
     assert keys["seg_texts"] == ["q", "a", "q", "a", "b"]
+
+
+@given(st.lists(_TURNS, min_size=1, max_size=5))
+@settings(max_examples=60, deadline=None)
+def test_word_views_are_the_words_of_their_texts(examples: list[list[Turn]]) -> None:
+    batch = Batch([_example(turns, i) for i, turns in enumerate(examples)])
+    keys = batch.keys()
+    hasher = TokenHasher()
+    for view in ("all", "in", "out"):
+        words = batch.words(view)
+        assert len(words) == len(examples)
+        for i, (start, stop) in enumerate(keys[view].tolist()):
+            texts = keys["seg_texts"][start:stop]
+            expected = hasher.hash_texts(texts).values if texts else np.empty(0, dtype=np.uint64)
+            np.testing.assert_array_equal(words.row(i), expected)

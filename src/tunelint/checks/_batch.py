@@ -407,6 +407,15 @@ class Batch:
         keys = self.keys()
         segments: Ragged = self._get("segments", lambda: _tokens_hasher().hash_texts(keys["seg_texts"]))
         bounds = keys[view]
+        if (
+            len(bounds)
+            and bounds[0, 0] == 0
+            and bounds[-1, 1] == len(segments)
+            and np.array_equal(bounds[1:, 0], bounds[:-1, 1])
+        ):
+            # The view's ranges tile the segments in order ("all" of a batch without a rejected
+            # side): its words are the segments' words, no gather needed.
+            return Ragged(segments.values, segments.offsets[np.append(bounds[:, 0], bounds[-1, 1])])
         starts = segments.offsets[bounds[:, 0]]
         counts = segments.offsets[bounds[:, 1]] - starts
         offsets = np.zeros(len(bounds) + 1, dtype=np.int64)

@@ -224,8 +224,8 @@ class TokenHasher:
 
     def hash_normalised(self, texts: Sequence[str]) -> np.ndarray:
         """One uint64 per text, a hash of `normalise(text)`: equal normalised texts get equal
-        hashes. The key for exact duplicates, computed in bulk (`normalise` itself spends most
-        of its time in str.split)."""
+        hashes. A key for exact duplicates computed in bulk (the `Batch` keys use xxh3 of
+        `normalised_bytes` instead: docs/performance.md)."""
         parts = [self._hash_normalised(piece) for piece in _pieces(texts)]
         return np.concatenate(parts) if parts else np.empty(0, dtype=U64)
 
