@@ -193,9 +193,13 @@ def render(result: dict[str, Any]) -> str:
     timing = dict(result["timing_seconds"])
     total = timing.pop("total", None)
     loop = timing.pop("load_and_record_checks", None)
+    phases = {k.split(":", 1)[1]: timing.pop(k) for k in sorted(timing) if k.startswith("wall:")}
     if total is not None:
         out += ["", "inside tunelint (stats.timing_seconds, median):"]
         out.append(f"  {'lint() total, main process':<40}{total:>8.2f}")
+        for name in ("set-up", "read", "finish"):
+            if name in phases:
+                out.append(f"    {'wall: ' + name:<38}{phases[name]:>8.2f}   {_PHASES[name]}")
         if loop is not None:
             out.append(f"  {'read + per-record loop':<40}{loop:>8.2f}   summed over worker processes")
         for name, seconds in sorted(timing.items(), key=lambda kv: -kv[1]):
@@ -207,6 +211,13 @@ def render(result: dict[str, Any]) -> str:
         found = ", ".join(f"{k} {v:,}" for k, v in result["findings_by_check"].items())
         out += ["", f"findings: {found}"]
     return "\n".join(out)
+
+
+_PHASES = {
+    "set-up": "until the checks are built (imports, Presidio's recognizers)",
+    "read": "reading and the per-record checks (the worker processes)",
+    "finish": "the dataset checks' finish (main process, threads)",
+}
 
 
 def main(argv: list[str] | None = None) -> int:

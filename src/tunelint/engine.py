@@ -327,6 +327,7 @@ def lint(
     context = CheckContext(splits=splits, settings=settings)
     checks = build_checks(registry, settings, context)
     run = _Run(checks)
+    run.timing["wall:set-up"] = time.perf_counter() - started
     from tunelint.executors import open_executor
 
     in_memory = any(s.records is not None for srcs in sources.values() for s in srcs)
@@ -344,9 +345,12 @@ def lint(
     findings = run.findings
     from tunelint.executors import default_jobs
 
+    timing["wall:read"] = time.perf_counter() - started - timing["wall:set-up"]
+    t = time.perf_counter()
     for name, found, seconds in _finish_all([c for c in checks if isinstance(c, DatasetCheck)], settings.jobs or default_jobs()):
         findings.extend(found)
         timing[name] += seconds
+    timing["wall:finish"] = time.perf_counter() - t
     if not settings.show_pii:
         t = time.perf_counter()
         findings = mask_findings(findings)

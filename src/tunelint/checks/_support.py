@@ -33,7 +33,6 @@ from tunelint.similarity import (
     lsh_params,
     shingle_rows,
 )
-from tunelint.similarity.hashing import ranges
 
 # Texts are hashed in batches of this many: big enough for the vectorised hasher to pay off,
 # small enough that the pending texts stay a few megabytes.
@@ -181,14 +180,28 @@ def excerpt(text: str, show_pii: bool = False, limit: int = EXCERPT_CHARS) -> st
     find, any other e-mail address and long digit runs (phone, card, account numbers) masked
     unless the user asked to see PII."""
     if not show_pii:
-        from tunelint.privacy.safe import mask_text
-
-        text = mask_text(text)
-        text = _EMAIL.sub("[email]", text)
-        text = PHONE_DIGIT_RUN.sub("[number]", text)
+        text = _safe(text)
     if len(text) > limit:
         text = text[: limit - 1].rstrip() + "…"
     return text
+
+
+# Texts made safe lately: the findings of one group quote the same members again and again.
+_SAFE: dict[str, str] = {}
+_SAFE_MAX = 20_000
+
+
+def _safe(text: str) -> str:
+    """`text` with its PII values, secrets, e-mail addresses and long digit runs masked."""
+    done = _SAFE.get(text)
+    if done is None:
+        from tunelint.privacy.safe import mask_text
+
+        done = PHONE_DIGIT_RUN.sub("[number]", _EMAIL.sub("[email]", mask_text(text)))
+        if len(_SAFE) >= _SAFE_MAX:
+            _SAFE.clear()
+        _SAFE[text] = done
+    return done
 
 
 class Signatures:
@@ -461,6 +474,7 @@ def _line_starts(path: str, lines: list[int]) -> dict[int, tuple[int, int]]:
 
 
 _BUCKETS = 1 << 20
+_SLICE = 1 << 22
 
 
 def boilerplate(shingles: Ragged, positions: np.ndarray, share: float) -> np.ndarray:
@@ -468,25 +482,42 @@ def boilerplate(shingles: Ragged, positions: np.ndarray, share: float) -> np.nda
     least 3 of them): the template text every example carries."""
     lengths = shingles.lengths()
     limit = share * len(positions)
-    if len(positions) == len(lengths):
-        taken = None
-        values = shingles.values
-    else:
-        taken = ranges(shingles.offsets[positions], lengths[positions])
-        values = shingles.values[taken]
+    base, end = int(shingles.offsets[0]), int(shingles.offsets[-1])
+    values = shingles.values[base:end]
+    chosen = None
+    if len(positions) != len(lengths):
+        rows = np.zeros(len(lengths), dtype=bool)
+        rows[positions] = True
+        chosen = np.repeat(rows, lengths)  # per value: its row is one of `positions`
     # A value in more than `limit` rows occurs more than `limit` times, and so does every value
-    # sharing its hash bucket: only values of such buckets need their rows counted.
-    bucket = ((values >> np.uint64(40)) & np.uint64(_BUCKETS - 1)).astype(np.intp)
-    heavy = np.flatnonzero(np.bincount(bucket, minlength=_BUCKETS)[bucket] > limit)
-    where = heavy if taken is None else taken[heavy]
-    values = values[heavy]
-    row_of = np.searchsorted(shingles.offsets, where, side="right") - 1
-    order = np.lexsort((values, row_of))
-    values, row_of = values[order], row_of[order]
-    first = np.ones(len(values), dtype=bool)
-    first[1:] = (values[1:] != values[:-1]) | (row_of[1:] != row_of[:-1])
-    unique, counts = np.unique(values[first], return_counts=True)
+    # sharing its hash bucket: only values of such buckets need their rows counted. Two passes
+    # over slices of the values, so no temporary is as long as all of them.
+    counts = np.zeros(_BUCKETS, dtype=np.int64)
+    for lo in range(0, len(values), _SLICE):
+        bucket = _buckets(values[lo : lo + _SLICE])
+        if chosen is not None:
+            bucket = bucket[chosen[lo : lo + _SLICE]]
+        counts += np.bincount(bucket, minlength=_BUCKETS)
+    heavy_buckets = counts > limit
+    found = []
+    for lo in range(0, len(values), _SLICE):
+        heavy = heavy_buckets[_buckets(values[lo : lo + _SLICE])]
+        if chosen is not None:
+            heavy &= chosen[lo : lo + _SLICE]
+        found.append(np.flatnonzero(heavy) + lo)
+    where = np.concatenate(found) if found else np.empty(0, dtype=np.int64)
+    heavy_values = values[where]
+    row_of = np.searchsorted(shingles.offsets, where + base, side="right") - 1
+    order = np.lexsort((heavy_values, row_of))
+    heavy_values, row_of = heavy_values[order], row_of[order]
+    first = np.ones(len(heavy_values), dtype=bool)
+    first[1:] = (heavy_values[1:] != heavy_values[:-1]) | (row_of[1:] != row_of[:-1])
+    unique, counts = np.unique(heavy_values[first], return_counts=True)
     return unique[(counts > limit) & (counts >= 3)]
+
+
+def _buckets(values: np.ndarray) -> np.ndarray:
+    return ((values >> np.uint64(40)) & np.uint64(_BUCKETS - 1)).astype(np.intp)
 
 
 def without_values(shingles: Ragged, dropped: np.ndarray) -> Ragged:

@@ -309,7 +309,10 @@ class NearDuplicate(BatchedCheck, Keyed):
         for pos in members:
             if pos == rep:
                 continue
-            sim_rep = similarity(rep, pos)
+            # A member paired with the representative was verified with this very measure.
+            sim_rep = next((sim for sim, other in neighbours[pos] if other == rep), None)
+            if sim_rep is None:
+                sim_rep = similarity(rep, pos)
             best_sim, best = max(neighbours[pos], key=lambda sn: (sn[0], -sn[1]))
             others = [m for m in listed if m not in (rep, pos)][:MAX_LISTED]
             evidence = {

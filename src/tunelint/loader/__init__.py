@@ -143,18 +143,8 @@ class Loader:
                                f"{INTERNAL_ERROR} reading this record as {fmt.name} ({type(exc).__name__}: {exc})", record_hash)
                 continue
             n_examples += 1
-            yield Example(
-                split=self.split,
-                path=self.path,
-                index=rec.index,
-                line=rec.line,
-                format=fmt.name,
-                turns=tuple(norm.turns),
-                record_hash=record_hash,
-                tools=tuple(norm.tools),
-                rejected=tuple(norm.rejected),
-                problems=tuple(norm.problems),
-            )
+            yield Example(self.split, self.path, rec.index, rec.line, fmt.name, tuple(norm.turns), record_hash,
+                          tuple(norm.tools), tuple(norm.rejected), tuple(norm.problems))
         for note in stats.notes:
             yield FileNote(self.split, self.path, "invalid-json", note)
         whole_file = self.chunk is None

@@ -14,7 +14,7 @@ import sys
 import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any, Iterator
+from typing import IO, Any, Iterator, NamedTuple
 
 import orjson
 
@@ -28,8 +28,7 @@ class InputError(Exception):
     """The file as a whole cannot be read (missing, a directory, not a dataset container)."""
 
 
-@dataclass(frozen=True, slots=True)
-class RawRecord:
+class RawRecord(NamedTuple):
     """One record as found in the container: parsed `value`, or `error` saying why not."""
 
     index: int
@@ -268,7 +267,7 @@ def _read_jsonl(lines: Iterator[bytes], stats: ReadStats) -> Iterator[RawRecord]
             stats.blank_lines += 1
             continue
         value, error = parse_json(stripped)
-        yield RawRecord(index=index, line=lineno, raw=stripped, value=value, error=error)
+        yield RawRecord(index, lineno, stripped, value, error)
         index += 1
 
 
@@ -543,5 +542,5 @@ def read_chunk(path: str, chunk: Chunk, stats: ReadStats) -> Iterator[RawRecord]
             stats.blank_lines += 1
             continue
         value, error = parse_json(stripped)
-        yield RawRecord(index=index, line=lineno, raw=stripped, value=value, error=error)
+        yield RawRecord(index, lineno, stripped, value, error)
         index += 1

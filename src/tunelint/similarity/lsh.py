@@ -78,12 +78,24 @@ def lsh_params(threshold: float, num_perm: int = 128, recall: float = 0.95) -> t
 def _band_keys(columns: np.ndarray) -> np.ndarray:
     """One 64-bit key per row of a (n, rows) uint32 band; equal bands give equal keys, and
     different bands collide with negligible probability (a collision only adds a candidate)."""
-    keys = np.zeros(len(columns), dtype=U64)
-    for column in range(columns.shape[1]):
-        keys ^= columns[:, column]
-        keys *= U64(0x9E3779B97F4A7C15)
-        keys ^= keys >> U64(29)
+    count, width = columns.shape
+    keys = np.zeros(count, dtype=U64)
+    spare = np.empty(min(count, _KEY_BLOCK), dtype=U64)
+    # Blocks of rows small enough to stay in cache, each turned column-major once, and every
+    # step in place: the same keys as column by column over all rows, in about half the time.
+    for lo in range(0, count, _KEY_BLOCK):
+        block = np.ascontiguousarray(columns[lo : lo + _KEY_BLOCK].T).astype(U64)
+        part = keys[lo : lo + _KEY_BLOCK]
+        shifted = spare[: len(part)]
+        for column in range(width):
+            part ^= block[column]
+            np.multiply(part, U64(0x9E3779B97F4A7C15), out=part)
+            np.right_shift(part, U64(29), out=shifted)
+            part ^= shifted
     return keys
+
+
+_KEY_BLOCK = 16384
 
 
 def lsh_candidate_pairs(

@@ -26,6 +26,12 @@ ROLES = {
 }
 
 
+# A plain text turn built without the named tuple's Python-level constructor: the fields
+# after (role, content, pointer) keep their defaults.
+_new_turn = tuple.__new__
+_PLAIN = Turn(Role.USER, "", "")[3:]
+
+
 def read_messages(messages: Any, base: str, out: Normalised, roles: dict[str, Role] = ROLES) -> list[Turn]:
     """Turns from an OpenAI-style message list (shared by the chat and preference readers)."""
     turns: list[Turn] = []
@@ -35,7 +41,7 @@ def read_messages(messages: Any, base: str, out: Normalised, roles: dict[str, Ro
             role_name = msg.get("role")
             content = msg.get("content")
             if type(content) is str and type(role_name) is str and role_name in roles:
-                turns.append(Turn(roles[role_name], content, f"{base}/{i}/content"))
+                turns.append(_new_turn(Turn, (roles[role_name], content, f"{base}/{i}/content") + _PLAIN))
                 continue
         mptr = f"{base}/{i}"
         if not isinstance(msg, dict):
