@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import json
+import re
+import unicodedata
 from collections import Counter, defaultdict
 from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from tunelint.similarity import (
     EMPTY_SIGNATURE_VALUE,
@@ -30,6 +34,7 @@ from tunelint.similarity import (
     tokenize,
     verify_pairs,
 )
+from tunelint.similarity.text import _WIDE_SPACES, normalised_bytes
 
 ALPACA = (
     Path(__file__).resolve().parents[2]
@@ -64,6 +69,50 @@ def test_normalise(text: str, expected: str) -> None:
 def test_normalise_is_idempotent() -> None:
     text = "  Ｍｉｘｅｄ\tCASE  and   Straße\n"
     assert normalise(normalise(text)) == normalise(text) == "mixed case and strasse"
+
+
+def _plain_normalise(text: str) -> str:
+    """normalise() as first written: NFKC, case folding, str.split and join."""
+    return " ".join(unicodedata.normalize("NFKC", text).casefold().split())
+
+
+# Whitespace of every kind (ASCII, the separators str.split knows, the Unicode spaces NFKC
+# turns into a space and those it keeps), case-folding corner cases, NFKC forms, a lone
+# surrogate, NUL.
+_NORMALISE_PIECES = [
+    "a", "B", "word", "Ab", " ", "  ", "\t", "\n", "\r\n", "\x0b", "\x0c", "\x1c", "\x1d", "\x1e",
+    "\x1f", "\x85", "\xa0", "\u1680", "\u2000", "\u2003", "\u200a", "\u2028", "\u2029", "\u202f",
+    "\u205f", "\u3000", "\u180e", "\u200b", "İ", "ı", "ſ", "\u212a", "ß", "Σ", "ς", "ﬁ", "Ｆ", "①", "é",
+    "e\u0301", "\u0301", "\ud800", "\x00", "😀", "٣", "²", "Ⅻ",
+]
+
+
+@given(st.lists(st.sampled_from(_NORMALISE_PIECES), max_size=30).map("".join))
+@settings(max_examples=400)
+def test_normalise_equals_the_plain_definition(text: str) -> None:
+    expected = _plain_normalise(text)
+    assert normalise(text) == expected
+    assert normalised_bytes(text) == expected.encode("utf-8", "surrogatepass")
+
+
+@given(st.text(alphabet=st.characters(codec="utf-8"), max_size=40))
+@settings(max_examples=300)
+def test_normalise_equals_the_plain_definition_on_any_text(text: str) -> None:
+    assert normalise(text) == _plain_normalise(text)
+
+
+def test_wide_spaces_are_the_whitespace_that_survives_nfkc_and_case_folding() -> None:
+    every = np.arange(0x110000, dtype=np.uint32).tobytes().decode("utf-32-le", "surrogatepass")
+    spaces = {c for c in re.findall(r"\s", every) if not c.isascii()}
+    assert all(c.isspace() for c in spaces)
+    kept = {c for c in spaces if _plain_normalise("a" + c + "b") != "a b"}
+    assert kept == set()  # normalise() still turns them into a space
+    survivors = {c for c in spaces if unicodedata.normalize("NFKC", c).casefold() == c}
+    assert survivors == set(_WIDE_SPACES)
+    # Case folding neither makes nor removes whitespace.
+    every_space = "".join(c for c in re.findall(r"\s", every))
+    assert every_space.casefold() == every_space
+    assert re.search(r"\s", re.sub(r"\s", "", every).casefold()) is None
 
 
 def test_tokenize_drops_punctuation_keeps_digits_and_underscores() -> None:
@@ -243,6 +292,23 @@ def test_shingle_rows_match_per_text_shingles() -> None:
         )
     # the 5-gram "a b c d e" is the same shingle wherever it occurs
     assert rows.row(0)[0] == rows.row(4)[0]
+
+
+def test_one_word_shingles_are_the_window_polynomial_of_each_word() -> None:
+    from tunelint.similarity.hashing import mix64, running_sums, window_hashes
+    from tunelint.similarity.minhash import _WINDOW_POWERS, _WINDOW_SALT
+
+    rng = np.random.default_rng(5)
+    lengths = [0, 1, 3, 0, 7, 2]
+    values = rng.integers(0, 2**64, size=sum(lengths), dtype=np.uint64)
+    offsets = np.concatenate(([0], np.cumsum(lengths))).astype(np.int64)
+    rows = shingle_rows(Ragged(values, offsets), k=1)
+    # The general definition: every one-word window read off the running sums.
+    running = running_sums(values, _WINDOW_POWERS)
+    positions = np.arange(len(values))
+    expected = mix64(window_hashes(running, positions, positions + 1, _WINDOW_POWERS) ^ np.uint64(_WINDOW_SALT))
+    np.testing.assert_array_equal(rows.values, expected)
+    np.testing.assert_array_equal(rows.offsets, offsets)
 
 
 def test_each_window_hashes_like_the_same_words_alone() -> None:

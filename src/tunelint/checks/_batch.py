@@ -26,6 +26,7 @@ from tunelint.checks.base import DatasetCheck, RecordCheck
 from tunelint.models import Example, Finding, Role
 from tunelint.similarity import Ragged, TokenHasher, normalise
 from tunelint.similarity.hashing import mix64, ranges, seed_constants
+from tunelint.similarity.text import normalised_bytes
 
 if TYPE_CHECKING:
     from tunelint.labels import LabelSpec
@@ -47,7 +48,23 @@ _MAX_LABEL_CHARS = 64
 
 
 def _digest(text: str) -> int:
-    return _DIGEST(normalise(text).encode("utf-8", "surrogatepass"))
+    return _DIGEST(normalised_bytes(text))
+
+
+def _system_digest(content: str) -> int:
+    """`_digest` of a system prompt: a dataset has few, so it is looked up, not computed."""
+    d = _SYSTEM_DIGESTS.get(content)
+    if d is None:
+        if len(_SYSTEM_DIGESTS) >= _SYSTEM_CACHE:
+            _SYSTEM_DIGESTS.clear()
+        d = _SYSTEM_DIGESTS[content] = _digest(content)
+    return d
+
+
+_ROLE_CODE = {role: i for i, role in enumerate(Role)}
+_ROLE_OF = operator.attrgetter("role")
+_CALLS_OF = operator.attrgetter("tool_calls")
+_ROLE_SALTS = np.array([_ROLE_SALT[role] for role in Role], dtype=np.uint64)
 
 
 def _combine(values: np.ndarray, offsets: np.ndarray) -> np.ndarray:
@@ -130,6 +147,118 @@ class Batch:
         return self._get("keys", self._keys)
 
     def _keys(self) -> dict[str, Any]:
+        if self.examples and not any(e.rejected for e in self.examples):
+            return self._keys_flat()
+        return self._keys_loop()
+
+    def _keys_flat(self) -> dict[str, Any]:
+        """`_keys_loop` for examples without a rejected side, over all turns of the batch at
+        once: the same keys, ranges and texts with the per-turn bookkeeping done in numpy."""
+        ex = self.examples
+        n = len(ex)
+        system = Role.SYSTEM
+        digest = _digest
+        turns_of = [e.turns for e in ex]
+        turn_at = np.zeros(n + 1, dtype=np.int64)
+        np.cumsum(np.fromiter(map(len, turns_of), dtype=np.int64, count=n), out=turn_at[1:])
+        starts, ends = turn_at[:-1], turn_at[1:]
+        flat = [t for turns in turns_of for t in turns]
+        count = len(flat)
+        roles = np.fromiter(map(_ROLE_CODE.__getitem__, map(_ROLE_OF, flat)), dtype=np.int64, count=count)
+        digests = np.array(
+            [_system_digest(t.content) if t.role is system else digest(t.content) for t in flat], dtype=np.uint64
+        )
+        calls = list(map(_CALLS_OF, flat))
+        call_counts = np.fromiter(map(len, calls), dtype=np.int64, count=count)
+        with_calls = np.flatnonzero(call_counts).tolist()
+        # Structural values of the example key: per turn its digest, then two per tool call.
+        units = 1 + 2 * call_counts
+        unit_at = np.zeros(count + 1, dtype=np.int64)
+        np.cumsum(units, out=unit_at[1:])
+        values = np.empty(int(unit_at[-1]), dtype=np.uint64)
+        values[unit_at[:-1]] = digests ^ _ROLE_SALTS[roles]
+        for j in with_calls:
+            p = int(unit_at[j]) + 1
+            for c in calls[j]:
+                values[p] = _DIGEST(c.name.encode("utf-8", "surrogatepass")) ^ _NAME_SALT
+                values[p + 1] = digest(c.arguments) ^ _ARGS_SALT
+                p += 2
+        # The final assistant turn of each example (-1: none).
+        last = np.full(n, -1, dtype=np.int64)
+        if count:
+            latest = np.maximum.accumulate(np.where(roles == _ROLE_CODE[Role.ASSISTANT], np.arange(count), -1))
+            filled = np.flatnonzero(ends > starts)
+            found = latest[ends[filled] - 1]
+            mine = found >= starts[filled]
+            last[filled[mine]] = found[mine]
+        has_last = last >= 0
+        # The input: every turn before the final answer (all of them when there is none).
+        input_stop = np.where(has_last, last, ends)
+        input_counts = unit_at[input_stop] - unit_at[starts]
+        input_values = values[ranges(unit_at[starts], input_counts)]
+        input_end = np.zeros(n + 1, dtype=np.int64)
+        np.cumsum(input_counts, out=input_end[1:])
+        # Texts whose words are hashed: every non-system turn, its tool calls' names and arguments.
+        is_system = roles == _ROLE_CODE[system]
+        seg_at = np.zeros(count + 1, dtype=np.int64)
+        np.cumsum(np.where(is_system, 0, units), out=seg_at[1:])
+        contents = [t.content for t in flat if t.role is not system]
+        called = [j for j in with_calls if not is_system[j]]
+        if called:
+            # Each turn's calls follow its content: splice them in after it.
+            rank = np.cumsum(~is_system) - 1  # place of each non-system turn in `contents`
+            seg_texts: list[str] = []
+            done = 0
+            for j in called:
+                stop = int(rank[j]) + 1
+                seg_texts += contents[done:stop]
+                for c in calls[j]:
+                    seg_texts += (c.name, c.arguments)
+                done = stop
+            seg_texts += contents[done:]
+        else:
+            seg_texts = contents
+        all_range = np.stack((seg_at[starts], seg_at[ends]), axis=1)
+        input_range = np.stack((seg_at[starts], seg_at[input_stop]), axis=1)
+        output_range = np.stack((seg_at[starts], seg_at[starts]), axis=1)
+        output_range[has_last, 0] = seg_at[last[has_last]]
+        output_range[has_last, 1] = seg_at[last[has_last] + 1]
+        # The output: the final assistant turn's text (and its tool calls).
+        output_key = np.full(n, _EMPTY_DIGEST, dtype=np.uint64)
+        output_key[has_last] = digests[last[has_last]]
+        last_list = last.tolist()
+        outputs = [flat[j].content if j >= 0 else "" for j in last_list]
+        if with_calls:
+            called = set(with_calls)
+            for i, j in enumerate(last_list):
+                if j in called:
+                    t = flat[j]
+                    text = t.content + "\n" + "\n".join(f"{c.name}({c.arguments})" for c in t.tool_calls)
+                    output_key[i] = digest(text)
+                    outputs[i] = text
+        # The system prompt: the first one's digest, odd; several are joined.
+        system_at = np.zeros(count + 1, dtype=np.int64)
+        np.cumsum(is_system, out=system_at[1:])
+        system_counts = system_at[ends] - system_at[starts]
+        system_key = np.zeros(n, dtype=np.uint64)
+        some = system_counts > 0
+        system_key[some] = digests[np.flatnonzero(is_system)[system_at[starts[some]]]] | np.uint64(1)
+        for i in np.flatnonzero(system_counts > 1).tolist():
+            joined = "\x1e".join(normalise(t.content) for t in turns_of[i] if t.role is system)
+            system_key[i] = _DIGEST(joined.encode("utf-8", "surrogatepass")) | 1
+        return {
+            "example": _combine(values, unit_at[turn_at]),
+            "input": _combine(input_values, input_end),
+            "output": output_key,
+            "system": system_key,
+            "seg_texts": seg_texts,
+            "all": all_range,
+            "in": input_range,
+            "out": output_range,
+            "outputs": outputs,
+        }
+
+    def _keys_loop(self) -> dict[str, Any]:
         ex = self.examples
         n = len(ex)
         digest = _digest
@@ -278,6 +407,15 @@ class Batch:
         keys = self.keys()
         segments: Ragged = self._get("segments", lambda: _tokens_hasher().hash_texts(keys["seg_texts"]))
         bounds = keys[view]
+        if (
+            len(bounds)
+            and bounds[0, 0] == 0
+            and bounds[-1, 1] == len(segments)
+            and np.array_equal(bounds[1:, 0], bounds[:-1, 1])
+        ):
+            # The view's ranges tile the segments in order ("all" of a batch without a rejected
+            # side): its words are the segments' words, no gather needed.
+            return Ragged(segments.values, segments.offsets[np.append(bounds[:, 0], bounds[-1, 1])])
         starts = segments.offsets[bounds[:, 0]]
         counts = segments.offsets[bounds[:, 1]] - starts
         offsets = np.zeros(len(bounds) + 1, dtype=np.int64)

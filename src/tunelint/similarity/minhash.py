@@ -39,6 +39,12 @@ def _window_rows(tokens: Ragged, width: int, whole_if_short: bool) -> Ragged:
     if width < 1:
         raise ValueError(f"window width must be at least 1, got {width}")
     values = tokens.values
+    if width == 1:
+        # A one-word window's polynomial is the word's value itself (B**i * B**-i = 1): the same
+        # hashes as below without the running sums.
+        hashes = values + U64(0x9E3779B97F4A7C15)  # add_length(values, 1)
+        hashes ^= U64(_WINDOW_SALT)
+        return Ragged(mix64(hashes), tokens.offsets.copy())
     total = len(values)
     lengths = tokens.lengths()
     row_starts = tokens.offsets[:-1]

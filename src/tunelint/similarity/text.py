@@ -32,13 +32,45 @@ _CHARS_PER_PIECE = 1 << 17
 
 def normalise(text: str) -> str:
     """Return `text` in NFKC form, case-folded, with every whitespace run turned into one space
-    and no leading or trailing space."""
+    and no leading or trailing space (`normalised_bytes`, decoded)."""
+    return normalised_bytes(text).decode("utf-8", "surrogatepass")
+
+
+# bytes.translate table: ASCII letters lower-cased, ASCII whitespace (what str.split splits on:
+# \t \n \v \f \r \x1c-\x1f and space) a space, every other byte unchanged (UTF-8 sequences of
+# non-ASCII characters only hold bytes >= 0x80).
+_LOWER_SPACED = bytes(
+    _c + 32 if 65 <= _c <= 90 else 32 if _c < 128 and chr(_c).isspace() else _c for _c in range(256)
+)
+# The whitespace outside ASCII that can remain after NFKC and case folding: NFKC turns the
+# other spaces (U+00A0, U+2000-U+200A, U+202F, U+205F, U+3000) into a plain space, and case
+# folding never makes or removes whitespace (tests/test_similarity.py checks the list against
+# every code point).
+_WIDE_SPACES = ("\x85", "\u1680", "\u2028", "\u2029")
+
+
+def normalised_bytes(text: str) -> bytes:
+    """`normalise(text).encode("utf-8", "surrogatepass")`, without building a list of words
+    when the text has no whitespace run to collapse (most texts: a line break between two
+    words is turned into a space by the same `bytes.translate` that lower-cases ASCII)."""
     if text.isascii():
-        # NFKC leaves ASCII unchanged and lower() equals casefold() on it, but is faster.
-        text = text.lower()
+        # NFKC leaves ASCII unchanged and lower-casing equals case folding on it.
+        data = text.encode("ascii").translate(_LOWER_SPACED)
     else:
-        text = unicodedata.normalize("NFKC", text).casefold()
-    return " ".join(text.split())
+        folded = unicodedata.normalize("NFKC", text).casefold()
+        for space in _WIDE_SPACES:
+            if space in folded:
+                return " ".join(folded.split()).encode("utf-8", "surrogatepass")
+        data = folded.encode("utf-8", "surrogatepass").translate(_LOWER_SPACED)
+    # Every whitespace character is a space now: collapse the runs (a run of n spaces takes
+    # about log2(n) passes; most runs are a paragraph break, two) and strip the ends.
+    # (Each replacement shortens the text, so equal lengths mean nothing was left to replace.)
+    collapsed = data.replace(b"  ", b" ")
+    while len(collapsed) != len(data):
+        data, collapsed = collapsed, collapsed.replace(b"  ", b" ")
+    if data[:1] == b" " or data[-1:] == b" ":
+        return data.strip(b" ")
+    return data
 
 
 def tokenize(text: str) -> list[str]:
@@ -139,14 +171,18 @@ def _fold_piece(
 
 
 def _pieces(texts: Sequence[str]) -> Iterable[Sequence[str]]:
-    """Consecutive slices of `texts` of about _CHARS_PER_PIECE characters (at least one text)."""
-    start = 0
-    while start < len(texts):
-        stop, size = start, 0
-        while stop < len(texts) and (size < _CHARS_PER_PIECE or stop == start):
-            size += len(texts[stop])
-            stop += 1
+    """Consecutive slices of `texts` of about _CHARS_PER_PIECE characters (at least one text):
+    each ends with the text that brings it to _CHARS_PER_PIECE or more."""
+    count = len(texts)
+    if not count:
+        return
+    ends = np.cumsum(np.fromiter(map(len, texts), dtype=np.int64, count=count))
+    start, done = 0, 0
+    while start < count:
+        stop = int(np.searchsorted(ends, done + _CHARS_PER_PIECE, side="left")) + 1
+        stop = min(max(stop, start + 1), count)
         yield texts[start:stop]
+        done = int(ends[stop - 1])
         start = stop
 
 
@@ -188,8 +224,8 @@ class TokenHasher:
 
     def hash_normalised(self, texts: Sequence[str]) -> np.ndarray:
         """One uint64 per text, a hash of `normalise(text)`: equal normalised texts get equal
-        hashes. The key for exact duplicates, computed in bulk (`normalise` itself spends most
-        of its time in str.split)."""
+        hashes. A key for exact duplicates computed in bulk (the `Batch` keys use xxh3 of
+        `normalised_bytes` instead: docs/performance.md)."""
         parts = [self._hash_normalised(piece) for piece in _pieces(texts)]
         return np.concatenate(parts) if parts else np.empty(0, dtype=U64)
 
