@@ -48,3 +48,16 @@ def test_parallel_report_equals_sequential(tmp_path):
     lines = [f["location"]["line"] for f in a["findings"] if f["check"] == "invalid-json"]
     text = p.read_text(encoding="utf-8").split("\n")
     assert all(text[n - 1].endswith('"rejected": ') for n in lines)
+
+
+def test_a_parallel_run_leaves_the_collector_as_it_found_it(tmp_path):
+    # Start-up objects are frozen out of the collector's passes while the worker pool runs;
+    # a library caller gets its collector back afterwards.
+    import gc
+
+    p = _dataset(tmp_path)
+    thresholds = gc.get_threshold()
+    report = lint(p, settings=Settings(jobs=2, chunk_bytes=60_000, fail_on="never"))
+    assert report.stats["examples"] == 600
+    assert gc.get_freeze_count() == 0
+    assert gc.get_threshold() == thresholds

@@ -17,7 +17,7 @@ ran them: they observe examples and merge partial states, that is all.
 from __future__ import annotations
 
 import abc
-
+import gc
 import logging
 import multiprocessing
 import os
@@ -114,7 +114,15 @@ def open_executor(settings: Settings) -> Executor:
 _WORKER: dict[str, Any] = {}
 
 
+# The collector's thresholds in a worker process. A chunk allocates millions of small
+# containers (examples, turns, tuples) that live for one batch: at Python's default (700)
+# generation 0 is collected every few hundred of them and the older generations often, each
+# pass walking what survived. Fewer, larger passes find the same garbage.
+WORKER_GC_THRESHOLDS = (50_000, 50, 100)
+
+
 def _init_worker(settings: Settings, splits: Splits) -> None:
+    gc.set_threshold(*WORKER_GC_THRESHOLDS)
     registry = load_checks(settings.plugins, settings.base_dir)
     _WORKER.update(settings=settings, splits=splits, registry=registry, formats=load_formats())
 
@@ -157,6 +165,7 @@ class LocalExecutor(Executor):
         self.settings = settings
         self.jobs = settings.jobs or default_jobs()
         self._pool: Any = None
+        self._frozen = False
 
     def read(self, run: "_Run", splits: Splits, progress: Progress | None = None) -> tuple[list[DatasetInfo], str | None]:
         settings = self.settings
@@ -180,6 +189,11 @@ class LocalExecutor(Executor):
                     datasets.append(run.consume(loader, progress))
                     continue
                 if self._pool is None:
+                    # What start-up built (modules, Presidio's recognizers, the checks) leaves
+                    # the collector's generations: no pass in this process or in the forked
+                    # workers walks it again, and the walks do not copy its pages.
+                    gc.freeze()
+                    self._frozen = True
                     ctx = multiprocessing.get_context("fork" if sys.platform.startswith("linux") else "spawn")
                     self._pool = ctx.Pool(self.jobs, initializer=_init_worker, initargs=(settings, splits))
                 # The plan is a generator: the pool's feeder thread counts the lines of the next
@@ -201,6 +215,9 @@ class LocalExecutor(Executor):
             self._pool.terminate()
             self._pool.join()
             self._pool = None
+        if self._frozen:
+            gc.unfreeze()
+            self._frozen = False
 
 
 # -- dask -----------------------------------------------------------------------------------------
