@@ -61,3 +61,40 @@ def test_a_parallel_run_leaves_the_collector_as_it_found_it(tmp_path):
     assert report.stats["examples"] == 600
     assert gc.get_freeze_count() == 0
     assert gc.get_threshold() == thresholds
+
+
+def test_worker_results_pass_through_a_spool_folder_that_is_removed(tmp_path, monkeypatch):
+    # Chunk states go from the workers to the main process as files in a private folder
+    # (the pipe is the fallback); either way the report is the same, and no file is left.
+    import tempfile
+
+    import tunelint.executors as executors
+
+    spools = tmp_path / "spools"
+    spools.mkdir()
+    made: list[str] = []
+
+    def folder() -> str:
+        made.append(tempfile.mkdtemp(prefix="tunelint-", dir=spools))
+        return made[-1]
+
+    files: list[bool] = []
+    unspool = executors._unspool
+
+    def counted(result):
+        files.append(isinstance(result, str))
+        return unspool(result)
+
+    p = _dataset(tmp_path)
+    monkeypatch.setattr(executors, "_unspool", counted)
+    monkeypatch.setattr(executors, "_spool_folder", folder)
+    spooled = lint(p, settings=Settings(jobs=2, chunk_bytes=60_000, fail_on="never"))
+    assert len(made) == 1 and list(spools.iterdir()) == []
+    assert len(files) > 5 and all(files)
+    files.clear()
+    monkeypatch.setattr(executors, "_spool_folder", lambda: None)
+    piped = lint(p, settings=Settings(jobs=2, chunk_bytes=60_000, fail_on="never"))
+    a = json.loads(JsonReporter(timing=False).render(spooled))
+    b = json.loads(JsonReporter(timing=False).render(piped))
+    assert a == b and a["datasets"][0]["examples"] == 600
+    assert files and not any(files)
