@@ -98,3 +98,22 @@ def test_worker_results_pass_through_a_spool_folder_that_is_removed(tmp_path, mo
     b = json.loads(JsonReporter(timing=False).render(piped))
     assert a == b and a["datasets"][0]["examples"] == 600
     assert files and not any(files)
+
+
+def test_tapered_chunks_cover_the_file_and_shrink_towards_its_end(tmp_path):
+    from tunelint.loader.reader import iter_chunks
+
+    p = _dataset(tmp_path)
+    data = p.read_bytes()
+    even = list(iter_chunks(str(p), len(data), 40_000))
+    tapered = list(iter_chunks(str(p), len(data), 40_000, taper=2, least=2_000))
+    assert len(tapered) > len(even)
+    assert tapered[0].start == 0 and tapered[-1].end == len(data)
+    for a, b in zip(tapered, tapered[1:]):
+        assert a.end == b.start and data[a.end - 1:a.end] == b"\n"
+        assert b.line_offset == data[: b.start].count(b"\n")
+    sizes = [c.end - c.start for c in tapered]
+    # Full-size chunks first, then each a quarter of what remains (two processes), whole lines.
+    assert max(sizes[-3:]) < 20_000 and sizes[0] >= 40_000
+    # (Record numbering across tapered chunks: test_parallel_report_equals_sequential, whose
+    # chunks taper too.)

@@ -235,7 +235,7 @@ class LocalExecutor(Executor):
                     self._pool = ctx.Pool(self.jobs, initializer=_init_worker, initargs=(settings, splits))
                 # The plan is a generator: the pool's feeder thread counts the lines of the next
                 # chunks while the workers check the first ones.
-                chunks = iter_chunks(path, plan[0], target)
+                chunks = iter_chunks(path, plan[0], target, taper=self.jobs, least=max(1, target // 8))
                 parts = []
                 done = 0
                 if self._spool is None:

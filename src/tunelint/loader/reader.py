@@ -415,13 +415,20 @@ def chunk_plan(path: str, target_bytes: int) -> tuple[int, Iterator[Chunk]] | No
     return size, iter_chunks(path, size, target_bytes)
 
 
-def iter_chunks(path: str, size: int, target_bytes: int) -> Iterator[Chunk]:
-    """The chunks of a plain JSONL file of `size` bytes, about `target_bytes` each, counted lazily."""
+def iter_chunks(path: str, size: int, target_bytes: int, taper: int = 0, least: int = 1 << 20) -> Iterator[Chunk]:
+    """The chunks of a plain JSONL file of `size` bytes, about `target_bytes` each, counted lazily.
+
+    With `taper` (the number of processes taking chunks), chunks near the end shrink to a
+    `2 * taper`-th of what remains (`least` bytes at least), so the processes run out of work
+    at nearly the same time instead of one finishing a whole chunk alone."""
     with open(path, "rb") as fh, mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as m:
         size = min(size, len(m))
         pos = line_offset = index_offset = 0
         while pos < size:
-            end = min(size, pos + target_bytes)
+            step = target_bytes
+            if taper:
+                step = min(target_bytes, max(least, (size - pos) // (2 * taper)))
+            end = min(size, pos + step)
             if end < size:
                 nl = m.find(b"\n", end - 1)
                 end = size if nl == -1 else nl + 1
