@@ -61,6 +61,17 @@ def test_a_parallel_run_leaves_the_collector_as_it_found_it(tmp_path):
     assert report.stats["examples"] == 600
     assert gc.get_freeze_count() == 0
     assert gc.get_threshold() == thresholds
+    # A caller's own frozen objects stay frozen (a pre-fork server, a training pipeline).
+    keep = [[i] for i in range(1000)]
+    gc.freeze()
+    try:
+        frozen = gc.get_freeze_count()
+        assert frozen >= len(keep)
+        lint(p, settings=Settings(jobs=2, chunk_bytes=60_000, fail_on="never"))
+        # (A frozen object freed meanwhile leaves the count: compare loosely.)
+        assert gc.get_freeze_count() > frozen - 100
+    finally:
+        gc.unfreeze()
 
 
 def test_worker_results_pass_through_a_spool_folder_that_is_removed(tmp_path, monkeypatch):

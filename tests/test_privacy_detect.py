@@ -1110,3 +1110,19 @@ def test_repeated_texts_are_analysed_once_with_the_same_spans(monkeypatch: pytes
     again = fresh.detect_many(texts[:1])
     assert first == expected and again == expected[:1]
     assert calls.count(texts[0]) == 1 and first[0] is not first[3]
+
+
+def test_a_full_recent_cache_is_replaced_not_cleared_under_other_threads():
+    # The detector that masks excerpts is shared by the dataset checks' finish threads: a
+    # thread holding the cache must not see it emptied while it reads its answers.
+    from tunelint.privacy import pii as pii_module
+    from tunelint.privacy.pii import PiiDetector
+
+    det = PiiDetector(ner="off")
+    held = det._recent
+    for i in range(pii_module._RECENT_TEXTS + 1):
+        held[f"text {i}"] = ()
+    spans = det.detect("write to jane.doe@example.com")
+    assert [s.entity_type for s in spans] == ["EMAIL_ADDRESS"]
+    assert len(held) == pii_module._RECENT_TEXTS + 1  # left as it was for whoever holds it
+    assert det._recent is not held and "write to jane.doe@example.com" in det._recent

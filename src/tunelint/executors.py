@@ -229,8 +229,11 @@ class LocalExecutor(Executor):
                     # What start-up built (modules, Presidio's recognizers, the checks) leaves
                     # the collector's generations: no pass in this process or in the forked
                     # workers walks it again, and the walks do not copy its pages.
-                    gc.freeze()
-                    self._frozen = True
+                    # A caller that froze objects itself keeps them frozen: then nothing is
+                    # frozen here, so nothing is unfrozen at the end either.
+                    if gc.get_freeze_count() == 0:
+                        gc.freeze()
+                        self._frozen = True
                     ctx = multiprocessing.get_context("fork" if sys.platform.startswith("linux") else "spawn")
                     self._pool = ctx.Pool(self.jobs, initializer=_init_worker, initargs=(settings, splits))
                 # The plan is a generator: the pool's feeder thread counts the lines of the next

@@ -244,15 +244,25 @@ class PiiDetector:
     def _detect_patterns(self, texts: Sequence[str]) -> list[list[Span]]:
         """`detect_many` with the pattern recognizers only: a text seen lately (a system prompt or
         signature repeated across examples) is analysed once."""
+        # The detector is shared by threads (the dataset checks' finish threads mask excerpts
+        # with it): this call's answers live in a local dict, and a full cache is replaced,
+        # not cleared under another thread's feet.
         recent = self._recent
         if len(recent) > _RECENT_TEXTS:
-            recent.clear()
-        new = [text for text in dict.fromkeys(texts) if text not in recent]
+            recent = self._recent = {}
+        found: dict[str, tuple[Span, ...]] = {}
+        new = []
+        for text in dict.fromkeys(texts):
+            known = recent.get(text)
+            if known is None:
+                new.append(text)
+            else:
+                found[text] = known
         if new:
             assert self._prefilter is not None
             for text, wanted in zip(new, self._prefilter.candidates_many(new), strict=True):
-                recent[text] = tuple(self._analyze(text, wanted)) if wanted else ()
-        return [list(recent[text]) for text in texts]
+                found[text] = recent[text] = tuple(self._analyze(text, wanted)) if wanted else ()
+        return [list(found[text]) for text in texts]
 
     def gate(self, texts: Sequence[str]) -> list[int] | None:
         """Indices of the `texts` `detect` may find PII in, tested for all at once (None: any of
