@@ -138,10 +138,6 @@ def line_breaks_at_least(text: str, n: int) -> bool:
     return any_in(text, _OTHER_BREAKS_ASCII if text.isascii() else _OTHER_BREAKS)
 
 
-# ASCII characters that `\\s` (and str.split()) treat as whitespace.
-_ASCII_SPACE = bytes(c for c in range(128) if chr(c).isspace())
-
-
 def tandem_candidates(texts: Sequence[str], copies: int, shortest: int = 2, longest: int = 80) -> np.ndarray:
     """For each text, whether it may hold `copies` back-to-back copies of one unit separated by
     whitespace only (`(u)(?:\\s*u){copies-1}`) whose non-whitespace part is `shortest` to
@@ -153,31 +149,7 @@ def tandem_candidates(texts: Sequence[str], copies: int, shortest: int = 2, long
     `m` consecutive positions starting at a multiple of a step `s` (s + m - 1 <= its length), so
     one vectorised comparison per period over every s-th position of the whole batch, then a
     few more at the survivors, finds every text that can hold one."""
-    found = np.zeros(len(texts), dtype=bool)
-    repeats = copies - 1
-    if repeats < 1 or not len(texts):
-        found[:] = True
-        return found
-    plain: list[bytes] = []
-    plain_at: list[int] = []
-    wide: list[bytes] = []
-    wide_at: list[int] = []
-    for i, text in enumerate(texts):
-        if text.isascii():
-            plain.append(text.encode("ascii"))
-            plain_at.append(i)
-        else:
-            wide.append(text.encode("utf-32-le", "surrogatepass"))
-            wide_at.append(i)
-    if plain:
-        # 0xff is no ASCII character: it marks where one text ends and the next begins.
-        arr = np.frombuffer(b"\xff".join(plain).translate(None, _ASCII_SPACE), dtype=np.uint8)
-        _tandems(arr, np.flatnonzero(arr == 0xFF), np.array(plain_at), repeats, shortest, longest, found)
-    if wide:
-        arr = np.frombuffer(b"\xff\xff\xff\xff".join(wide), dtype=np.uint32)  # 0xffffffff: no code point
-        arr = arr[(arr >= len(_KEEP_CHAR)) | _KEEP_CHAR[np.minimum(arr, len(_KEEP_CHAR) - 1)]]
-        _tandems(arr, np.flatnonzero(arr == 0xFFFFFFFF), np.array(wide_at), repeats, shortest, longest, found)
-    return found
+    return _candidates(texts, copies, shortest, longest, one_byte=False)
 
 
 def repeat_candidates(texts: Sequence[str], copies: int, shortest: int = 2, longest: int = 80) -> np.ndarray:
@@ -191,6 +163,10 @@ def repeat_candidates(texts: Sequence[str], copies: int, shortest: int = 2, long
     skips the four-byte pass of `tandem_candidates` (encoding, masking out whitespace, a second
     loop over the periods) for most non-ASCII texts; the texts with many non-ASCII characters
     (each goes through the encoding error handler in Python) still take it."""
+    return _candidates(texts, copies, shortest, longest, one_byte=True)
+
+
+def _candidates(texts: Sequence[str], copies: int, shortest: int, longest: int, one_byte: bool) -> np.ndarray:
     found = np.zeros(len(texts), dtype=bool)
     repeats = copies - 1
     if repeats < 1 or not len(texts):
@@ -203,7 +179,7 @@ def repeat_candidates(texts: Sequence[str], copies: int, shortest: int = 2, long
     for i, text in enumerate(texts):
         if text.isascii():
             plain.append(text.encode("ascii"))
-        elif len(text.encode("utf-8", "surrogatepass")) - len(text) <= len(text) // 4:
+        elif one_byte and len(text.encode("utf-8", "surrogatepass")) - len(text) <= len(text) // 4:
             # Its non-ASCII characters are few: they add at most a quarter to its UTF-8 length.
             plain.append(text.encode("latin-1", _ONE_BYTE).translate(_NO_FF))
         else:
@@ -212,7 +188,8 @@ def repeat_candidates(texts: Sequence[str], copies: int, shortest: int = 2, long
             continue
         plain_at.append(i)
     if plain:
-        # 0xff is in no text now: it marks where one text ends and the next begins.
+        # 0xff is in no text now: it marks where one text ends and the next begins (in ASCII
+        # texts the latin-1 whitespace is the ASCII whitespace).
         arr = np.frombuffer(b"\xff".join(plain).translate(None, _LATIN1_SPACE), dtype=np.uint8)
         _tandems(arr, np.flatnonzero(arr == 0xFF), np.array(plain_at), repeats, shortest, longest, found)
     if wide:
