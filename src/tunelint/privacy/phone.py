@@ -9,7 +9,7 @@ around digit runs that could pass that judgement.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from functools import lru_cache
 from typing import Any, NamedTuple
 
@@ -19,7 +19,7 @@ from phonenumbers.phonenumberutil import (
     _formatting_rule_has_first_group_only,
     _maybe_strip_national_prefix_carrier_code,
 )
-from tunelint.privacy.shapes import MIN_PHONE_DIGITS, PHONE_DIGIT_RUN, PHONE_PUNCTUATION
+from tunelint.privacy.shapes import PHONE_DIGIT_RUN, PHONE_PUNCTUATION
 from presidio_analyzer import AnalysisExplanation, EntityRecognizer, RecognizerResult
 from presidio_analyzer.nlp_engine import NlpArtifacts
 from presidio_analyzer.predefined_recognizers import PhoneRecognizer
@@ -192,6 +192,18 @@ def _region_floor(region: str) -> tuple[int, re.Pattern[str]] | None:
     shortest of every region sharing the country code, `region` cannot find it valid. A
     national-prefix transform rule that writes digits of its own would break the bound.
     """
+    return _digit_floor(region, _fewest_valid)
+
+
+def _fewest_valid(desc: Any) -> list[int] | None:
+    return [min(desc.possible_length)] if desc.possible_length else None
+
+
+def _digit_floor(region: str, fewest: Callable[[Any], list[int] | None]) -> tuple[int, re.Pattern[str]] | None:
+    """(fewest digits, international dialling prefix) for `region`: the least of `fewest(desc)`
+    over the general descriptions of every region sharing its country code (None when one of
+    them gives None, or the region has no international prefix, or its national-prefix
+    transform rule writes digits of its own)."""
     metadata = phonenumbers.PhoneMetadata.metadata_for_region(region, None)
     if metadata is None or metadata.international_prefix is None:
         return None
@@ -199,12 +211,12 @@ def _region_floor(region: str) -> tuple[int, re.Pattern[str]] | None:
     if rule is not None and re.search(r"\d", re.sub(r"\\\d|\$\d", "", rule)):
         return None
     lengths: list[int] = []
-    code = phonenumbers.country_code_for_region(region)
-    for other in phonenumbers.region_codes_for_country_code(code):
+    for other in phonenumbers.region_codes_for_country_code(phonenumbers.country_code_for_region(region)):
         other_metadata = phonenumbers.PhoneMetadata.metadata_for_region(other, None)
-        if other_metadata is None or not other_metadata.general_desc.possible_length:
+        found = None if other_metadata is None else fewest(other_metadata.general_desc)
+        if found is None:
             return None
-        lengths.append(min(other_metadata.general_desc.possible_length))
+        lengths += found
     if not lengths:
         return None
     return min(lengths), re.compile(metadata.international_prefix)
@@ -523,22 +535,11 @@ def _possible_floor(region: str) -> tuple[int, re.Pattern[str]] | None:
     significant number is never longer than its digits; a possible number needs a length the
     country lists as possible or local-only.
     """
-    metadata = phonenumbers.PhoneMetadata.metadata_for_region(region, None)
-    if metadata is None or metadata.international_prefix is None:
-        return None
-    rule = metadata.national_prefix_transform_rule
-    if rule is not None and re.search(r"\d", re.sub(r"\\\d|\$\d", "", rule)):
-        return None
-    lengths: list[int] = []
-    for other in phonenumbers.region_codes_for_country_code(phonenumbers.country_code_for_region(region)):
-        other_metadata = phonenumbers.PhoneMetadata.metadata_for_region(other, None)
-        if other_metadata is None:
-            return None
-        desc = other_metadata.general_desc
-        lengths += [n for n in (*desc.possible_length, *desc.possible_length_local_only) if n > 0]
-    if not lengths:
-        return None
-    return min(lengths), re.compile(metadata.international_prefix)
+    return _digit_floor(region, _possible_lengths)
+
+
+def _possible_lengths(desc: Any) -> list[int]:
+    return [n for n in (*desc.possible_length, *desc.possible_length_local_only) if n > 0]
 
 
 class _PossibleMatcher(phonenumbers.PhoneNumberMatcher):
