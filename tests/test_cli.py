@@ -131,3 +131,25 @@ def test_input_file_is_never_modified(tmp_path):
     before = data.stat().st_mtime_ns, data.read_bytes()
     run("check", data, "--format", "json", "-o", tmp_path / "r.json")
     assert (data.stat().st_mtime_ns, data.read_bytes()) == before
+
+
+def test_console_entry_leaves_the_last_objects_to_the_exit(monkeypatch, capsys):
+    # `run` is what the `tunelint` script calls: it ends the process, so what is still alive is
+    # frozen and the interpreter's last collections do not walk it; the exit code is kept.
+    import gc
+
+    import pytest
+
+    from tunelint.cli import run as console_run
+
+    gc.unfreeze()
+    monkeypatch.setattr("sys.argv", ["tunelint", "check", str(TOY), "--select", "missing-user-turn", "--format", "json"])
+    try:
+        with pytest.raises(SystemExit) as exc:
+            console_run()
+        assert exc.value.code == 1
+        assert gc.get_freeze_count() > 0
+    finally:
+        gc.unfreeze()
+    report = json.loads(capsys.readouterr().out)
+    assert [(f["check"], f["location"]["line"]) for f in report["findings"]] == [("missing-user-turn", 4)]

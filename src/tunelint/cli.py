@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import os
 import sys
 from pathlib import Path
@@ -434,6 +435,12 @@ def run() -> None:
         sys.exit(130)
     except click.exceptions.Exit as exc:
         sys.exit(exc.exit_code)
+    finally:
+        # The process ends next. The interpreter's last collections would walk every object
+        # still alive (modules, Presidio and spaCy, the report: 0.4-1.3 s after a 100k run) to
+        # free memory the exit hands back anyway; frozen, they are left alone. Files are
+        # closed and streams flushed as usual.
+        gc.freeze()
 
 
 if __name__ == "__main__":
