@@ -375,16 +375,17 @@ _MAYBE_BLANK = re.compile(rb"\n[ \t\n\r\x0b\x0c]")
 _WHITESPACE = b" \t\n\r\x0b\x0c"
 
 
-def _records_in(piece: bytes, at_file_start: bool) -> int:
-    """Records among the lines of `piece`, counted as the readers count them (blank lines are not)."""
+def _records_in(piece: bytes, at_file_start: bool, lines: int | None = None) -> int:
+    """Records among the lines of `piece`, counted as the readers count them (blank lines are not);
+    `lines`: `_lines_in(piece)` when the caller has it."""
     if at_file_start and piece.startswith(BOM):
         piece = piece[len(BOM):]
     if not piece:
         return 0
     # Fast path at memory speed: when no line starts with whitespace, none is blank but the
-    # empty tail after a final newline.
+    # empty tail after a final newline, so every line is a record (a leading BOM holds no "\n").
     if piece[0] not in _WHITESPACE and _MAYBE_BLANK.search(piece) is None:
-        return piece.count(b"\n") + (0 if piece.endswith(b"\n") else 1)
+        return _lines_in(piece) if lines is None else lines
     return sum(1 for line in piece.split(b"\n") if line.strip())
 
 
@@ -434,8 +435,9 @@ def iter_chunks(path: str, size: int, target_bytes: int, taper: int = 0, least: 
                 end = size if nl == -1 else nl + 1
             piece = m[pos:end]
             yield Chunk(pos, end, line_offset, index_offset)
-            line_offset += _lines_in(piece)
-            index_offset += _records_in(piece, pos == 0)
+            lines = _lines_in(piece)
+            line_offset += lines
+            index_offset += _records_in(piece, pos == 0, lines)
             pos = end
 
 
