@@ -1126,3 +1126,33 @@ def test_a_full_recent_cache_is_replaced_not_cleared_under_other_threads():
     assert [s.entity_type for s in spans] == ["EMAIL_ADDRESS"]
     assert len(held) == pii_module._RECENT_TEXTS + 1  # left as it was for whoever holds it
     assert det._recent is not held and "write to jane.doe@example.com" in det._recent
+
+
+def test_a_phone_candidate_that_fails_to_parse_leaves_no_cycle_holding_the_caller() -> None:
+    # phonenumbers keeps a failed parse's exception in a local of `parse`: exception, traceback
+    # and frames form a cycle that held every calling frame (the batch being checked among
+    # them) until the collector ran. Freed at once now: nothing is left for the collector.
+    import gc
+
+    import phonenumbers
+
+    with pytest.raises(phonenumbers.NumberParseException) as failed:
+        phonenumbers.parse("011 21", "US", keep_raw_input=True)
+    assert failed.value.error_type == phonenumbers.NumberParseException.TOO_SHORT_AFTER_IDD
+    detector = PiiDetector(ner="off", phone_regions=("US", "GB"))
+    # The US matcher tries "011 ..." (an international dialling prefix, then too few digits).
+    sums = "call 011 {}1 today"
+
+    def check(batch: list[str]) -> list[list[Span]]:
+        return detector.detect_many(batch)
+
+    check([sums.format(i) for i in range(200, 220)] + ["call +1 415 555 0134"])  # first uses build caches
+    gc.collect()
+    gc.disable()
+    try:
+        found = check([sums.format(i) for i in range(300, 320)] + ["call +1 415 555 0134 now"])
+        left = gc.collect()
+    finally:
+        gc.enable()
+    assert found[-1] and found[-1][0].entity_type == "PHONE_NUMBER"
+    assert left == 0
