@@ -486,6 +486,8 @@ def _pii_masker() -> Callable[[str], str]:
 
 # Evidence strings that are identifiers (hashes, fingerprints), not dataset text.
 _IDENTIFIER = re.compile(r"[0-9a-f]{8,}")
+# Evidence values `mask_findings` passes through as they are.
+_PLAIN_SCALARS = frozenset({int, float, bool, type(None)})
 
 
 def mask_findings(findings: Sequence[Finding]) -> list[Finding]:
@@ -498,9 +500,12 @@ def mask_findings(findings: Sequence[Finding]) -> list[Finding]:
     from tunelint.privacy.safe import mask_text
 
     def clean(value: Any) -> Any:
-        if isinstance(value, str):
+        kind = type(value)
+        if kind in _PLAIN_SCALARS:  # most evidence values; `Mapping` below is a slow ABC check
+            return value
+        if kind is str or isinstance(value, str):
             return value if _IDENTIFIER.fullmatch(value) else mask_text(value)
-        if isinstance(value, Mapping):
+        if kind is dict or isinstance(value, Mapping):
             return {k: clean(v) for k, v in value.items()}
         if isinstance(value, (list, tuple)):
             return [clean(v) for v in value]
