@@ -453,6 +453,16 @@ def test_signatures_equal_one_by_one_and_span_blocks() -> None:
         np.testing.assert_array_equal(minhasher.signature(array), expected)
 
 
+def test_signatures_of_rows_without_empty_ones_span_blocks() -> None:
+    minhasher = MinHasher(num_perm=16, seed=5)
+    rng = np.random.default_rng(11)
+    arrays = [rng.integers(0, 2**63, size=n, dtype=np.uint64) for n in (9_000, 5, 8_200, 1, 16_384)]
+    batch = minhasher.signatures(arrays)
+    assert batch.shape == (5, 16) and batch.dtype == np.uint32 and batch.flags.c_contiguous
+    for index, array in enumerate(arrays):
+        np.testing.assert_array_equal(batch[index], _reference_signature(minhasher, array))
+
+
 def _reference_signature(minhasher: MinHasher, shingle_hashes: np.ndarray) -> np.ndarray:
     """Straight from the definition: min over shingles of a*x + b mod 2**32, x = high 32 bits."""
     if len(shingle_hashes) == 0:
