@@ -9,8 +9,9 @@ from hypothesis import strategies as st
 from tunelint.checks._batch import Batch
 from tunelint.models import Example, Role, ToolCall, Turn
 from tunelint.similarity import TokenHasher
+from tunelint.similarity.text import _nfkc
 
-_TEXTS = st.sampled_from(["", " ", "Hello  World", "hello world", "Straße\n", "strasse", "a\tb", "İı", "x" * 30])
+_TEXTS = st.sampled_from(["", " ", "Hello  World", "hello world", "Straße\n", "strasse", "a\tb", "İı", "x" * 30, "ﬁne\u2028ſK", "Ｆ①"])
 _CALLS = st.lists(st.builds(ToolCall, name=st.sampled_from(["f", "g", "F"]), arguments=_TEXTS, pointer=st.just("/c")), max_size=2)
 _TURNS = st.lists(
     st.builds(Turn, role=st.sampled_from(list(Role)), content=_TEXTS, pointer=st.just("/m"), tool_calls=_CALLS.map(tuple)),
@@ -37,7 +38,10 @@ def _same(a: dict, b: dict) -> None:
 @settings(max_examples=120, deadline=None)
 def test_flat_keys_equal_the_per_example_loop(examples: list[list[Turn]]) -> None:
     batch = Batch([_example(turns, i) for i, turns in enumerate(examples)])
-    _same(batch._keys_flat(), batch._keys_loop())
+    flat = batch._keys_flat()
+    # The flat path also gives the segment texts in NFKC form, for the word hasher.
+    assert flat.pop("seg_nfkc") == [_nfkc(t) for t in flat["seg_texts"]]
+    _same(flat, batch._keys_loop())
 
 
 def test_keys_of_a_batch_with_a_rejected_side_take_the_loop() -> None:

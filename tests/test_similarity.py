@@ -34,6 +34,7 @@ from tunelint.similarity import (
     tokenize,
     verify_pairs,
 )
+from tunelint.similarity import text as _text
 from tunelint.similarity.text import _WIDE_SPACES, normalised_bytes
 
 ALPACA = (
@@ -83,7 +84,7 @@ _NORMALISE_PIECES = [
     "a", "B", "word", "Ab", " ", "  ", "\t", "\n", "\r\n", "\x0b", "\x0c", "\x1c", "\x1d", "\x1e",
     "\x1f", "\x85", "\xa0", "\u1680", "\u2000", "\u2003", "\u200a", "\u2028", "\u2029", "\u202f",
     "\u205f", "\u3000", "\u180e", "\u200b", "İ", "ı", "ſ", "\u212a", "ß", "Σ", "ς", "ﬁ", "Ｆ", "①", "é",
-    "e\u0301", "\u0301", "\ud800", "\x00", "😀", "٣", "²", "Ⅻ",
+    "e\u0301", "\u0301", "\ud800", "\x00", "😀", "٣", "²", "Ⅻ", "É", "Ω", "ǅ", "’", "–", "ﬀ",
 ]
 
 
@@ -93,6 +94,19 @@ def test_normalise_equals_the_plain_definition(text: str) -> None:
     expected = _plain_normalise(text)
     assert normalise(text) == expected
     assert normalised_bytes(text) == expected.encode("utf-8", "surrogatepass")
+
+
+@given(st.lists(st.one_of(st.lists(st.sampled_from(_NORMALISE_PIECES), max_size=12).map("".join),
+                          st.text(alphabet=st.characters(codec="utf-8"), max_size=20)), max_size=8))
+@settings(max_examples=300)
+def test_normalised_many_equals_one_text_at_a_time(texts: list[str]) -> None:
+    normal, nfkc = _text.normalised_many(texts)
+    assert normal == [normalised_bytes(t) for t in texts]
+    assert nfkc == [_text._nfkc(t) for t in texts]
+    hasher = TokenHasher()
+    done, plain = hasher.hash_texts(nfkc, nfkc_done=True), hasher.hash_texts(texts)
+    np.testing.assert_array_equal(done.values, plain.values)
+    np.testing.assert_array_equal(done.offsets, plain.offsets)
 
 
 @given(st.text(alphabet=st.characters(codec="utf-8"), max_size=40))
@@ -265,6 +279,47 @@ def test_case_folding_is_idempotent_over_all_code_points() -> None:
     assert every_char.casefold().casefold() == every_char.casefold()
 
 
+def _plain_word_entry(c: int) -> int:
+    folded = chr(c).casefold()
+    if len(folded) != 1:
+        return int(_text._FOLDS_TO_SEVERAL)
+    return ord(folded) if re.match(r"\w", folded) else 0
+
+
+def _plain_normalise_entry(c: int) -> int:
+    if re.match(r"\s", chr(c)):
+        return 32
+    folded = chr(c).casefold()
+    return ord(folded) if len(folded) == 1 else int(_text._FOLDS_TO_SEVERAL)
+
+
+def test_lazy_code_point_tables_equal_the_whole_tables() -> None:
+    """The bulk paths fill their tables a few code points at a time: every entry equals the
+    whole table's, whatever the order and grouping of the lookups."""
+    every = np.arange(0x110000, dtype=np.uint32)
+    words, normal = _text._word_table(), _text._normalise_table()
+    special = np.array([0, 9, 10, 32, 0x85, 0xA0, 0x130, 0x131, 0x17F, 0xDF, 0x212A, 0x1E9E,
+                        0x2028, 0xD800, 0xDFFF, 0x10FFFF], dtype=np.uint32)
+    rng = np.random.default_rng(3)
+    sample = np.concatenate([special, rng.choice(every, 2000, replace=False).astype(np.uint32)])
+    for c in sample.tolist():
+        assert words[c] == _plain_word_entry(c), hex(c)
+        assert normal[c] == _plain_normalise_entry(c), hex(c)
+    for table, whole in ((_text._LazyTable(_text._word_entries), words),
+                         (_text._LazyTable(_text._normalise_entries), normal)):
+        order = rng.permutation(every)
+        for part in [special, *np.array_split(order, 13)]:
+            # repeats and known entries in the same lookup
+            looked = np.concatenate([part, part[:5], special])
+            chars, several = table.take(looked)
+            np.testing.assert_array_equal(chars, whole[looked])
+            assert several == bool((whole[looked] == _text._FOLDS_TO_SEVERAL).any())
+    # More new code points than _EAGER_AFTER at once: the whole table in one go.
+    eager = _text._LazyTable(_text._word_entries)
+    chars, _ = eager.take(every[::-1].copy())
+    np.testing.assert_array_equal(chars, words[::-1])
+
+
 # --------------------------------------------------------------------------- shingles, n-grams
 
 
@@ -396,6 +451,16 @@ def test_signatures_equal_one_by_one_and_span_blocks() -> None:
         expected = _reference_signature(minhasher, array)
         np.testing.assert_array_equal(batch[index], expected)
         np.testing.assert_array_equal(minhasher.signature(array), expected)
+
+
+def test_signatures_of_rows_without_empty_ones_span_blocks() -> None:
+    minhasher = MinHasher(num_perm=16, seed=5)
+    rng = np.random.default_rng(11)
+    arrays = [rng.integers(0, 2**63, size=n, dtype=np.uint64) for n in (9_000, 5, 8_200, 1, 16_384)]
+    batch = minhasher.signatures(arrays)
+    assert batch.shape == (5, 16) and batch.dtype == np.uint32 and batch.flags.c_contiguous
+    for index, array in enumerate(arrays):
+        np.testing.assert_array_equal(batch[index], _reference_signature(minhasher, array))
 
 
 def _reference_signature(minhasher: MinHasher, shingle_hashes: np.ndarray) -> np.ndarray:

@@ -26,7 +26,7 @@ from tunelint.checks.base import DatasetCheck, RecordCheck
 from tunelint.models import Example, Finding, Role
 from tunelint.similarity import Ragged, TokenHasher, normalise
 from tunelint.similarity.hashing import mix64, ranges, seed_constants
-from tunelint.similarity.text import normalised_bytes
+from tunelint.similarity.text import _nfkc, normalised_bytes, normalised_many
 
 if TYPE_CHECKING:
     from tunelint.labels import LabelSpec
@@ -165,9 +165,17 @@ class Batch:
         flat = [t for turns in turns_of for t in turns]
         count = len(flat)
         roles = np.fromiter(map(_ROLE_CODE.__getitem__, map(_ROLE_OF, flat)), dtype=np.int64, count=count)
-        digests = np.array(
-            [_system_digest(t.content) if t.role is system else digest(t.content) for t in flat], dtype=np.uint64
-        )
+        is_system = roles == _ROLE_CODE[system]
+        # Texts whose words are hashed: every non-system turn, its tool calls' names and arguments.
+        contents = [t.content for t in flat if t.role is not system]
+        # Their keys' normalised bytes, and their NFKC forms for the word hasher.
+        normal, contents_nfkc = normalised_many(contents)
+        digests = np.empty(count, dtype=np.uint64)
+        digests[~is_system] = np.fromiter(map(_DIGEST, normal), dtype=np.uint64, count=len(normal))
+        if len(contents) < count:
+            digests[is_system] = np.fromiter(
+                (_system_digest(t.content) for t in flat if t.role is system), dtype=np.uint64, count=count - len(contents)
+            )
         calls = list(map(_CALLS_OF, flat))
         call_counts = np.fromiter(map(len, calls), dtype=np.int64, count=count)
         with_calls = np.flatnonzero(call_counts).tolist()
@@ -198,26 +206,27 @@ class Batch:
         input_values = values[ranges(unit_at[starts], input_counts)]
         input_end = np.zeros(n + 1, dtype=np.int64)
         np.cumsum(input_counts, out=input_end[1:])
-        # Texts whose words are hashed: every non-system turn, its tool calls' names and arguments.
-        is_system = roles == _ROLE_CODE[system]
         seg_at = np.zeros(count + 1, dtype=np.int64)
         np.cumsum(np.where(is_system, 0, units), out=seg_at[1:])
-        contents = [t.content for t in flat if t.role is not system]
         called = [j for j in with_calls if not is_system[j]]
         if called:
             # Each turn's calls follow its content: splice them in after it.
             rank = np.cumsum(~is_system) - 1  # place of each non-system turn in `contents`
             seg_texts: list[str] = []
+            seg_nfkc: list[str] = []
             done = 0
             for j in called:
                 stop = int(rank[j]) + 1
                 seg_texts += contents[done:stop]
+                seg_nfkc += contents_nfkc[done:stop]
                 for c in calls[j]:
                     seg_texts += (c.name, c.arguments)
+                    seg_nfkc += (_nfkc(c.name), _nfkc(c.arguments))
                 done = stop
             seg_texts += contents[done:]
+            seg_nfkc += contents_nfkc[done:]
         else:
-            seg_texts = contents
+            seg_texts, seg_nfkc = contents, contents_nfkc
         all_range = np.stack((seg_at[starts], seg_at[ends]), axis=1)
         input_range = np.stack((seg_at[starts], seg_at[input_stop]), axis=1)
         output_range = np.stack((seg_at[starts], seg_at[starts]), axis=1)
@@ -252,6 +261,7 @@ class Batch:
             "output": output_key,
             "system": system_key,
             "seg_texts": seg_texts,
+            "seg_nfkc": seg_nfkc,
             "all": all_range,
             "in": input_range,
             "out": output_range,
@@ -405,7 +415,11 @@ class Batch:
 
     def _words(self, view: str) -> Ragged:
         keys = self.keys()
-        segments: Ragged = self._get("segments", lambda: _tokens_hasher().hash_texts(keys["seg_texts"]))
+        if "seg_nfkc" in keys:
+            build = lambda: _tokens_hasher().hash_texts(keys["seg_nfkc"], nfkc_done=True)  # noqa: E731
+        else:
+            build = lambda: _tokens_hasher().hash_texts(keys["seg_texts"])  # noqa: E731
+        segments: Ragged = self._get("segments", build)
         bounds = keys[view]
         if (
             len(bounds)

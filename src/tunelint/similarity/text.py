@@ -49,6 +49,25 @@ _LOWER_SPACED = bytes(
 _WIDE_SPACES = ("\x85", "\u1680", "\u2028", "\u2029")
 
 
+_ASCII_BYTES = bytes(range(128))
+
+
+def _folded_bytes(normal: str) -> bytes | None:
+    """`normal.casefold()` in UTF-8 through _LOWER_SPACED, or None when it holds one of the
+    _WIDE_SPACES (str.split must collapse it). Case folding goes character by character, and
+    lower-casing is case folding on ASCII: when no character outside ASCII changes (nearly
+    always: quotes, dashes, accented small letters), the text's own UTF-8 through the table is
+    the answer, without folding the whole text (~9 us for 700 characters)."""
+    encoded = normal.encode("utf-8", "surrogatepass")
+    outside = encoded.translate(None, _ASCII_BYTES).decode("utf-8", "surrogatepass")
+    if outside.casefold() != outside:
+        outside = normal.casefold()
+        encoded = outside.encode("utf-8", "surrogatepass")
+    if "\x85" in outside or "\u1680" in outside or "\u2028" in outside or "\u2029" in outside:
+        return None
+    return encoded.translate(_LOWER_SPACED)
+
+
 def normalised_bytes(text: str) -> bytes:
     """`normalise(text).encode("utf-8", "surrogatepass")`, without building a list of words
     when the text has no whitespace run to collapse (most texts: a line break between two
@@ -57,11 +76,9 @@ def normalised_bytes(text: str) -> bytes:
         # NFKC leaves ASCII unchanged and lower-casing equals case folding on it.
         data = text.encode("ascii").translate(_LOWER_SPACED)
     else:
-        folded = unicodedata.normalize("NFKC", text).casefold()
-        for space in _WIDE_SPACES:
-            if space in folded:
-                return " ".join(folded.split()).encode("utf-8", "surrogatepass")
-        data = folded.encode("utf-8", "surrogatepass").translate(_LOWER_SPACED)
+        data = _folded_bytes(unicodedata.normalize("NFKC", text))
+        if data is None:
+            return " ".join(unicodedata.normalize("NFKC", text).casefold().split()).encode("utf-8", "surrogatepass")
     # Every whitespace character is a space now: collapse the runs (a run of n spaces takes
     # about log2(n) passes; most runs are a paragraph break, two) and strip the ends.
     # (Each replacement shortens the text, so equal lengths mean nothing was left to replace.)
@@ -73,6 +90,31 @@ def normalised_bytes(text: str) -> bytes:
     return data
 
 
+def normalised_many(texts: Sequence[str]) -> tuple[list[bytes], list[str]]:
+    """`[normalised_bytes(t) for t in texts]`, and the texts in NFKC form (`_nfkc`: an ASCII
+    text is its own), in one pass: the NFKC form a non-ASCII text's key is made from is the
+    one `TokenHasher.hash_texts(..., nfkc_done=True)` reads its words from, not computed again."""
+    out: list[bytes] = []
+    append = out.append
+    nfkc = list(texts)
+    table = _LOWER_SPACED
+    for i, text in enumerate(texts):
+        if text.isascii():
+            data = text.encode("ascii").translate(table)
+        else:
+            normal = nfkc[i] = unicodedata.normalize("NFKC", text)
+            data = _folded_bytes(normal)
+            if data is None:
+                append(" ".join(normal.casefold().split()).encode("utf-8", "surrogatepass"))
+                continue
+        # As in normalised_bytes: collapse the runs of spaces, strip the ends.
+        collapsed = data.replace(b"  ", b" ")
+        while len(collapsed) != len(data):
+            data, collapsed = collapsed, collapsed.replace(b"  ", b" ")
+        append(data.strip(b" "))
+    return out, nfkc
+
+
 def tokenize(text: str) -> list[str]:
     """Return the words of the normalised text: runs of word characters (`\\w`), punctuation
     dropped."""
@@ -81,59 +123,103 @@ def tokenize(text: str) -> list[str]:
 
 # Table entry of a character whose case folding is several characters ("ß" -> "ss").
 _FOLDS_TO_SEVERAL = np.uint32(1 << 31)
+# Table entry of a code point not looked up yet (above every other entry but _FOLDS_TO_SEVERAL:
+# code points end at 0x10FFFF).
+_UNKNOWN = np.uint32(1 << 30)
 _SPACE = 32
+# A lookup that meets more new code points than this builds the whole table at once.
+_EAGER_AFTER = 50_000
 
 
-@functools.cache
-def _case_folding() -> np.ndarray:
-    """Each code point's case folding if that is one character, else _FOLDS_TO_SEVERAL.
-
-    Lets the bulk paths case-fold a whole batch with one array lookup: `str.casefold` measured
-    7 us per 900-char non-ASCII text. Built once per process (about 80 ms with the tables below).
-    """
-    code_points = np.arange(1, 0x110000, dtype=np.uint32)
+def _fold_entries(code_points: np.ndarray) -> np.ndarray:
+    """Each code point's case folding if that is one character, else _FOLDS_TO_SEVERAL."""
     # Fold every character in one call, each followed by NUL (which folds to itself), then
     # read back where each character's folding starts and how long it is.
     spaced = np.zeros(2 * len(code_points), dtype=np.uint32)
-    spaced[0::2] = code_points
+    spaced[0::2] = np.where(code_points == 0, ord("a"), code_points)
     folded_text = spaced.tobytes().decode("utf-32-le", "surrogatepass").casefold()
     folded = np.frombuffer(folded_text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
     ends = np.flatnonzero(folded == 0)
     starts = np.concatenate(([0], ends[:-1] + 1))
     single = (ends - starts) == 1
-    table = np.full(0x110000, _FOLDS_TO_SEVERAL, dtype=np.uint32)
-    table[0] = 0
-    table[code_points[single]] = folded[starts[single]]
-    return table
+    out = np.full(len(code_points), _FOLDS_TO_SEVERAL, dtype=np.uint32)
+    out[single] = folded[starts[single]]
+    out[code_points == 0] = 0  # NUL folds to itself (read as "a" above: it is the separator)
+    return out
 
 
-def _matching(pattern: str) -> np.ndarray:
-    """Which code points the one-character regular expression `pattern` matches."""
-    every_char = np.arange(0x110000, dtype=np.uint32).tobytes().decode("utf-32-le", "surrogatepass")
-    spans = np.array([m.span() for m in re.finditer(f"(?:{pattern})+", every_char)], dtype=np.int64)
-    marks = np.zeros(0x110000 + 1, dtype=np.int8)
+def _matching_of(code_points: np.ndarray, pattern: str) -> np.ndarray:
+    """Which of the code points the one-character regular expression `pattern` matches."""
+    text = np.asarray(code_points, dtype=np.uint32).tobytes().decode("utf-32-le", "surrogatepass")
+    spans = np.array([m.span() for m in re.finditer(f"(?:{pattern})+", text)], dtype=np.int64).reshape(-1, 2)
+    marks = np.zeros(len(code_points) + 1, dtype=np.int8)
     marks[spans[:, 0]] = 1
     marks[spans[:, 1]] = -1
     return np.cumsum(marks[:-1], dtype=np.int8).view(np.bool_)
 
 
-@functools.cache
-def _word_table() -> np.ndarray:
-    """Each code point's case folding if that is one word character (`\\w`), 0 for a non-word
-    character, _FOLDS_TO_SEVERAL if it folds to several characters (the text is then left to
-    str.casefold: rare, "ß", "İ", some Greek)."""
-    folding = _case_folding()
+def _word_entries(code_points: np.ndarray) -> np.ndarray:
+    """`_word_table` at these code points: the case folding if that is one word character
+    (`\\w`), 0 for a non-word character, _FOLDS_TO_SEVERAL if it folds to several characters
+    (the text is then left to str.casefold: rare, "ß", "İ", some Greek)."""
+    folding = _fold_entries(code_points)
     several = folding == _FOLDS_TO_SEVERAL
     single = np.where(several, 0, folding)
-    return np.where(several, _FOLDS_TO_SEVERAL, np.where(_matching(r"\w")[single], single, 0))
+    return np.where(several, _FOLDS_TO_SEVERAL, np.where(_matching_of(single, r"\w"), single, 0))
+
+
+def _normalise_entries(code_points: np.ndarray) -> np.ndarray:
+    """`_normalise_table` at these code points: the case folding, whitespace (what str.split
+    splits on) as a space."""
+    table = _fold_entries(code_points)
+    table[_matching_of(code_points, r"\s")] = _SPACE
+    return table
+
+
+@functools.cache
+def _word_table() -> np.ndarray:
+    """`_word_entries` of every code point."""
+    return _word_entries(np.arange(0x110000, dtype=np.uint32))
 
 
 @functools.cache
 def _normalise_table() -> np.ndarray:
-    """Each code point's case folding, whitespace (what str.split splits on) as a space."""
-    table = _case_folding().copy()
-    table[_matching(r"\s")] = _SPACE
-    return table
+    """`_normalise_entries` of every code point."""
+    return _normalise_entries(np.arange(0x110000, dtype=np.uint32))
+
+
+class _LazyTable:
+    """A table over every code point whose entries are computed the first time a text holds
+    the code point: a process meets a few hundred distinct characters, and building the whole
+    table cost ~0.15 CPU-s per process (each worker paid it). The entries are those of the
+    whole table (`entries(all code points)`); tests/test_similarity.py compares them."""
+
+    def __init__(self, entries: Callable[[np.ndarray], np.ndarray]) -> None:
+        self._entries = entries
+        self._table: np.ndarray | None = None
+
+    def take(self, code_points: np.ndarray) -> tuple[np.ndarray, bool]:
+        """(each code point's entry, whether any entry is _FOLDS_TO_SEVERAL)."""
+        table = self._table
+        if table is None:
+            table = self._table = np.full(0x110000, _UNKNOWN, dtype=np.uint32)
+        chars = np.take(table, code_points)
+        # One test for both rare cases: _FOLDS_TO_SEVERAL is above _UNKNOWN.
+        if not (chars >= _UNKNOWN).any():
+            return chars, False
+        unknown = chars == _UNKNOWN
+        if unknown.any():
+            missing = np.unique(code_points[unknown])
+            if len(missing) > _EAGER_AFTER:
+                table[:] = self._entries(np.arange(0x110000, dtype=np.uint32))
+            else:
+                table[missing] = self._entries(missing)
+            chars = np.take(table, code_points)
+        return chars, bool((chars == _FOLDS_TO_SEVERAL).any())
+
+
+_WORDS = _LazyTable(_word_entries)
+_NORMAL = _LazyTable(_normalise_entries)
 
 
 @functools.cache
@@ -148,22 +234,23 @@ def _ascii_tables() -> tuple[bytes, bytes]:
 
 
 def _fold_piece(
-    texts: Sequence[str], separator: str, table: Callable[[], np.ndarray], ascii_table: bytes
+    texts: Sequence[str], separator: str, table: _LazyTable, ascii_table: bytes, nfkc_done: bool = False
 ) -> tuple[np.ndarray, np.ndarray]:
-    """NFKC the texts, join them with `separator` and map every character through the table.
+    """NFKC the texts (unless `nfkc_done`), join them with `separator` and map every character
+    through the table.
 
     Returns the mapped characters (uint8 if all is ASCII, else uint32) and where each text
     starts among them (one more entry: where the next text would start).
     """
-    prepared = [_nfkc(text) for text in texts]
+    prepared = texts if nfkc_done else [_nfkc(text) for text in texts]
     joined = separator.join(prepared)
     if joined.isascii():
         chars = np.frombuffer(joined.encode("ascii").translate(ascii_table), np.uint8)
     else:
-        chars = np.take(table(), _code_points(joined))
-        if (chars == _FOLDS_TO_SEVERAL).any():
+        chars, several = table.take(_code_points(joined))
+        if several:
             prepared = [text.casefold() for text in prepared]
-            chars = np.take(table(), _code_points(separator.join(prepared)))
+            chars, _ = table.take(_code_points(separator.join(prepared)))
     starts = np.zeros(len(prepared) + 1, dtype=np.int64)
     np.cumsum(np.fromiter(map(len, prepared), dtype=np.int64, count=len(prepared)), out=starts[1:])
     starts[1:] += np.arange(1, len(prepared) + 1) * len(separator)
@@ -218,9 +305,11 @@ class TokenHasher:
         """Hashes of the words of one text, in order (`tokenize`, then `hash_tokens`)."""
         return self.hash_texts([text]).values
 
-    def hash_texts(self, texts: Sequence[str]) -> Ragged:
-        """Word hashes of each text, in order: row i holds the hashes of `tokenize(texts[i])`."""
-        return Ragged.concatenate([self._hash_words(piece) for piece in _pieces(texts)])
+    def hash_texts(self, texts: Sequence[str], nfkc_done: bool = False) -> Ragged:
+        """Word hashes of each text, in order: row i holds the hashes of `tokenize(texts[i])`.
+        `nfkc_done`: each text is already `_nfkc` of the text meant (`normalised_many` gives
+        them), so it is not normalised again."""
+        return Ragged.concatenate([self._hash_words(piece, nfkc_done) for piece in _pieces(texts)])
 
     def hash_normalised(self, texts: Sequence[str]) -> np.ndarray:
         """One uint64 per text, a hash of `normalise(text)`: equal normalised texts get equal
@@ -229,9 +318,9 @@ class TokenHasher:
         parts = [self._hash_normalised(piece) for piece in _pieces(texts)]
         return np.concatenate(parts) if parts else np.empty(0, dtype=U64)
 
-    def _hash_words(self, texts: Sequence[str]) -> Ragged:
+    def _hash_words(self, texts: Sequence[str], nfkc_done: bool = False) -> Ragged:
         # "\n" is not a word character, so no word spans two texts.
-        chars, text_starts = _fold_piece(texts, "\n", _word_table, _ascii_tables()[0])
+        chars, text_starts = _fold_piece(texts, "\n", _WORDS, _ascii_tables()[0], nfkc_done)
         is_word = np.zeros(len(chars) + 2, dtype=np.bool_)
         np.not_equal(chars, 0, out=is_word[1:-1])
         # Word and non-word characters alternate, starting and ending outside a word.
@@ -243,7 +332,7 @@ class TokenHasher:
 
     def _hash_normalised(self, texts: Sequence[str]) -> np.ndarray:
         # NUL is not whitespace, so no run of spaces spans two texts; the NULs are dropped below.
-        chars, text_starts = _fold_piece(texts, "\0", _normalise_table, _ascii_tables()[1])
+        chars, text_starts = _fold_piece(texts, "\0", _NORMAL, _ascii_tables()[1])
         count = len(chars)
         padded = np.zeros(count + 2, dtype=np.bool_)
         is_space = padded[1:-1]
