@@ -441,15 +441,23 @@ def _parses_alike(candidate: str, first: str, region: str) -> bool:
     if not digits or digits.startswith(str(phonenumbers.country_code_for_region(region))):
         return False
     for name in (first, region):
-        metadata = phonenumbers.PhoneMetadata.metadata_for_region(name, None)
-        if metadata is None or metadata.international_prefix is None:
+        prefixes = _dialling_prefixes(name)
+        if prefixes is None:
             return False
-        if re.compile(metadata.international_prefix).match(digits):
-            return False
-        prefix = _prefix_pattern(metadata)
-        if prefix is not None and prefix.match(digits):
+        if any(prefix.match(digits) for prefix in prefixes):
             return False
     return True
+
+
+@lru_cache(maxsize=None)
+def _dialling_prefixes(region: str) -> tuple[re.Pattern[str], ...] | None:
+    """`region`'s international prefix and national prefix for parsing, compiled (None: it has
+    no international prefix)."""
+    metadata = phonenumbers.PhoneMetadata.metadata_for_region(region, None)
+    if metadata is None or metadata.international_prefix is None:
+        return None
+    prefix = _prefix_pattern(metadata)
+    return (re.compile(metadata.international_prefix),) + (() if prefix is None else (prefix,))
 
 
 def _same_answer(candidate: str, matched: bool, first: str, region: str) -> bool:
@@ -492,6 +500,14 @@ def _inner_cannot_be_valid(candidate: str, region: str) -> int | None:
     return None
 
 
+@lru_cache(maxsize=65536)
+def _answering_otherwise(candidate: str, matched: bool, first: str, regions: tuple[str, ...]) -> frozenset[str]:
+    """The `regions` whose `_parse_and_verify` may answer `candidate` otherwise than `first`'s did."""
+    if _region_free(candidate):
+        return frozenset()
+    return frozenset(r for r in regions if not _same_answer(candidate, matched, first, r))
+
+
 # Fewer tries than this in all (phonenumbers gives up after 65,535 failed ones) and replaying a
 # matcher's search in another region cannot run out of tries where the other's would not.
 _REPLAY_TRIES = 60000
@@ -531,7 +547,18 @@ class _ValidMatcher(phonenumbers.PhoneNumberMatcher):
         self.calls.append((candidate, offset, mark, len(self.tried), found))
         return found
 
-    def spans_in(self, region: str) -> list[tuple[int, int]]:
+    def differing(self, regions: tuple[str, ...]) -> list[frozenset[str]]:
+        """Per extraction of this search (`calls`), the `regions` in which one of its tried
+        candidates may be answered otherwise (`_same_answer` is False)."""
+        first = self.preferred_region
+        tried = self.tried
+        out = []
+        for _candidate, _offset, lo, hi, _found in self.calls:
+            regions_ = [_answering_otherwise(c, matched, first, regions) for c, matched in tried[lo:hi]]
+            out.append(frozenset().union(*regions_) if len(regions_) != 1 else regions_[0])
+        return out
+
+    def spans_in(self, region: str, differs: list[frozenset[str]] | None = None) -> list[tuple[int, int]]:
         """(start, end) of the matches the matcher of `region` finds over the same text (run to
         the end first).
 
@@ -542,14 +569,16 @@ class _ValidMatcher(phonenumbers.PhoneNumberMatcher):
         is extracted again in `region`. While each ends where this search's did, the next
         candidate is the same one, so only those are redone; when one does not, or the tries
         come near phonenumbers' limit, `region`'s matcher is run over the whole text.
+        `differs`: `differing()` for a tuple of regions holding `region`, when known.
         """
         other: _ValidMatcher | None = None
         spans: list[tuple[int, int]] = []
         first = self.preferred_region
         tried = self.tried
         skipped = 0
-        for candidate, offset, lo, hi, found in self.calls:
-            if all(_same_answer(c, matched, first, region) for c, matched in tried[lo:hi]):
+        for k, (candidate, offset, lo, hi, found) in enumerate(self.calls):
+            if (region not in differs[k] if differs is not None
+                    else all(_same_answer(c, matched, first, region) for c, matched in tried[lo:hi])):
                 if found is not None:
                     spans.append((found.start, found.end))
                 continue
@@ -628,9 +657,17 @@ def _matches(
     first = _ValidMatcher(text, regions[0])
     for match in first:
         found[(match.start, match.end)] = True
-    for region in regions[1:]:
-        for span in first.spans_in(region):
-            found[span] = True
+    others = regions[1:]
+    if others:
+        differs = first.differing(others)
+        differing = frozenset().union(*differs)
+        near_limit = len(first.tried) + len(first.calls) >= _REPLAY_TRIES
+        for region in others:
+            # Where every tried candidate is answered alike, the region's search is this one's:
+            # its matches are found already.
+            if region in differing or near_limit:
+                for span in first.spans_in(region, differs):
+                    found[span] = True
     if possible:
         for match in _PossibleMatcher(text, regions[0], first.parsed):
             found.setdefault((match.start, match.end), False)
