@@ -996,6 +996,38 @@ def test_replayed_regions_find_the_union_of_every_region(text: str, regions: lis
     assert got == tuple((s, e, v) for (s, e), v in sorted(expected.items()))
 
 
+def _union_with_possible(text: str, regions: list[str]) -> tuple[tuple[int, int, bool], ...]:
+    import phonenumbers
+
+    expected: dict[tuple[int, int], bool] = {}
+    for region in regions:
+        for m in phonenumbers.PhoneNumberMatcher(text, region, leniency=phonenumbers.Leniency.VALID):
+            expected[(m.start, m.end)] = True
+    for m in phonenumbers.PhoneNumberMatcher(text, regions[0], leniency=phonenumbers.Leniency.POSSIBLE):
+        expected.setdefault((m.start, m.end), False)
+    return tuple((s, e, v) for (s, e), v in sorted(expected.items()))
+
+
+@settings(max_examples=300, deadline=None)
+@given(text=st.one_of(_PHONE_PROSE, _PHONE_TEXT),
+       regions=st.lists(st.sampled_from(_REGIONS), min_size=1, max_size=6, unique=True))
+def test_possible_pass_reusing_valid_parses_finds_the_librarys_matches(text: str, regions: list[str]) -> None:
+    """The POSSIBLE pass answers the candidates the VALID pass parsed from that parse: the same
+    matches as the library's POSSIBLE matcher (with every region's VALID matches)."""
+    from tunelint.privacy.phone import _matches
+
+    assert _matches.__wrapped__(text, tuple(regions), True) == _union_with_possible(text, regions)
+
+
+def test_possible_pass_reuses_valid_parses_on_real_numbers() -> None:
+    from tunelint.privacy.phone import _matches
+
+    for text in ["Call me on +44 20 7946 1132 after six.", "text (415) 856-6472 now", "ring 020 7946 0958 x12",
+                 "call +1 415-555-0132 or 415 555 0133", "phone 12 34 56 78 90", "tel: 555-0132"]:
+        for regions in (["US", "GB", "DE", "FR", "IL", "IN", "CA", "BR"], ["GB"], ["FR", "US"]):
+            assert _matches.__wrapped__(text, tuple(regions), True) == _union_with_possible(text, regions), text
+
+
 _TOKEN_TEXT = st.lists(
     st.one_of(
         st.text(alphabet="ab.-_@:%/0123456789fF", min_size=1, max_size=12),
@@ -1156,3 +1188,33 @@ def test_a_phone_candidate_that_fails_to_parse_leaves_no_cycle_holding_the_calle
         gc.enable()
     assert found[-1] and found[-1][0].entity_type == "PHONE_NUMBER"
     assert left == 0
+
+
+def test_inner_candidates_are_the_ones_phonenumbers_tries() -> None:
+    """`_inner_candidates` lists what `_extract_inner_match` passes to `_parse_and_verify`, in order."""
+    import phonenumbers
+
+    from tunelint.privacy.phone import _inner_candidates
+
+    class Recording(phonenumbers.PhoneNumberMatcher):
+        def _parse_and_verify(self, candidate, offset):  # type: ignore[no-untyped-def]
+            seen.append((candidate, offset))
+            return None
+
+    for candidate in ["(415) 856-6472", "512-552-4424", "651-234-2345/332-445-1234", "12345 - 332-445-1234",
+                      "12345. 332-445-1234", "3324451234 8002341234", "+44 20 7946 1132", "(650) 223 3345 (754) 223",
+                      "020\u20127946 0958", "1. 2. 3", ""]:
+        seen: list[tuple[str, int]] = []
+        Recording(candidate, "US", leniency=phonenumbers.Leniency.VALID)._extract_inner_match(candidate, 0)
+        assert _inner_candidates(candidate) == seen, candidate
+
+
+@settings(max_examples=300, deadline=None)
+@given(text=st.one_of(_PHONE_PROSE, _PHONE_TEXT),
+       regions=st.lists(st.sampled_from(_REGIONS), min_size=2, max_size=8, unique=True))
+def test_regions_skipping_whole_matches_find_every_regions_matches(text: str, regions: list[str]) -> None:
+    """A whole-candidate match is not extracted again in a region where no inner candidate can be
+    valid: the matches are still the union of every region's (and the POSSIBLE pass's)."""
+    from tunelint.privacy.phone import _matches
+
+    assert _matches.__wrapped__(text, tuple(regions), True) == _union_with_possible(text, regions)

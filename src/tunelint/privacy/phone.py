@@ -16,7 +16,11 @@ from typing import Any, NamedTuple
 
 import phonenumbers
 import phonenumbers.phonenumbermatcher as _matcher_module
-from phonenumbers.phonenumbermatcher import _choose_formatting_pattern_for_number
+from phonenumbers.phonenumbermatcher import (
+    _INNER_MATCHES,
+    _UNWANTED_END_CHAR_PATTERN,
+    _choose_formatting_pattern_for_number,
+)
 from phonenumbers.phonenumberutil import (
     _formatting_rule_has_first_group_only,
     _maybe_strip_national_prefix_carrier_code,
@@ -439,15 +443,23 @@ def _parses_alike(candidate: str, first: str, region: str) -> bool:
     if not digits or digits.startswith(str(phonenumbers.country_code_for_region(region))):
         return False
     for name in (first, region):
-        metadata = phonenumbers.PhoneMetadata.metadata_for_region(name, None)
-        if metadata is None or metadata.international_prefix is None:
+        prefixes = _dialling_prefixes(name)
+        if prefixes is None:
             return False
-        if re.compile(metadata.international_prefix).match(digits):
-            return False
-        prefix = _prefix_pattern(metadata)
-        if prefix is not None and prefix.match(digits):
+        if any(prefix.match(digits) for prefix in prefixes):
             return False
     return True
+
+
+@lru_cache(maxsize=None)
+def _dialling_prefixes(region: str) -> tuple[re.Pattern[str], ...] | None:
+    """`region`'s international prefix and national prefix for parsing, compiled (None: it has
+    no international prefix)."""
+    metadata = phonenumbers.PhoneMetadata.metadata_for_region(region, None)
+    if metadata is None or metadata.international_prefix is None:
+        return None
+    prefix = _prefix_pattern(metadata)
+    return (re.compile(metadata.international_prefix),) + (() if prefix is None else (prefix,))
 
 
 def _same_answer(candidate: str, matched: bool, first: str, region: str) -> bool:
@@ -457,6 +469,45 @@ def _same_answer(candidate: str, matched: bool, first: str, region: str) -> bool
         or (not matched and _cannot_be_valid_in(candidate, region))
         or _parses_alike(candidate, first, region)
     )
+
+
+def _inner_candidates(candidate: str) -> list[tuple[str, int]]:
+    """Every (candidate, offset in `candidate`) phonenumbers' `_extract_inner_match` can try
+    inside `candidate`, in its order (all of them: its try limit can only stop it earlier)."""
+    out = []
+    for pattern in _INNER_MATCHES:
+        group_match = pattern.search(candidate)
+        if group_match is not None:
+            out.append((_trimmed(candidate[: group_match.start()]), 0))
+        while group_match is not None:
+            out.append((_trimmed(group_match.group(1)), group_match.start(1)))
+            group_match = pattern.search(candidate, group_match.start() + 1)
+    return out
+
+
+def _trimmed(candidate: str) -> str:
+    # PhoneNumberMatcher._trim_after_first_match with the unwanted-end-characters pattern.
+    trailing = _UNWANTED_END_CHAR_PATTERN.search(candidate)
+    return candidate if trailing is None else candidate[: trailing.start()]
+
+
+@lru_cache(maxsize=65536)
+def _inner_cannot_be_valid(candidate: str, region: str) -> int | None:
+    """How many candidates `_extract_inner_match` can try inside `candidate` once the whole of
+    it failed in `region`, when none of them can be valid there (None: one can). The whole
+    candidate again at its own offset fails again: parsing reads only the candidate."""
+    inner = _inner_candidates(candidate)
+    if all((c == candidate and at == 0) or _cannot_be_valid_in(c, region) for c, at in inner):
+        return len(inner)
+    return None
+
+
+@lru_cache(maxsize=65536)
+def _answering_otherwise(candidate: str, matched: bool, first: str, regions: tuple[str, ...]) -> frozenset[str]:
+    """The `regions` whose `_parse_and_verify` may answer `candidate` otherwise than `first`'s did."""
+    if _region_free(candidate):
+        return frozenset()
+    return frozenset(r for r in regions if not _same_answer(candidate, matched, first, r))
 
 
 # Fewer tries than this in all (phonenumbers gives up after 65,535 failed ones) and replaying a
@@ -502,6 +553,8 @@ class _ValidMatcher(phonenumbers.PhoneNumberMatcher):
     def __init__(self, text: str, region: str) -> None:
         super().__init__(text, region, leniency=phonenumbers.Leniency.VALID)
         self.tried: list[tuple[str, bool]] = []
+        # The matches it parsed, by (offset, candidate): `_PossibleMatcher` reads them.
+        self.parsed: dict[tuple[int, str], Any] = {}
         # (candidate, offset, first and end index into `tried`, the match or None)
         self.calls: list[tuple[str, int, int, int, Any]] = []
 
@@ -510,6 +563,8 @@ class _ValidMatcher(phonenumbers.PhoneNumberMatcher):
             found = None
         else:
             found = super()._parse_and_verify(candidate, offset)
+            if found is not None:
+                self.parsed[(offset, candidate)] = found
         self.tried.append((candidate, found is not None))
         return found
 
@@ -519,7 +574,18 @@ class _ValidMatcher(phonenumbers.PhoneNumberMatcher):
         self.calls.append((candidate, offset, mark, len(self.tried), found))
         return found
 
-    def spans_in(self, region: str) -> list[tuple[int, int]]:
+    def differing(self, regions: tuple[str, ...]) -> list[frozenset[str]]:
+        """Per extraction of this search (`calls`), the `regions` in which one of its tried
+        candidates may be answered otherwise (`_same_answer` is False)."""
+        first = self.preferred_region
+        tried = self.tried
+        out = []
+        for _candidate, _offset, lo, hi, _found in self.calls:
+            regions_ = [_answering_otherwise(c, matched, first, regions) for c, matched in tried[lo:hi]]
+            out.append(frozenset().union(*regions_) if len(regions_) != 1 else regions_[0])
+        return out
+
+    def spans_in(self, region: str, differs: list[frozenset[str]] | None = None) -> list[tuple[int, int]]:
         """(start, end) of the matches the matcher of `region` finds over the same text (run to
         the end first).
 
@@ -530,16 +596,28 @@ class _ValidMatcher(phonenumbers.PhoneNumberMatcher):
         is extracted again in `region`. While each ends where this search's did, the next
         candidate is the same one, so only those are redone; when one does not, or the tries
         come near phonenumbers' limit, `region`'s matcher is run over the whole text.
+        `differs`: `differing()` for a tuple of regions holding `region`, when known.
         """
         other: _ValidMatcher | None = None
         spans: list[tuple[int, int]] = []
         first = self.preferred_region
         tried = self.tried
-        for candidate, offset, lo, hi, found in self.calls:
-            if all(_same_answer(c, matched, first, region) for c, matched in tried[lo:hi]):
+        skipped = 0
+        for k, (candidate, offset, lo, hi, found) in enumerate(self.calls):
+            if (region not in differs[k] if differs is not None
+                    else all(_same_answer(c, matched, first, region) for c, matched in tried[lo:hi])):
                 if found is not None:
                     spans.append((found.start, found.end))
                 continue
+            if found is not None and hi - lo == 1 and found.start == offset and found.end == offset + len(candidate):
+                # The whole candidate matched here. In `region` it matches whole too (the same
+                # span, found already), or fails and the inner candidates are tried; when none
+                # of them can be valid there, it finds nothing: no new span either way, and its
+                # search goes on from the same place. (Its tries are counted all the same.)
+                inner = _inner_cannot_be_valid(candidate, region)
+                if inner is not None:
+                    skipped += 1 + inner
+                    continue
             if other is None:
                 other = _ValidMatcher(self.text, region)
             theirs = other._extract_match(candidate, offset)
@@ -548,7 +626,7 @@ class _ValidMatcher(phonenumbers.PhoneNumberMatcher):
                 return [(m.start, m.end) for m in _ValidMatcher(self.text, region)]
             if theirs is not None:
                 spans.append((theirs.start, theirs.end))
-        if len(tried) + len(self.calls) + (len(other.tried) if other is not None else 0) >= _REPLAY_TRIES:
+        if len(tried) + len(self.calls) + skipped + (len(other.tried) if other is not None else 0) >= _REPLAY_TRIES:
             return [(m.start, m.end) for m in _ValidMatcher(self.text, region)]
         return spans
 
@@ -570,13 +648,23 @@ def _possible_lengths(desc: Any) -> list[int]:
 
 
 class _PossibleMatcher(phonenumbers.PhoneNumberMatcher):
-    """phonenumbers' matcher at POSSIBLE leniency, not parsing candidates too short to be possible."""
+    """phonenumbers' matcher at POSSIBLE leniency, not parsing candidates too short to be possible.
 
-    def __init__(self, text: str, region: str) -> None:
+    `parsed`: the matches a VALID matcher of the same text and region found, by (offset,
+    candidate). Such a candidate parses to the same number here (`parse` reads only the
+    candidate and the region), and the checks VALID makes before parsing are a superset of
+    POSSIBLE's, so its answer here is whether that number is possible: no second parse.
+    """
+
+    def __init__(self, text: str, region: str, parsed: dict[tuple[int, str], Any] | None = None) -> None:
         super().__init__(text, region, leniency=phonenumbers.Leniency.POSSIBLE)
         self._floor = _possible_floor(region)
+        self._parsed = parsed or {}
 
     def _parse_and_verify(self, candidate: str, offset: int):  # type: ignore[no-untyped-def]
+        known = self._parsed.get((offset, candidate))
+        if known is not None:
+            return known if phonenumbers.is_possible_number(known.number) else None
         if _cannot_be_valid(candidate, self._floor):
             return None
         return super()._parse_and_verify(candidate, offset)
@@ -596,11 +684,19 @@ def _matches(
     first = _ValidMatcher(text, regions[0])
     for match in first:
         found[(match.start, match.end)] = True
-    for region in regions[1:]:
-        for span in first.spans_in(region):
-            found[span] = True
+    others = regions[1:]
+    if others:
+        differs = first.differing(others)
+        differing = frozenset().union(*differs)
+        near_limit = len(first.tried) + len(first.calls) >= _REPLAY_TRIES
+        for region in others:
+            # Where every tried candidate is answered alike, the region's search is this one's:
+            # its matches are found already.
+            if region in differing or near_limit:
+                for span in first.spans_in(region, differs):
+                    found[span] = True
     if possible:
-        for match in _PossibleMatcher(text, regions[0]):
+        for match in _PossibleMatcher(text, regions[0], first.parsed):
             found.setdefault((match.start, match.end), False)
     return tuple((start, end, valid) for (start, end), valid in sorted(found.items()))
 

@@ -16,7 +16,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
-from tunelint.privacy.prefilter import batch_gate
+from tunelint.privacy.prefilter import HyperscanGate, batch_gate
 from tunelint.privacy.spans import Span, resolve_overlaps
 
 # Values that stand for a secret rather than being one: <your-key>, ${DB_PASSWORD},
@@ -340,6 +340,54 @@ RE2_GATES: dict[str, str] = {
 }
 
 
+# The same gates for Hyperscan (`prefilter.HyperscanGate`), over a text's UTF-8 bytes: each a
+# superset of the RE2 gate above (a test checks it), cut to what keeps Hyperscan's compilation
+# short (long counted repeats cost most of it). Python's `(?i)` takes "İ" and "ı" for "i", "K"
+# (Kelvin) for "k" and "ſ" for "s": spelled out as their bytes.
+_FOLDS = {"i": rb"\xc4\xb0|\xc4\xb1", "k": rb"\xe2\x84\xaa", "s": rb"\xc5\xbf"}
+
+
+def _caseless(word: str) -> bytes:
+    """`word` matched as Python's `(?i)` matches it, as a byte pattern."""
+    out = b""
+    for ch in word:
+        if not ch.isalpha():
+            out += re.escape(ch).encode()
+            continue
+        pair = f"[{ch.lower()}{ch.upper()}]".encode()
+        out += b"(?:" + pair + b"|" + _FOLDS[ch.lower()] + b")" if ch.lower() in _FOLDS else pair
+    return out
+
+
+# Python's `\s`, widened to every byte of a non-ASCII character.
+_HS_SPACE = rb"[\t-\r\x1c-\x20\x80-\xff]"
+_HS_ASSIGNED = (
+    b"(?:" + b"|".join(_caseless(w) for w in ("key", "secret", "token", "passwd", "password", "passphrase", "pwd"))
+    + b"|" + _caseless("credential") + b"(?:" + _caseless("s") + b")?)" + rb"""["']?""" + _HS_SPACE + b"*[:=]"
+)
+HS_GATES: dict[str, bytes] = {
+    "PRIVATE_KEY": rb"-----BEGIN [A-Z0-9 ]*PRIVATE KEY",
+    "AWS_ACCESS_KEY_ID": rb"(?:AKIA|ASIA|ABIA|ACCA)[A-Z0-9]{8}",
+    "AWS_SECRET_ACCESS_KEY": (b"(?:" + _caseless("aws") + b"[ _-]?" + _caseless("secret") + b"|"
+                              + _caseless("secret") + b"[ _-]?" + _caseless("access") + b")"),
+    "GITHUB_TOKEN": rb"gh[pousr]_[A-Za-z0-9]{36}|github_pat_",
+    "SLACK_TOKEN": rb"xox[baprse]-|xapp-",
+    "SLACK_WEBHOOK": rb"https://hooks\.slack\.com/",
+    "ANTHROPIC_API_KEY": rb"sk-ant-",
+    "OPENAI_API_KEY": rb"sk-(?:proj-|svcacct-|admin-|[A-Za-z0-9]{32})",
+    "STRIPE_SECRET_KEY": rb"[sr]k_live_",
+    "STRIPE_TEST_KEY": rb"[sr]k_test_",
+    "GOOGLE_API_KEY": rb"AIza[0-9A-Za-z_-]{8}",
+    "GOOGLE_OAUTH_TOKEN": rb"ya29\.",
+    "SENDGRID_API_KEY": rb"SG\.",
+    "JWT": rb"eyJ",
+    "CONNECTION_STRING_PASSWORD": rb"""://[^\t-\r\x1c-\x20:/@'"]*:""",
+    "BEARER_TOKEN": _caseless("bearer") + _HS_SPACE + rb"+[A-Za-z0-9._~+/-]{20}",
+    "PASSWORD": _HS_ASSIGNED,
+    "GENERIC_SECRET": _HS_ASSIGNED,
+}
+
+
 def _contains_any(text: str, needles: tuple[str, ...]) -> bool:
     # A plain loop: `any()` over a generator costs more than the substring tests themselves.
     for needle in needles:
@@ -365,6 +413,7 @@ class SecretDetector:
         self._any_lower_needle = tuple(sorted({n for _, _, low in self._rules for n in low}))
         # One RE2 pattern for `prefilter.batch_gate`: what the rules' own patterns need.
         self.batch_pattern = "|".join(RE2_GATES[rule.kind] for rule, _, _ in self._rules)
+        self._hyperscan = HyperscanGate([HS_GATES[rule.kind] for rule, _, _ in self._rules])
 
     def detect(self, text: str) -> list[Span]:
         """Secret spans in `text` (kind in `entity_type`), overlaps resolved, in text order."""
@@ -388,7 +437,9 @@ class SecretDetector:
 
     def gate(self, texts: Sequence[str]) -> list[int] | None:
         """Indices of the `texts` `detect` may find a secret in, tested for all at once (None:
-        any of them); the others hold none."""
+        any of them); the others hold none. With Hyperscan when it runs here, else RE2."""
+        if self._hyperscan.runs():
+            return self._hyperscan(texts)
         return batch_gate(texts, self.batch_pattern)
 
     def detect_many(self, texts: Sequence[str]) -> list[list[Span]]:
