@@ -300,6 +300,84 @@ def test_volatile_detect_many_with_the_parts_is_detect_per_example(pairs):
     assert check.detect_many(examples) == [check.detect(e) for e in examples]
 
 
+# Upper- and mixed-case pieces, and the characters whose case mapping is odd, for the paths that
+# read the outputs and inputs as they are (not lower-cased).
+_CASED_PIECES = _VOLATILE_PIECES + [
+    "Dollars", "USD", "EUROS", " Pounds", "IN STOCK", "Only 3 LEFT", "12 Items Remaining", "VERSION 4.2", "Release 7",
+    "PYTHON 3.12", "Node.JS 18", "GO-1", "As Of MARCH 2024", "SINCE 1999", "MAY 5TH, 2023", "4 JUNE 2022", "FROM",
+    "Currently ", "AT THE MOMENT", "The Latest", "THIS YEAR", "$5 K", "$5 Million", " PER MONTH", " a Year", "£3",
+    "¥ 7", "ſ", "ı", "\u212a", "İnr", "\u00a0", "٣", "Σ", "ẞ",
+]
+
+
+def test_lower_casing_maps_only_ascii_letters_and_kelvin_to_ascii():
+    # What _RARE_GATE_CASED relies on: one character for one (but U+0130), and no character
+    # outside ASCII lower-cases to ASCII but the Kelvin sign (to "k").
+    for u in range(0x80, 0x110000):
+        c = chr(u)
+        low = c.lower()
+        if u == 0x130:
+            continue
+        assert len(low) == 1, hex(u)
+        assert not low.isascii() or u == 0x212A, hex(u)
+    assert all(chr(u).lower() == chr(u) or "A" <= chr(u) <= "Z" for u in range(0x80))
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(_text(_CASED_PIECES), min_size=2, max_size=8))
+def test_volatile_cased_gate_passes_every_text_whose_lower_case_the_gate_passes(texts):
+    lowers = [t.lower() for t in texts]
+    cased = textscan.regex_gate(texts, task_fit._RARE_GATE_CASED)
+    plain = textscan.regex_gate(lowers, task_fit._RARE_GATE)
+    for text, lower, c, p in zip(texts, lowers, cased, plain):
+        assert c or not p, text
+        if any(pattern.search(lower) for pattern in task_fit._VOLATILE_PATTERNS[1:]):
+            assert c, text
+
+
+@settings(max_examples=400)
+@given(_text(_CASED_PIECES))
+def test_symbol_prices_are_the_matches_of_the_lower_cased_text(text):
+    if textscan.has_digit(text):
+        assert task_fit._symbol_prices(text) == task_fit._volatile_matches(text, text.lower(), False)
+        assert task_fit._symbol_prices(text) == [(k, m) for k, m in _volatile_reference(text)
+                                                  if task_fit._VOLATILE_PATTERNS[0].match(m.lower())]
+    assert textscan.has_digit(text) == textscan.has_digit(text.lower())
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(_text(_CASED_PIECES + ["5 ", "inr", "Eur"]), min_size=2, max_size=8))
+def test_price_gate_cased_passes_every_input_with_a_price(texts):
+    gate = textscan.regex_gate(texts, task_fit._PRICE_GATE_CASED)
+    for text, passed in zip(texts, gate):
+        if task_fit._price_in(text.lower()):
+            assert passed, text
+
+
+@settings(max_examples=200)
+@given(st.lists(st.tuples(st.sampled_from(["system", "user", "assistant", "tool"]), _text(_CASED_PIECES, max_size=5)), max_size=6))
+def test_input_text_is_the_examples(turns):
+    from tunelint.models import Example, Role, Turn
+
+    built = tuple(Turn(Role(role), content, f"/{n}") for n, (role, content) in enumerate(turns))
+    example = Example("train", "x", 0, 1, "chat", built, "0" * 16)
+    assert task_fit._input_text(built) == example.input_text
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(_text(_CASED_PIECES + ["12 Dollars ", "$5", "Euros"], max_size=12),
+                          _text(_CASED_PIECES + ["12 dollars ", "$5", "5 EUROS"], max_size=12)), min_size=9, max_size=24))
+def test_volatile_detect_many_on_cased_text_is_detect_per_example(pairs):
+    from tunelint.models import Example, Role, Turn
+
+    examples = [
+        Example("train", "x", i, i + 1, "chat", (Turn(Role.USER, q, "/0"), Turn(Role.ASSISTANT, a, "/1")), f"{i:016x}")
+        for i, (q, a) in enumerate(pairs)
+    ]
+    check = task_fit.VolatileFacts()
+    assert check.detect_many(examples) == [check.detect(e) for e in examples]
+
+
 _WORD_PRICE_PIECES = [
     "5", "12", "1,200", ",", ".", ".5", " ", "  ", "\u00a0", "\n", "usd", "eur", "euros", "dollars", "pounds", "gbp", "inr",
     "x", "a", "s", "٣", " per month", "/", "a year", "-", "_",

@@ -3,13 +3,15 @@ and cheap derived classes (refusal, language), shared by output-format-drift and
 
 from __future__ import annotations
 
+import codecs
 import re
+import threading
 import unicodedata
 from typing import TYPE_CHECKING
 
 import orjson
 
-from tunelint.models import Example
+from tunelint.models import Example, Turn
 from tunelint.textscan import fold
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -21,14 +23,23 @@ _FIELD_LINE = re.compile(r"^\s*([A-Z][A-Za-z ]{0,30}?)\s*:\s*\S")
 _LIST_LINE = re.compile(r"^\s*(?:[-*•]|\d+[.)])\s+\S")
 
 
+def final_turns(batch: "Batch") -> list[Turn | None]:
+    """`example.final_assistant` of every example of a batch, found once for the checks sharing it."""
+    return batch.cached("final_assistants", lambda b: [e.final_assistant for e in b.examples])
+
+
 def output_shapes(batch: "Batch") -> list[tuple[str, str]]:
     """`output_shape` of every example of a batch, computed once for the checks sharing it."""
-    return batch.cached("output_shapes", lambda b: [output_shape(e) for e in b.examples])
+    return batch.cached("output_shapes", lambda b: list(map(_turn_shape, final_turns(b))))
 
 
 def output_shape(example: Example) -> tuple[str, str]:
     """(family, detail) of the final assistant output, e.g. ("json-object", "keys: answer, reason")."""
-    turn = example.final_assistant
+    return _turn_shape(example.final_assistant)
+
+
+def _turn_shape(turn: Turn | None) -> tuple[str, str]:
+    """`output_shape` of the example whose final assistant turn is `turn`."""
     if turn is None:
         return ("none", "")
     text = turn.content.strip()
@@ -195,6 +206,8 @@ def _word_key(word: bytes) -> int:
 
 _STOP_KEYS = sorted((_word_key(w), w) for w in _STOP_LANGS_BYTES)
 _STOP_KEY_ARRAY = None  # built on first use (numpy imported lazily)
+_VOTE_BITS = 9
+assert len(_STOPWORDS) * _VOTE_BITS <= 64 and 600 // 2 < 1 << _VOTE_BITS
 
 
 def _stop_tables():
@@ -203,8 +216,10 @@ def _stop_tables():
         import numpy as np
 
         keys = np.array([k for k, _ in _STOP_KEYS], dtype=np.uint64)
-        member = np.array(
-            [[bool(_STOP_LANGS_BYTES[w] >> (12 * i) & 1) for i in range(len(_STOPWORDS))] for _, w in _STOP_KEYS], dtype=bool
+        # Each common word's languages, one bit in each language's 9-bit field.
+        packed = np.array(
+            [sum(1 << (_VOTE_BITS * i) for i in range(len(_STOPWORDS)) if _STOP_LANGS_BYTES[w] >> (12 * i) & 1) for _, w in _STOP_KEYS],
+            dtype=np.uint64,
         )
         # A perfect hash: `(key * factor) >> shift` differs for every common word (the first odd
         # factor of a fixed sequence for which it does); `slot[hash]` is the key's index, -1 for
@@ -216,9 +231,43 @@ def _stop_tables():
         )
         slot = np.full(1 << bits, -1, dtype=np.int64)
         slot[(keys * np.uint64(factor)) >> np.uint64(64 - bits)] = np.arange(len(keys))
-        columns = [np.flatnonzero(member[:, i]) for i in range(len(_STOPWORDS))]
-        _STOP_KEY_ARRAY = (keys, columns, np.uint64(factor), np.uint64(64 - bits), slot)
+        _STOP_KEY_ARRAY = (keys, packed, np.uint64(factor), np.uint64(64 - bits), slot)
     return _STOP_KEY_ARRAY
+
+
+class _Scratch(threading.local):
+    """Arrays `languages` reuses from call to call (grown when a batch needs more): one per
+    thread, so concurrent calls do not share them."""
+
+    def __init__(self) -> None:
+        self.size = 0
+        self.flags = self.marks = None
+        self.word_size = 0
+        self._words = ()
+
+    def grow(self, size: int) -> None:
+        import numpy as np
+
+        if size > self.size:
+            self.size = max(size, 1 << 20)
+            self.flags = np.empty(self.size, dtype=bool)
+            self.marks = np.empty(self.size, dtype=bool)
+
+    def words(self, count: int, which: int):
+        import numpy as np
+
+        if count > self.word_size or not self._words:
+            self.word_size = max(count, 1 << 16)
+            self._words = tuple(np.empty(self.word_size, dtype=np.uint64) for _ in range(3))
+        return self._words[which][:count]
+
+
+_SCRATCH = _Scratch()
+
+
+def _scratch(size: int) -> _Scratch:
+    _SCRATCH.grow(size)
+    return _SCRATCH
 
 
 _LANGS = tuple(_STOPWORDS)
@@ -253,40 +302,61 @@ def _char_info(ch: str) -> tuple[str | None, str | None, bool]:
     return info
 
 
+class _Unsure(Exception):
+    """A character lower-cases to one of a common word's: `language` must look at the sample."""
+
+
+# Per thread, what `_stand_ins` saw of the sample being encoded: [a word character outside
+# ASCII, Latin letters outside ASCII, {script: letters}].
+_SAMPLE = threading.local()
+
+
+def _stand_ins(error: UnicodeEncodeError) -> tuple[str, int]:
+    """Encoding error handler: each character outside ASCII of the run written as `_char_info`
+    says, its script counted in the thread's sample state (in the order the sample holds them)."""
+    state = _SAMPLE.state
+    reps = []
+    for ch in error.object[error.start:error.end]:
+        rep, script, alpha = _CHAR_INFO.get(ch) or _char_info(ch)
+        if rep is None:
+            raise _Unsure
+        if rep != " ":
+            state[0] = True
+        if alpha:
+            if script is None:
+                state[1] += 1
+            else:
+                scripts = state[2]
+                scripts[script] = scripts.get(script, 0) + 1
+        reps.append(rep)
+    return "".join(reps), error.end
+
+
+codecs.register_error("tunelint.language-stand-ins", _stand_ins)
+
+
 def _ascii_sample(sample: str) -> bytes | str | None:
     """For a sample holding characters outside ASCII: `language`'s answer when its scripts decide
     it (a str), else ASCII bytes whose runs of ASCII letters, lower-cased, are its words
     (`_WORD` runs, lower-cased) where these are common words, and stand one for one for the
-    others (so the vote and the word count are the same); None when `language` must look."""
-    reps: list[tuple[str, str]] = []
-    word = False
-    scripts: dict[str, int] = {}
-    latin = 0
-    others = _NON_ASCII.findall(sample)
-    for ch in dict.fromkeys(others):  # in first-seen order, as `language` meets the scripts
-        rep, script, alpha = _char_info(ch)
-        if rep is None:
-            return None
-        if rep != " ":
-            word = True
-        if alpha:
-            if script is None:
-                latin += others.count(ch)
-            else:
-                scripts[script] = scripts.get(script, 0) + others.count(ch)
-        reps.append((ch, rep))
-    if word:
+    others (so the vote and the word count are the same); None when `language` must look.
+    (One encoding pass: the error handler writes the stand-ins and counts the scripts.)"""
+    state = _SAMPLE.state = [False, 0, {}]
+    try:
+        encoded = sample.encode("ascii", "tunelint.language-stand-ins")
+    except _Unsure:
+        return None
+    if state[0]:
         # What `language` decides from the scripts before it votes.
+        scripts = state[2]
         ascii_part = sample.encode("ascii", "ignore")
-        latin += len(ascii_part) - len(ascii_part.translate(None, _ASCII_LETTERS))
+        latin = state[1] + len(ascii_part) - len(ascii_part.translate(None, _ASCII_LETTERS))
         if not latin and not scripts:
             return "none"
         best_script = max(scripts.items(), key=lambda kv: kv[1]) if scripts else None
         if best_script and best_script[1] > latin:
             return "ja" if best_script[0] == "zh" and scripts.get("ja") else best_script[0]
-    for ch, rep in reps:
-        sample = sample.replace(ch, rep)
-    return sample.encode("ascii")
+    return encoded
 
 
 _EIGHT_SPACES = 0x2020202020202020
@@ -325,22 +395,27 @@ def languages(texts: list[str]) -> list[str]:
     # One space in front and after each sample, so no word runs from one sample into the next;
     # then 7 more spaces, so that 8 bytes can be read from any word's start.
     joined = (b" " + b" ".join(parts) + b" " * 8).translate(_LOWER_LETTERS)
+    size = len(joined)
     buf = np.frombuffer(joined, dtype=np.uint8)
-    letter = buf != 32
-    starts = np.flatnonzero(letter[1:] > letter[:-1])
+    # The large temporaries live in per-thread scratch arrays, reused from batch to batch: fresh
+    # ones cost a page fault every 4 KiB (thousands a batch).
+    scratch = _scratch(size)
+    letter = np.not_equal(buf, 32, out=scratch.flags[:size])
+    starts = np.flatnonzero(np.greater(letter[1:], letter[:-1], out=scratch.marks[:size - 1]))
     starts += 1
     # Sample k covers buf[bounds[k-1] .. bounds[k]) (its leading space included).
     bounds = np.cumsum(np.fromiter(map(len, parts), dtype=np.int64, count=n) + 1) + 1
     counts = np.diff(np.searchsorted(starts, bounds), prepend=0)
-    keys, columns_of, factor, shift, slot = _stop_tables()
+    keys, packed_of, factor, shift, slot = _stop_tables()
     # The 8 bytes from each word's start (little-endian), cut after its first space: the lowest
     # zero byte of `x` (the exact one of the usual zero-byte test, whose higher bits may be
     # false) is that space. With no space among the 8 (a word of 8 letters or more) the key is
-    # all 8 letters, no common word's. (In place: fresh large arrays cost page faults.)
-    windows = np.ndarray((len(buf) - 7,), dtype="<u8", buffer=joined, strides=(1,))
-    key = windows[starts]
-    x = key ^ np.uint64(_EIGHT_SPACES)
-    zero = x - np.uint64(_LOW_BITS)
+    # all 8 letters, no common word's.
+    words = len(starts)
+    windows = np.ndarray((size - 7,), dtype="<u8", buffer=joined, strides=(1,))
+    key = np.take(windows, starts, out=scratch.words(words, 0))
+    x = np.bitwise_xor(key, np.uint64(_EIGHT_SPACES), out=scratch.words(words, 1))
+    zero = np.subtract(x, np.uint64(_LOW_BITS), out=scratch.words(words, 2))
     np.invert(x, out=x)
     zero &= x
     zero &= np.uint64(_HIGH_BITS)
@@ -354,12 +429,16 @@ def languages(texts: list[str]) -> list[str]:
     x >>= shift
     pos = np.take(slot, x.view(np.int64), out=zero.view(np.int64))
     hit = np.flatnonzero(np.take(keys, pos, out=x) == key)
+    # Each language's votes per sample: every common word's languages packed in one integer,
+    # 9 bits per language (a 600-character sample has at most 300 words), summed per sample
+    # (the hits are in sample order).
     owner = np.searchsorted(bounds, starts[hit], side="right")
-    # How often each sample holds each common word, then each language's votes: the sums of
-    # its words' columns.
-    nstop = len(keys)
-    table = np.bincount(owner * nstop + pos[hit], minlength=n * nstop).reshape(n, nstop)
-    votes = np.stack([table[:, columns].sum(axis=1) for columns in columns_of], axis=1)
+    votes = np.zeros((n, len(_LANGS)), dtype=np.int64)
+    if len(hit):
+        first = np.flatnonzero(np.diff(owner, prepend=-1))
+        sums = np.add.reduceat(packed_of[pos[hit]], first)
+        for lang in range(len(_LANGS)):
+            votes[owner[first], lang] = (sums >> np.uint64(_VOTE_BITS * lang)) & np.uint64((1 << _VOTE_BITS) - 1)
     score = votes.max(axis=1)
     english = votes[:, 0]
     best = np.where(english == score, 0, votes.argmax(axis=1))

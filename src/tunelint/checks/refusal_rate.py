@@ -9,7 +9,7 @@ from typing import ClassVar, Iterator, Sequence
 from pydantic import Field, field_validator, model_validator
 
 from tunelint.checks._batch import shared_batch
-from tunelint.checks._shapes import is_refusal, languages, output_shapes
+from tunelint.checks._shapes import final_turns, is_refusal, languages, output_shapes
 from tunelint.checks.base import CheckOptions, DatasetCheck
 from tunelint.models import Criterion, Example, Finding, Location, Role, Severity
 
@@ -101,7 +101,7 @@ class RefusalRate(DatasetCheck):
         # its outputs are guessed together, and each dimension's classes counted in one update.
         batch = shared_batch(examples)
         shapes = output_shapes(batch)
-        finals = [e.final_assistant for e in examples]
+        finals = final_turns(batch)
         if None in finals:
             # Only examples with an assistant output count.
             keep = [i for i, t in enumerate(finals) if t is not None]
@@ -126,7 +126,11 @@ class RefusalRate(DatasetCheck):
         counts["output"].update(["tool-call" if t.tool_calls else "text" for t in finals])
         counts["format"].update([shape[0] for shape in shapes])
         counts["language"].update(["none" if b else next(langs) for b in blank])
-        counts["turns"].update([_turn_bucket(sum([t.role is _USER for t in e.turns])) for e in examples])
+        # Examples by their number of user turns, then by bucket: the buckets come in the order
+        # their first example does, as they would one example at a time.
+        turns = counts["turns"]
+        for users, n in Counter([sum([t.role is _USER for t in e.turns]) for e in examples]).items():
+            turns[_turn_bucket(users)] += n
 
     def observe(self, example: Example) -> None:
         self.observe_batch([example])

@@ -17,8 +17,9 @@ from typing import Iterator, Sequence
 from pydantic import Field
 
 from tunelint.checks._batch import shared_batch
+from tunelint.checks._shapes import final_turns
 from tunelint.checks.base import CheckOptions, DatasetCheck, fingerprint
-from tunelint.models import Criterion, Example, Finding, Location, Severity
+from tunelint.models import Criterion, Example, Finding, Location, Role, Severity, Turn
 from tunelint.textscan import (
     RE2_DIGIT, RE2_SPACE, any_in, arrow_texts, has_digit, input_text, regex_gate, regex_matches, scan, vocabulary,
 )
@@ -99,21 +100,36 @@ _NOW_AFTER = {
 # digit, not only 60 (a wider superset, and RE2's automaton stays small: the union scans ~25 %
 # faster). tests/test_textscan.py checks each part and the union against the patterns.
 _D, _S = RE2_DIGIT, RE2_SPACE
-_RARE_PARTS = (
-    rf"{_D}[0-9,\x{{80}}-\x{{10FFFF}}]*(?:\.{_D}+)?{_S}?(?:usd|eur|gbp|jpy|inr|dollars|euros|pounds)",
-    rf"in stock|of stock|stock level|only {_D}+ (?:left|remaining)"
-    rf"|{_D}+ (?:items?|units?|pieces?|seats?|rooms?) (?:left|remaining|available|in stock)",
-    rf"{_D}+\.{_D}+\.{_D}+",
-    rf"(?:version|release){_S}?{_D}",
-    rf"(?:{'|'.join(_PRODUCTS)}|node\.js)[- ]{_D}",
-    rf"20{_D}{_D}-{_D}{_D}-{_D}{_D}",
-    rf"(?:as of|since|until|through|effective|starting|from){_S}+(?:{_MONTH}{_S}+(?:{_D}{{1,2}},?{_S}+)?)?(?:19|20){_D}{_D}"
-    rf"|{_MONTH}{_S}+{_D}{{1,2}}(?:st|nd|rd|th)?,?{_S}+20{_D}{_D}"
-    rf"|{_D}{{1,2}}{_S}+{_MONTH}{_S}+20{_D}{_D}",
-    rf"(?:currently|at the moment|at present|right now|as of today|the latest|most recent|this (?:year|month|quarter))"
-    rf"[^.\n]*{_D}",
-)
+
+
+def _rare_parts_with(w) -> tuple[str, ...]:
+    """_RARE_PARTS with each run of letters written as w(run): (?:run) for the lower-cased
+    texts, (?i:run) for the texts as they are (_RARE_GATE_CASED)."""
+    return (
+        rf"{_D}[0-9,\x{{80}}-\x{{10FFFF}}]*(?:\.{_D}+)?{_S}?" + w("usd|eur|gbp|jpy|inr|dollars|euros|pounds"),
+        w("in stock|of stock|stock level") + "|" + w("only ") + rf"{_D}+ " + w("left|remaining")
+        + rf"|{_D}+ " + w("(?:items?|units?|pieces?|seats?|rooms?) (?:left|remaining|available|in stock)"),
+        rf"{_D}+\.{_D}+\.{_D}+",
+        w("version|release") + rf"{_S}?{_D}",
+        w(rf"{'|'.join(_PRODUCTS)}|node\.js") + rf"[- ]{_D}",
+        rf"20{_D}{_D}-{_D}{_D}-{_D}{_D}",
+        w("as of|since|until|through|effective|starting|from") + rf"{_S}+(?:" + w(_MONTH) + rf"{_S}+(?:{_D}{{1,2}},?{_S}+)?)?(?:19|20){_D}{_D}"
+        + "|" + w(_MONTH) + rf"{_S}+{_D}{{1,2}}" + w("st|nd|rd|th") + rf"?,?{_S}+20{_D}{_D}"
+        + rf"|{_D}{{1,2}}{_S}+" + w(_MONTH) + rf"{_S}+20{_D}{_D}",
+        w("currently|at the moment|at present|right now|as of today|the latest|most recent|this (?:year|month|quarter)")
+        + rf"[^.\n]*{_D}",
+    )
+
+
+_RARE_PARTS = _rare_parts_with(lambda run: f"(?:{run})")
 _RARE_GATE = "|".join(_RARE_PARTS)
+# _RARE_GATE for a text as it is, not lower-cased: a superset of _RARE_GATE on text.lower(). Lower-
+# casing maps each character to one (but "İ"), and only ASCII letters and "K" (the Kelvin sign) to
+# ASCII letters, each to itself lower-cased; every other character of a part's match is an ASCII
+# digit, space or punctuation (lower-casing keeps these and makes no other) or a class holding
+# every non-ASCII character. So the letter runs matched without case, and any "İ" or "K" lets
+# the text through. (Then only the texts it passes are lower-cased.)
+_RARE_GATE_CASED = r"[\x{130}\x{212a}]|" + "|".join(_rare_parts_with(lambda run: f"(?i:{run})"))
 
 
 def _number_before(lower: str, word: str) -> bool:
@@ -471,50 +487,72 @@ class VolatileFacts(_ShareCheck):
         return _fresh([(k, m) for k, m in found if k not in given], source)
 
     def detect_many(self, examples: Sequence[Example]) -> list[list[tuple[str, str]]]:
-        """What `detect` gives each example, with _RARE_GATE run once over the batch's lower-cased
-        outputs, then once over the inputs of the examples with a match."""
+        """What `detect` gives each example, with _RARE_GATE_CASED run once over the batch's
+        outputs, _PRICE_GATE_CASED over the inputs of the outputs with prices only, and _RARE_GATE
+        over the other inputs of the examples with a match."""
         # One empty list stands for every example without a hit (none is changed).
         out: list[list[tuple[str, str]]] = [[]] * len(examples)
         todo: list[int] = []
         texts: list[str] = []
-        lowers: list[str] = []
+        digits: list[bool] = []
         for i, output in enumerate(_output_texts(examples)):
             if not output:
                 continue
-            lower = output.lower()
-            if not has_digit(output) and "stock" not in lower:
+            digit = has_digit(output)
+            if not digit and "stock" not in output.lower():
                 continue
             todo.append(i)
             texts.append(output)
-            lowers.append(lower)
-        rare = regex_gate(lowers, _RARE_GATE) if len(lowers) > 1 else None
+            digits.append(digit)
+        rare = regex_gate(texts, _RARE_GATE_CASED) if len(texts) > 1 else None
+        # Only the texts the gate passes are lower-cased (lowers[j] is "" for the others).
+        lowers = [t.lower() for t in texts] if rare is None else [t.lower() if r else "" for t, r in zip(texts, rare)]
         may = _rare_parts(lowers, rare)
         found_at: list[int] = []
         found_all: list[list[tuple[str, str]]] = []
+        # Whether the output's matches are currency-symbol prices, found where _RARE_GATE_CASED
+        # does not match (see below).
+        symbol_only: list[bool] = []
         for j, i in enumerate(todo):
-            found = _volatile_matches(texts[j], lowers[j], True if rare is None else rare[j], may.get(j, _ANY))
+            if rare is None or rare[j]:
+                found = _volatile_matches(texts[j], lowers[j], True, may.get(j, _ANY))
+                plain = False
+            else:
+                found = _symbol_prices(texts[j]) if digits[j] else []
+                plain = True
             if found:
                 found_at.append(i)
                 found_all.append(found)
+                symbol_only.append(plain)
+        if not found_at:
+            return out
         inputs = _input_texts(examples)
         sources = [inputs(i) for i in found_at]
-        source_lowers = [s.lower() for s in sources]
         # Which kinds each input gives: for an output with prices only (most), whether a price
-        # pattern matches the input; the others go through _RARE_GATE together.
-        given_all: list[set[str]] = []
+        # pattern matches the input (after _PRICE_GATE_CASED over all those inputs); the others
+        # go through _RARE_GATE together.
+        given_all: list[set[str]] = [set()] * len(found_all)
+        priced: list[int] = []
         pending: list[int] = []
         for j, found in enumerate(found_all):
-            if all(k == "price" for k, _ in found):
-                given_all.append({"price"} if _price_in(source_lowers[j]) else set())
-            else:
-                given_all.append(set())
-                pending.append(j)
-        rare = regex_gate([source_lowers[j] for j in pending], _RARE_GATE) if len(pending) > 1 else None
+            (priced if all(k == "price" for k, _ in found) else pending).append(j)
+        gate = regex_gate([sources[j] for j in priced], _PRICE_GATE_CASED) if len(priced) > 1 else None
+        for n, j in enumerate(priced):
+            if (gate is None or gate[n]) and _price_in(sources[j].lower()):
+                given_all[j] = {"price"}
+        pending_lowers = [sources[j].lower() for j in pending]
+        rare = regex_gate(pending_lowers, _RARE_GATE) if len(pending) > 1 else None
         for n, j in enumerate(pending):
             kinds = {k for k, _ in found_all[j]}
-            given_all[j] = _kinds_present(sources[j], kinds, source_lowers[j], True if rare is None else rare[n])
-        for i, found, source, given in zip(found_at, found_all, sources, given_all):
-            out[i] = _fresh([(k, m) for k, m in found if k not in given], source)
+            given_all[j] = _kinds_present(sources[j], kinds, pending_lowers[n], True if rare is None else rare[n])
+        for i, found, source, given, plain in zip(found_at, found_all, sources, given_all, symbol_only):
+            if plain:
+                # Currency-symbol prices only: each match starts with the symbol, at most one
+                # whitespace character and a digit, and ends in a digit or letter, so one the
+                # input contains means a price in the input; with none there, all are fresh.
+                out[i] = [] if given else found
+            else:
+                out[i] = _fresh([(k, m) for k, m in found if k not in given], source)
         return out
 
 
@@ -548,9 +586,53 @@ def _price_in(lower: str) -> bool:
     return next(_word_prices(lower), None) is not None
 
 
+# _price_in as a batch gate over inputs as they are (see _RARE_GATE_CASED): a currency symbol,
+# at most one whitespace character and a digit (where every symbol-price match starts), or the
+# word-price part.
+_PRICE_GATE_CASED = (
+    r"[\x{130}\x{212a}]|[$€£¥₹]" + rf"{_S}?{_D}|" + _rare_parts_with(lambda run: f"(?i:{run})")[0]
+)
+# The symbol-price patterns without case, for text that is not lower-cased: on a text without
+# the characters below, they match where the patterns match its lower-cased form, at the same
+# offsets (re.IGNORECASE pairs an ASCII letter with the characters that lower-case to it, and
+# with "ı" and "ſ", which do not; "İ" lower-cases to two characters).
+_PRICE_SYMBOL_CASED = re.compile(_VOLATILE_PATTERNS[0].pattern, re.IGNORECASE)
+_PRICE_DOLLAR_CASED = re.compile(_PRICE_DOLLAR.pattern, re.IGNORECASE)
+_ODD_CASE = ("\u0130", "\u0131", "\u017f", "\u212a")
+
+
+def _symbol_prices(text: str) -> list[tuple[str, str]]:
+    """Exactly `_volatile_matches(text, text.lower(), rare=False)` for a text with a digit (the
+    currency-symbol prices), without lower-casing it when that is not needed."""
+    wide = not text.isascii()
+    others = wide and any_in(text, _PRICE_SYMBOLS_BUT_DOLLAR)
+    if not others and "$" not in text:
+        return []
+    if wide and any_in(text, _ODD_CASE):
+        return _volatile_matches(text, text.lower(), False)
+    pattern = _PRICE_SYMBOL_CASED if others else _PRICE_DOLLAR_CASED
+    return [("price", m.group()) for m in pattern.finditer(text)]
+
+
 def _output_texts(examples: Sequence[Example]) -> list[str]:
     """`example.output_text` of each example, built once per batch for the checks sharing it."""
-    return shared_batch(examples).cached("task_fit.outputs", lambda b: [e.output_text for e in b.examples])
+    return shared_batch(examples).cached(
+        "task_fit.outputs", lambda b: ["" if t is None else t.content for t in final_turns(b)]
+    )
+
+
+_ROLE_PREFIX = {role: f"{role.value}: " for role in Role}
+_ASSISTANT = Role.ASSISTANT
+
+
+def _input_text(turns: Sequence[Turn]) -> str:
+    """`Example.input_text` of an example with these turns (the same string), without its
+    enumerate loop and f-strings: each turn's role label is looked up."""
+    last = len(turns) - 1
+    while last >= 0 and turns[last].role is not _ASSISTANT:
+        last -= 1
+    prefix = turns if last < 0 else turns[:last]
+    return "\n".join([_ROLE_PREFIX[t.role] + t.content for t in prefix])
 
 
 def _input_texts(examples: Sequence[Example]):
@@ -560,7 +642,7 @@ def _input_texts(examples: Sequence[Example]):
     def get(i: int) -> str:
         text = cache.get(i)
         if text is None:
-            text = cache[i] = examples[i].input_text
+            text = cache[i] = _input_text(examples[i].turns)
         return text
 
     return get
