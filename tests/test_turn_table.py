@@ -73,3 +73,37 @@ def test_table_chars_are_the_length_sums(examples):
     table = TurnTable(examples)
     assert table.chars().tolist() == [sum(len(t.content) for t in e.turns) for e in examples]
     assert table.blank().tolist() == [not t.content.strip() for e in examples for t in e.turns]
+
+
+@settings(max_examples=200, deadline=None)
+@given(_examples())
+def test_turns_of_a_role_are_each_examples(examples):
+    from tunelint.checks import content
+    from tunelint.checks._batch import Batch
+    from tunelint.checks._turns import ROLE_CODE
+
+    table = TurnTable(examples)
+    for role, code in ROLE_CODE.items():
+        owners, ns, turns = table.of_role(code)
+        expected = [(i, n, t) for i, e in enumerate(examples) for n, t in enumerate((t for t in e.turns if t.role is role), 1)]
+        assert list(zip(owners, ns, turns)) == expected
+    flat = list(zip(*content._batch_assistant_turns(Batch(examples)))) if examples else []
+    assert flat == [(i, n, t) for i, e in enumerate(examples) for n, t in content._assistant_turns(e)]
+
+
+_TEXTS = ["Eat a banana! " * 6, "line one two\n" * 6, "See the following article.", "The answer.\n```\ncode", "{\"a\": [1,",
+          "N/A", "As an AI language model, I can't.", "1. Instruction: do x", "User: hi\nok", "", "   ", "It ends in the"]
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.lists(st.tuples(st.sampled_from([Role.USER, Role.ASSISTANT, Role.SYSTEM]), st.sampled_from(_TEXTS)), max_size=4),
+                min_size=2, max_size=6))
+def test_content_checks_batch_are_each_examples(rows):
+    from tunelint.checks import content
+
+    examples = [Example("train", "x", i, i + 1, "chat", tuple(Turn(r, c, f"/messages/{j}/content") for j, (r, c) in enumerate(row)),
+                        f"{i:016x}") for i, row in enumerate(rows)]
+    for cls in (content.PlaceholderOutput, content.RefusalBoilerplate, content.MergedInstructions, content.DegenerateRepetition,
+                content.MissingContext, content.TruncatedOutput):
+        check = cls()
+        assert list(check.check_batch(list(examples))) == [f for e in examples for f in check.check(e)], cls.name

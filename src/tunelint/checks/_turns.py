@@ -107,6 +107,19 @@ class TurnTable:
             self._cache["blank"] = found
         return found  # type: ignore[return-value]
 
+    def of_role(self, code: int) -> tuple[list[int], list[int], list]:
+        """(example index, n, turn) of every turn of this role, n counting the example's turns
+        of the role from 1, as three lists in order."""
+        mask = self.roles == code
+        seen = np.zeros(len(mask) + 1, dtype=np.int64)  # seen[j]: turns of the role before turn j
+        np.cumsum(mask, out=seen[1:])
+        counts = np.diff(self.at)
+        ordinal = seen[1:] - np.repeat(seen[self.at[:-1]], counts)
+        picked = np.flatnonzero(mask)
+        owners = np.repeat(np.arange(len(counts)), counts)[picked]
+        flat = self.flat
+        return owners.tolist(), ordinal[picked].tolist(), [flat[j] for j in picked.tolist()]
+
     def with_problems(self) -> np.ndarray:
         """Whether each example has structural problems the loader noted."""
         return np.fromiter(map(bool, map(_PROBLEMS, self.examples)), dtype=bool, count=len(self.examples))
@@ -118,6 +131,10 @@ class TurnTable:
 
 def turn_table(examples: Sequence[Example]) -> TurnTable:
     """The TurnTable of a list of examples, built once per list (shared through its Batch)."""
-    batch: Batch = shared_batch(examples)
+    return table_of(shared_batch(examples))
+
+
+def table_of(batch: Batch) -> TurnTable:
+    """The TurnTable of a Batch's examples, built once per Batch."""
     return batch.cached("turns.table", lambda b: TurnTable(b.examples))
 
