@@ -480,9 +480,12 @@ class DegenerateRepetition(BatchedRecordCheck):
         breaks = self.options.min_repeats - 1
         for (i, n, turn, text), may in zip(long, may_run):
             # _line_repetition's first test, inline: most texts have too few lines.
-            if not may and not line_breaks_at_least(text, breaks):
+            if may:
+                found = self._run_repetition(text) or self._line_repetition(text)
+            elif line_breaks_at_least(text, breaks):
+                found = self._repeated_line(text)
+            else:
                 continue
-            found = self._repetition(text, may)
             if found is None:
                 continue
             example = examples[i]
@@ -527,6 +530,10 @@ class DegenerateRepetition(BatchedRecordCheck):
     def _line_repetition(self, text: str) -> tuple[str, int, float, str] | None:
         if not line_breaks_at_least(text, self.options.min_repeats - 1):
             return None  # fewer lines than min-repeats
+        return self._repeated_line(text)
+
+    def _repeated_line(self, text: str) -> tuple[str, int, float, str] | None:
+        """_line_repetition of a text that may hold min-repeats lines."""
         lines = text.splitlines()
         # Fewer repeats among all the stripped lines, blank ones included, leaves fewer among
         # the others.
