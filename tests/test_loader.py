@@ -241,3 +241,59 @@ def test_empty_file_is_a_finding(tmp_path):
     info, items = load(p)
     notes = [i for i in items if isinstance(i, FileNote)]
     assert info.lines == 0 and notes and "no records" in notes[0].message
+
+
+# ------------------------------------------------------------------------------ plain chat records
+
+from hypothesis import given as _given, settings as _settings, strategies as _st  # noqa: E402
+
+from tunelint.loader.formats.openai_chat import OpenAIChat as _OpenAIChat, plain_turns as _plain_turns  # noqa: E402
+
+_VALUES = _st.sampled_from([None, "", "hi", "user", "assistant", "system", "developer", "tool", "function", "robot", 1, 1.5, True,
+                            [], {}, ["x"], {"type": "text", "text": "t"}, [{"type": "text", "text": "part"}]])
+_MESSAGE = _st.one_of(
+    _st.fixed_dictionaries({"role": _VALUES, "content": _VALUES}),
+    _st.fixed_dictionaries({"role": _st.sampled_from(["user", "assistant", "system"]), "content": _st.text(max_size=5)}),
+    _st.dictionaries(_st.sampled_from(["role", "content", "weight", "name", "tool_calls", "tool_call_id"]), _VALUES, max_size=4),
+    _VALUES,
+)
+
+
+@_settings(max_examples=400, deadline=None)
+@_given(_st.one_of(
+    _st.fixed_dictionaries({"messages": _st.lists(_MESSAGE, max_size=5)},
+                           optional={"tools": _VALUES, "functions": _VALUES, "extra": _VALUES}),
+    _VALUES,
+))
+def test_plain_turns_are_what_normalise_gives_a_plain_record(record):
+    turns = _plain_turns(record)
+    if turns is None:
+        return
+    norm = _OpenAIChat().normalise(record)
+    assert turns == tuple(norm.turns)
+    assert [tuple(norm.tools), norm.rejected, norm.problems] == [(), [], []]
+    assert all(type(t) is type(norm.turns[0]) for t in turns) if turns else True
+
+
+def test_plain_turns_take_the_common_record():
+    record = {"messages": [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Hi"},
+                           {"role": "assistant", "content": "Hello."}]}
+    assert _plain_turns(record) == tuple(_OpenAIChat().normalise(record).turns)
+    assert _plain_turns({**record, "tools": [{"type": "function"}]}) is None
+    assert _plain_turns({"messages": [{"role": "user", "content": "Hi", "weight": 1}]}) is None
+
+
+def test_loader_plain_path_gives_the_examples_normalise_gives(tmp_path, monkeypatch):
+    lines = [
+        {"messages": [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Hi"}, {"role": "assistant", "content": "Hello."}]},
+        {"messages": [{"role": "user", "content": "Hi"}, {"role": "assistant", "content": "x", "weight": 0}]},
+        {"messages": [{"role": "user", "content": "Hi"}, {"role": "assistant", "content": "Hello."}], "tools": [{"type": "function", "function": {"name": "f"}}]},
+        {"messages": [{"role": "robot", "content": "Hi"}]},
+    ]
+    path = tmp_path / "chat.jsonl"
+    path.write_text("\n".join(json.dumps(x) for x in lines) + "\n")
+    fast = list(Loader(str(path), "train", load_formats()))
+    monkeypatch.setattr(_OpenAIChat, "plain", None)
+    slow = list(Loader(str(path), "train", load_formats()))
+    assert fast == slow and len(fast) == 4
+    assert [type(e) for e in fast] == [Example] * 4

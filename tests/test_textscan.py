@@ -686,6 +686,36 @@ def test_repeat_candidates_flag_runs_in_mostly_ascii_and_wide_texts():
     assert textscan.repeat_candidates(texts, 5).tolist() == [False, False, True, True, True, False]
 
 
+def _has_stretch(text: str, repeats: int, shortest: int, longest: int) -> bool:
+    """The plain claim the tandem passes test: with whitespace removed, some d in
+    [shortest, longest] has repeats * d consecutive positions x where text[x] == text[x + d]."""
+    s = "".join(ch for ch in text if not ch.isspace())
+    for d in range(shortest, longest + 1):
+        run = 0
+        for x in range(len(s) - d):
+            run = run + 1 if s[x] == s[x + d] else 0
+            if run >= repeats * d:
+                return True
+    return False
+
+
+_STRETCH_PIECES = ["ab", "a", "b", "abc", "ba", " ", "\n", "é", "ÿ", "漢", "\u00a0", "xyzw", "abcdefgh" * 2, "ab" * 9, "q"]
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(_text(_STRETCH_PIECES, max_size=40), min_size=1, max_size=5), st.sampled_from([2, 3, 5]),
+       st.integers(1, 6), st.integers(0, 20))
+def test_candidates_flag_every_text_with_a_stretch(texts, copies, shortest, span):
+    # Both passes (one byte per character, in windows of 8, 4, 2 bytes or one; and four bytes
+    # per character) against the brute-force stretch test, for every period range.
+    longest = shortest + span
+    for one_byte in (True, False):
+        flagged = textscan._candidates(texts, copies, shortest, longest, one_byte=one_byte)
+        for text, may in zip(texts, flagged):
+            if _has_stretch(text, copies - 1, shortest, longest):
+                assert may, (text, copies, shortest, longest, one_byte)
+
+
 def test_one_byte_error_handler_gives_no_whitespace_and_no_0xff():
     everything = "".join(chr(c) for c in range(0x100, 0x110000) if not 0xD800 <= c < 0xE000)
     out = everything.encode("latin-1", textscan._ONE_BYTE)

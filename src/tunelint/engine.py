@@ -16,6 +16,7 @@ from pydantic import ValidationError
 
 from tunelint import __version__
 from tunelint.checks._batch import BATCH
+from tunelint.checks._turns import turn_table
 from tunelint.checks.base import Check, CheckContext, DatasetCheck, RecordCheck
 from tunelint.config import ConfigError, Settings
 from tunelint.baseline import Baseline, BaselineOutcome, as_baseline
@@ -220,7 +221,7 @@ class _Run:
         rcs, dcs = self.per_split[split]
         timing = self.timing
         findings = self.findings
-        self.lengths.add_many(split, [sum([len(t.content) for t in e.turns]) for e in batch])
+        self.lengths.add_many(split, turn_table(batch).chars().tolist())
         for rc in rcs:
             t = _cpu()
             findings.extend(rc.check_batch(batch))

@@ -191,7 +191,7 @@ def _candidates(texts: Sequence[str], copies: int, shortest: int, longest: int, 
         # 0xff is in no text now: it marks where one text ends and the next begins (in ASCII
         # texts the latin-1 whitespace is the ASCII whitespace).
         arr = np.frombuffer(b"\xff".join(plain).translate(None, _LATIN1_SPACE), dtype=np.uint8)
-        _tandems(arr, np.flatnonzero(arr == 0xFF), np.array(plain_at), repeats, shortest, longest, found)
+        _byte_tandems(arr, np.flatnonzero(arr == 0xFF), np.array(plain_at), repeats, shortest, longest, found)
     if wide:
         arr = np.frombuffer(b"\xff\xff\xff\xff".join(wide), dtype=np.uint32)  # 0xffffffff: no code point
         arr = arr[(arr >= len(_KEEP_CHAR)) | _KEEP_CHAR[np.minimum(arr, len(_KEEP_CHAR) - 1)]]
@@ -229,6 +229,47 @@ def _grid(repeats: int, d: int) -> tuple[int, int]:
     # As far apart as the stretch allows while still testing up to eight positions.
     step = max(1, stretch // 2, stretch - 7)
     return step, min(8, stretch - step + 1)
+
+
+def _byte_tandems(arr: np.ndarray, ends: np.ndarray, owner: np.ndarray, repeats: int, shortest: int, longest: int,
+                  found: np.ndarray) -> None:
+    """_tandems for a one-byte array, comparing `w` consecutive positions at once: w bytes read
+    as one unsigned integer of w bytes (8, 4 or 2), from views of the array at each byte offset.
+
+    A stretch of L = repeats * d positions where each byte equals the one d further on holds
+    the w consecutive positions from some multiple of a step s when s + w - 1 <= L; s is taken
+    as the largest multiple of w within that, so that each position tested is the start of an
+    element of the offset-0 view and the position d further on is element `d // w` on of the
+    view at offset `d % w`: one comparison of whole elements per period, and no survivors to
+    filter (w is the widest of 8, 4, 2 with s >= w; 1 falls back to _tandems). A window tested
+    lies inside the stretch, so inside the text that holds it."""
+    n = len(arr)
+    buffer = arr.data
+    views: dict[int, list[np.ndarray]] = {}
+    narrow: list[int] = []
+    for d in range(max(1, shortest), longest + 1):
+        if n <= d:
+            break
+        stretch = repeats * d
+        w = 8 if stretch >= 15 else 4 if stretch >= 7 else 2 if stretch >= 3 else 1
+        if w == 1 or n < d + w:
+            narrow.append(d)
+            continue
+        of_w = views.get(w)
+        if of_w is None:
+            dtype = _UINT[w]
+            of_w = views[w] = [np.frombuffer(buffer, dtype=dtype, count=(n - r) // w, offset=r) for r in range(w)]
+        step = (stretch - w + 1) // w  # in elements of w bytes
+        q, r = divmod(d, w)
+        k = (n - d - w) // w + 1  # windows from 0, w, 2w... whose copy d on ends by n
+        at = np.flatnonzero(of_w[0][0:k:step] == of_w[r][q:q + k:step])
+        if len(at):
+            found[owner[np.minimum(np.searchsorted(ends, at * (step * w)), len(owner) - 1)]] = True
+    for d in narrow:
+        _tandems(arr, ends, owner, repeats, d, d, found)
+
+
+_UINT = {2: np.uint16, 4: np.uint32, 8: np.uint64}
 
 
 def _tandems(arr: np.ndarray, ends: np.ndarray, owner: np.ndarray, repeats: int, shortest: int, longest: int,

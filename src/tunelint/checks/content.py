@@ -15,6 +15,7 @@ from itertools import accumulate, compress, count
 from typing import Iterator
 
 from tunelint.checks._batch import Batch, BatchedRecordCheck
+from tunelint.checks._turns import ASSISTANT as _ASSISTANT_CODE, USER as _USER_CODE, table_of
 from tunelint.checks.base import CheckOptions
 from tunelint.models import Criterion, Example, Finding, Role, Severity, Turn
 from tunelint.textscan import (
@@ -37,9 +38,18 @@ def _assistant_turns(example: Example) -> list[tuple[int, Turn]]:
     return found
 
 
-def _batch_assistant_turns(batch: Batch) -> list[list[tuple[int, Turn]]]:
-    """_assistant_turns of every example of a batch, built once for the checks that read them."""
-    return batch.cached("content.assistant_turns", lambda b: [_assistant_turns(e) for e in b.examples])
+def _batch_assistant_turns(batch: Batch) -> tuple[list[int], list[int], list[Turn]]:
+    """_assistant_turns of every example of a batch, flattened: (example index, n, turn) as
+    three lists in order, built once (from the batch's turn table) for the checks that read them."""
+
+    def build(b: Batch) -> tuple[list[int], list[int], list[Turn]]:
+        owners, ns, turns = table_of(b).of_role(_ASSISTANT_CODE)
+        keep = [bool(t.content) and not t.content_is_null for t in turns]
+        if not all(keep):
+            owners, ns, turns = list(compress(owners, keep)), list(compress(ns, keep)), list(compress(turns, keep))
+        return owners, ns, turns
+
+    return batch.cached("content.assistant_turns", build)
 
 
 def _turns_of_batch(batch: Batch) -> list[tuple[Example, int, Turn, bool]]:
@@ -49,14 +59,10 @@ def _turns_of_batch(batch: Batch) -> list[tuple[Example, int, Turn, bool]]:
     content checks read."""
 
     def build(b: Batch) -> list[tuple[Example, int, Turn, bool]]:
-        passes = iter(_batch_gate(b))
-        found = []
-        for example, turns in zip(b.examples, _batch_assistant_turns(b)):
-            for n, turn in turns:
-                may = next(passes)
-                if may or len(turn.content) <= _WHOLE_MAX:
-                    found.append((example, n, turn, may))
-        return found
+        examples = b.examples
+        owners, ns, turns = _batch_assistant_turns(b)
+        return [(examples[i], n, turn, may) for i, n, turn, may in zip(owners, ns, turns, _batch_gate(b))
+                if may or len(turn.content) <= _WHOLE_MAX]
 
     return batch.cached("content.turns", build)
 
@@ -78,7 +84,7 @@ def _batch_gate(batch: Batch) -> list[bool]:
     texts, or for a single example."""
 
     def build(b: Batch) -> list[bool]:
-        texts = [t.content for turns in _batch_assistant_turns(b) for _, t in turns]
+        texts = [t.content for t in _batch_assistant_turns(b)[2]]
         found = regex_gate(texts, _CONTENT_GATE) if len(b) > 1 else None
         return [True] * len(texts) if found is None else found
 
@@ -465,28 +471,33 @@ class DegenerateRepetition(BatchedRecordCheck):
         self._run = re.compile(r"\b(\w[^\n]{2,79}?)(?:\s*\1){%d,}" % k)
 
     def check_many(self, batch: Batch) -> Iterator[Finding]:
-        per_example = _batch_assistant_turns(batch)
-        texts = [turn.content for turns in per_example for _, turn in turns if len(turn.content) >= 20]
+        owners, ns, turns = _batch_assistant_turns(batch)
+        examples = batch.examples
+        long = [(i, n, turn, turn.content) for i, n, turn in zip(owners, ns, turns) if len(turn.content) >= 20]
         # A back-to-back run needs min-repeats copies of one unit, whitespace apart: the few
         # texts that may hold them are found for the whole batch at once.
-        may_run = iter(repeat_candidates(texts, max(2, self.options.min_repeats)).tolist())
-        for example, turns in zip(batch.examples, per_example):
-            for n, turn in turns:
-                text = turn.content
-                if len(text) < 20:
-                    continue
-                found = self._repetition(text, next(may_run))
-                if found is None:
-                    continue
-                phrase, count, share, kind = found
-                shown = phrase if len(phrase) <= 60 else phrase[:59] + "…"
-                yield self.finding(
-                    example,
-                    f"assistant turn {n} repeats {shown!r} {count:,} times{' back to back' if kind == 'run' else ' as a line'} ({share:.0%} of the text)",
-                    pointer=turn.pointer,
-                    key=f"repeat:{n}",
-                    evidence={"kind": kind, "phrase": shown, "repeats": count, "share": round(share, 3)},
-                )
+        may_run = repeat_candidates([x[3] for x in long], max(2, self.options.min_repeats)).tolist()
+        breaks = self.options.min_repeats - 1
+        for (i, n, turn, text), may in zip(long, may_run):
+            # _line_repetition's first test, inline: most texts have too few lines.
+            if may:
+                found = self._run_repetition(text) or self._line_repetition(text)
+            elif line_breaks_at_least(text, breaks):
+                found = self._repeated_line(text)
+            else:
+                continue
+            if found is None:
+                continue
+            example = examples[i]
+            phrase, count, share, kind = found
+            shown = phrase if len(phrase) <= 60 else phrase[:59] + "…"
+            yield self.finding(
+                example,
+                f"assistant turn {n} repeats {shown!r} {count:,} times{' back to back' if kind == 'run' else ' as a line'} ({share:.0%} of the text)",
+                pointer=turn.pointer,
+                key=f"repeat:{n}",
+                evidence={"kind": kind, "phrase": shown, "repeats": count, "share": round(share, 3)},
+            )
 
     def _repetition(self, text: str, may_run: bool = True) -> tuple[str, int, float, str] | None:
         if len(text) < 20:
@@ -519,6 +530,10 @@ class DegenerateRepetition(BatchedRecordCheck):
     def _line_repetition(self, text: str) -> tuple[str, int, float, str] | None:
         if not line_breaks_at_least(text, self.options.min_repeats - 1):
             return None  # fewer lines than min-repeats
+        return self._repeated_line(text)
+
+    def _repeated_line(self, text: str) -> tuple[str, int, float, str] | None:
+        """_line_repetition of a text that may hold min-repeats lines."""
         lines = text.splitlines()
         # Fewer repeats among all the stripped lines, blank ones included, leaves fewer among
         # the others.
@@ -677,24 +692,24 @@ class MissingContext(BatchedRecordCheck):
 
     def check_many(self, batch: Batch) -> Iterator[Finding]:
         examples = batch.examples
-        user = Role.USER
-        per_example = [[t for t in e.turns if t.role is user] for e in examples]
+        table = table_of(batch)
+        users = table.of_role(_USER_CODE)[2]
+        # starts[i]: the flat index of example i's first user turn.
+        starts = list(accumulate(table.count_role(_USER_CODE).tolist(), initial=0))
         # Only the user turns _CONTEXT_GATE matches can lack their material.
-        gate = regex_gate([t.content for users in per_example for t in users], _CONTEXT_GATE) if len(examples) > 1 else None
+        gate = regex_gate([t.content for t in users], _CONTEXT_GATE) if len(examples) > 1 else None
         if gate is None:
-            for example, users in zip(examples, per_example):
-                if users:
-                    yield from self._example(example, users, [True] * len(users))
+            for i, example in enumerate(examples):
+                if starts[i + 1] > starts[i]:
+                    yield from self._example(example, users[starts[i]:starts[i + 1]], [True] * (starts[i + 1] - starts[i]))
             return
-        # The examples holding a turn the gate matches, found from the flat index of each such
-        # turn (starts[i]: the flat index of example i's first user turn).
-        starts = list(accumulate(map(len, per_example), initial=0))
+        # The examples holding a turn the gate matches, found from the flat index of each such turn.
         done = -1
         for at in compress(count(), gate):
             i = bisect_right(starts, at) - 1
             if i > done:
                 done = i
-                yield from self._example(examples[i], per_example[i], gate[starts[i]:starts[i + 1]])
+                yield from self._example(examples[i], users[starts[i]:starts[i + 1]], gate[starts[i]:starts[i + 1]])
 
     def _example(self, example: Example, users: list[Turn], may: list[bool]) -> Iterator[Finding]:
         attachments = any(t.attachments for t in example.turns)
@@ -815,19 +830,19 @@ class TruncatedOutput(BatchedRecordCheck):
     def check_many(self, batch: Batch) -> Iterator[Finding]:
         cut = self._cut
         ends = _SENTENCE_END_CHARS
-        for example, turns in zip(batch.examples, _batch_assistant_turns(batch)):
-            for n, turn in turns:
-                text = turn.content
-                if "```" not in text and "~~~" not in text:
-                    # What _cut clears first, most texts: no fence, no bracket opening it, and
-                    # the last character ends a sentence.
-                    stripped = text.strip()
-                    if stripped and stripped[0] not in _OPENERS and (
-                        stripped[-1] in ends or "\u2600" <= stripped[-1] <= "\u27bf" or "\U0001f300" <= stripped[-1] <= "\U0001faff"
-                    ):
-                        continue
-                if cut(text) is not None:
-                    yield from self._turn(example, n, turn)
+        examples = batch.examples
+        for i, n, turn in zip(*_batch_assistant_turns(batch)):
+            text = turn.content
+            if "```" not in text and "~~~" not in text:
+                # What _cut clears first, most texts: no fence, no bracket opening it, and
+                # the last character ends a sentence.
+                stripped = text.strip()
+                if stripped and stripped[0] not in _OPENERS and (
+                    stripped[-1] in ends or "\u2600" <= stripped[-1] <= "\u27bf" or "\U0001f300" <= stripped[-1] <= "\U0001faff"
+                ):
+                    continue
+            if cut(text) is not None:
+                yield from self._turn(examples[i], n, turn)
 
     def _turn(self, example: Example, n: int, turn: Turn) -> Iterator[Finding]:
         why = self._cut(turn.content)

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Iterator
+from itertools import repeat
+from typing import Iterable, Iterator, Sequence
+
+import numpy as np
 
 from pydantic import Field
 
 from tunelint import deployment as deployment_spec
+from tunelint.checks._turns import turn_table
 from tunelint.checks.base import CheckOptions, RecordCheck
 from tunelint.config import ConfigError
 from tunelint.models import Criterion, Example, Finding, Role, Severity
@@ -87,6 +91,28 @@ class ExceedsContext(RecordCheck):
         }
         if resolved.note:
             self.metrics["tokenizer_note"] = resolved.note
+
+    def check_batch(self, examples: Sequence[Example]) -> Iterable[Finding]:
+        # check's first test (the upper bound on the tokens within the limit) for the whole
+        # batch: only the examples it does not clear go through check.
+        table = turn_table(examples)
+        turns = np.diff(table.at)
+        chars = table.chars()
+        pieces = turns
+        called = np.flatnonzero(table.calls)
+        if len(called):
+            flat = table.flat
+            extra = np.zeros(len(flat), dtype=np.int64)
+            for j in called.tolist():
+                extra[j] = sum(len(c.name) + len(c.arguments) for c in flat[j].tool_calls)
+            chars = chars + table.per_example(extra)
+            pieces = turns + 2 * table.per_example(table.calls)
+        bounds = np.fromiter(
+            map(upper_bound, repeat(self.counter), chars.tolist(), pieces.tolist()), dtype=np.int64, count=len(turns)
+        )
+        check = self.check
+        over = np.flatnonzero(bounds + _PER_TURN_OVERHEAD * turns > self.limit).tolist()
+        return [f for i in over for f in check(examples[i])]
 
     def check(self, example: Example) -> Iterator[Finding]:
         limit = self.limit

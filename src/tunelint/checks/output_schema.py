@@ -5,9 +5,12 @@ from __future__ import annotations
 import functools
 import json
 import re
-from typing import Any, Iterator, Mapping
+from typing import Any, Iterable, Iterator, Mapping, Sequence
+
+import numpy as np
 
 from tunelint import deployment as deployment_spec
+from tunelint.checks._turns import turn_table
 from tunelint.checks.base import CheckOptions, RecordCheck
 from tunelint.deployment import DeploymentError, Tool, parse_tools
 from tunelint.models import Criterion, Example, Finding, Role, Severity, Turn
@@ -67,6 +70,14 @@ class OutputSchemaViolation(RecordCheck):
         if spec is None:
             return "no deployment spec (output_schema, labels, tools) and no tool calls in the data"
         return f"no output_schema, labels or tools in {spec.source}"
+
+    def check_batch(self, examples: Sequence[Example]) -> Iterable[Finding]:
+        spec = self.spec
+        if spec is not None and (self.output_schema is not None or spec.labels is not None):
+            return super().check_batch(examples)
+        # No final output to check: only the examples with tool calls give findings.
+        check = self.check
+        return [f for i in np.flatnonzero(turn_table(examples).with_calls()).tolist() for f in check(examples[i])]
 
     def check(self, example: Example) -> Iterator[Finding]:
         spec = self.spec

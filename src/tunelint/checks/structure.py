@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from typing import Iterable, Iterator, Sequence
 
+import numpy as np
+
+from tunelint.checks._turns import TOOL, USER, turn_table
 from tunelint.checks.base import RecordCheck, fingerprint
 from tunelint.loader import Rejected
 from tunelint.models import Criterion, Example, Finding, Location, Role, Severity
@@ -80,12 +83,10 @@ class SchemaViolation(_LoaderCheck):
     summary = "record that does not fit its format (missing keys, wrong types, unknown role)"
 
     def check_batch(self, examples: Sequence[Example]) -> Iterable[Finding]:
-        # Most examples have no problems and no tool turns: skip the generator for them.
-        tool = Role.TOOL
-        check = self.check
-        return [f for e in examples
-                if e.problems or any(t.tool_calls or t.role is tool for t in e.turns)
-                for f in check(e)]
+        # Most examples have no problems and no tool turns: only the others go through check.
+        table = turn_table(examples)
+        suspect = table.with_problems() | (table.per_example((table.calls > 0) | (table.roles == TOOL)) > 0)
+        return _check_some(self.check, examples, suspect)
 
     def check(self, example: Example) -> Iterator[Finding]:
         for problem in example.problems:
@@ -146,12 +147,8 @@ class MissingAssistantTurn(RecordCheck):
     summary = "nothing for the model to learn from"
 
     def check_batch(self, examples: Sequence[Example]) -> Iterable[Finding]:
-        assistant = Role.ASSISTANT
-        check = self.check
         # The common case, ending on a trained assistant turn, needs no generator.
-        return [f for e in examples
-                if not (e.turns and e.turns[-1].role is assistant and e.turns[-1].weight is None)
-                for f in check(e)]
+        return _check_some(self.check, examples, ~turn_table(examples).last_trained_assistant())
 
     def check(self, example: Example) -> Iterator[Finding]:
         turns = example.turns
@@ -202,9 +199,7 @@ class MissingUserTurn(RecordCheck):
     summary = "an assistant answers a conversation that has no user message"
 
     def check_batch(self, examples: Sequence[Example]) -> Iterable[Finding]:
-        user = Role.USER
-        check = self.check
-        return [f for e in examples if not any(t.role is user for t in e.turns) for f in check(e)]
+        return _check_some(self.check, examples, turn_table(examples).count_role(USER) == 0)
 
     def check(self, example: Example) -> Iterator[Finding]:
         has_assistant = False
@@ -242,11 +237,11 @@ class EmptyContent(RecordCheck):
     summary = "empty or whitespace-only turn"
 
     def check_batch(self, examples: Sequence[Example]) -> Iterable[Finding]:
-        check = self.check
-        # str.strip() of a turn with text is cheap; only examples with a blank turn go on.
-        return [f for e in examples
-                if not all(t.content.strip() for t in e.turns) or not all(t.content.strip() for t in e.rejected)
-                for f in check(e)]
+        table = turn_table(examples)
+        # Only the examples with a blank turn that makes no tool call, or with a rejected side,
+        # can give findings.
+        suspect = (table.per_example(table.blank() & (table.calls == 0)) > 0) | table.with_rejected()
+        return _check_some(self.check, examples, suspect)
 
     def check(self, example: Example) -> Iterator[Finding]:
         for side, turns in (("", example.turns), ("rejected ", example.rejected)):
@@ -264,6 +259,12 @@ class EmptyContent(RecordCheck):
                     severity=severity,
                     key=f"{side}{turn.role.value}{position}",
                 )
+
+
+def _check_some(check, examples: Sequence[Example], suspect: np.ndarray) -> list[Finding]:
+    """check(e) of the examples marked in `suspect`, in order: the findings of every example
+    when the others give none."""
+    return [f for i in np.flatnonzero(suspect).tolist() for f in check(examples[i])]
 
 
 def _turns_pointer(example: Example) -> str | None:

@@ -19,6 +19,7 @@ from tunelint.models import DatasetInfo, Example, Role, Turn
 __all__ = ["Chunk", "InputError", "Rejected", "FileNote", "Loader", "available_formats", "plan_chunks"]
 
 _DETECT_SAMPLE = 200
+_new_example = tuple.__new__
 INTERNAL_ERROR = "tunelint hit an internal error"
 
 
@@ -115,6 +116,8 @@ class Loader:
             yield from records
 
         unknown_keys: Counter[str] = Counter()
+        # A format may read its plainest records (turns only, nothing noted) without a Normalised.
+        plain = getattr(fmt, "plain", None) if not text_lines else None
         for rec in all_records():
             record_hash = xxhash.xxh3_64_hexdigest(rec.raw)
             if text_lines:
@@ -131,6 +134,14 @@ class Loader:
                 if isinstance(rec.value, dict):
                     unknown_keys.update(rec.value.keys())
                 continue
+            if plain is not None:
+                turns = plain(rec.value)
+                if turns is not None:
+                    n_examples += 1
+                    # Example(...) without its Python-level constructor: tools, rejected and
+                    # problems keep their defaults.
+                    yield _new_example(Example, (self.split, self.path, rec.index, rec.line, fmt_name, turns, record_hash, (), (), ()))
+                    continue
             try:
                 norm = fmt.normalise(rec.value)
             except RecordError as exc:

@@ -545,11 +545,17 @@ def read_chunk(path: str, chunk: Chunk, stats: ReadStats) -> Iterator[RawRecord]
     lines = data.split(b"\n")
     if lines and lines[-1] == b"":
         lines.pop()
+    loads = orjson.loads
     for lineno, raw in enumerate(lines, start=chunk.line_offset + 1):
         stripped = raw.strip()
         if not stripped:
             stats.blank_lines += 1
             continue
-        value, error = parse_json(stripped)
-        yield RawRecord(index, lineno, stripped, value, error)
+        # parse_json, inline.
+        try:
+            value = loads(stripped)
+        except (orjson.JSONDecodeError, RecursionError) as exc:
+            yield RawRecord(index, lineno, stripped, None, _decode_error(exc, stripped))
+        else:
+            yield RawRecord(index, lineno, stripped, value, None)
         index += 1

@@ -104,6 +104,35 @@ def read_messages(messages: Any, base: str, out: Normalised, roles: dict[str, Ro
     return turns
 
 
+# The pointers of the first messages' content, made once ("/messages/0/content", ...).
+_CONTENT_POINTERS = tuple(f"/messages/{i}/content" for i in range(64))
+
+
+def plain_turns(record: Any, roles: dict[str, Role] = ROLES) -> tuple[Turn, ...] | None:
+    """The turns `OpenAIChat.normalise` gives a record that is nothing but {role, content}
+    text messages (any other keys but tools / functions set to something), with no tools, no
+    rejected side and no problems; None for any other record, which goes through `normalise`."""
+    if type(record) is not dict:
+        return None
+    messages = record.get("messages")
+    if type(messages) is not list or len(messages) > 64 or record.get("tools") is not None or record.get("functions") is not None:
+        return None
+    turns = []
+    append = turns.append
+    i = 0
+    for msg in messages:
+        # read_messages' fast path, the only one that adds no problem.
+        if type(msg) is not dict or len(msg) != 2:
+            return None
+        role_name = msg.get("role")
+        content = msg.get("content")
+        if type(content) is not str or type(role_name) is not str or role_name not in roles:
+            return None
+        append(_new_turn(Turn, (roles[role_name], content, _CONTENT_POINTERS[i]) + _PLAIN))
+        i += 1
+    return tuple(turns)
+
+
 def read_tools(record: dict, out: Normalised) -> tuple[dict, ...]:
     tools = record.get("tools", record.get("functions"))
     if tools is None:
@@ -133,6 +162,10 @@ class OpenAIChat(Format):
         if isinstance(msgs, list) and any(isinstance(m, dict) and m.get("role") in ("system", "tool", "developer") for m in msgs):
             score += 1
         return score
+
+    def plain(self, record: Any) -> tuple[Turn, ...] | None:
+        """A plain record's turns without building a Normalised (see plain_turns)."""
+        return plain_turns(record)
 
     def normalise(self, record: Any) -> Normalised:
         if not isinstance(record, dict):
