@@ -286,10 +286,8 @@ def test_volatile_detect_many_is_detect_per_example():
     assert check.detect_many(examples) == [check.detect(e) for e in examples]
 
 
-@settings(max_examples=60, deadline=None)
-@given(st.lists(st.tuples(_text(_VOLATILE_PIECES + ["12 dollars ", "$5", "euros"], max_size=12),
-                          _text(_VOLATILE_PIECES + ["12 dollars ", "$5", "5 euros"], max_size=12)), min_size=9, max_size=24))
-def test_volatile_detect_many_with_the_parts_is_detect_per_example(pairs):
+def _volatile_batch_is_per_example(pairs: list[tuple[str, str]]) -> None:
+    """volatile-facts' batch answer on (question, answer) examples is its per-example answer."""
     from tunelint.models import Example, Role, Turn
 
     examples = [
@@ -298,6 +296,13 @@ def test_volatile_detect_many_with_the_parts_is_detect_per_example(pairs):
     ]
     check = task_fit.VolatileFacts()
     assert check.detect_many(examples) == [check.detect(e) for e in examples]
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(_text(_VOLATILE_PIECES + ["12 dollars ", "$5", "euros"], max_size=12),
+                          _text(_VOLATILE_PIECES + ["12 dollars ", "$5", "5 euros"], max_size=12)), min_size=9, max_size=24))
+def test_volatile_detect_many_with_the_parts_is_detect_per_example(pairs):
+    _volatile_batch_is_per_example(pairs)
 
 
 # Upper- and mixed-case pieces, and the characters whose case mapping is odd, for the paths that
@@ -368,14 +373,7 @@ def test_input_text_is_the_examples(turns):
 @given(st.lists(st.tuples(_text(_CASED_PIECES + ["12 Dollars ", "$5", "Euros"], max_size=12),
                           _text(_CASED_PIECES + ["12 dollars ", "$5", "5 EUROS"], max_size=12)), min_size=9, max_size=24))
 def test_volatile_detect_many_on_cased_text_is_detect_per_example(pairs):
-    from tunelint.models import Example, Role, Turn
-
-    examples = [
-        Example("train", "x", i, i + 1, "chat", (Turn(Role.USER, q, "/0"), Turn(Role.ASSISTANT, a, "/1")), f"{i:016x}")
-        for i, (q, a) in enumerate(pairs)
-    ]
-    check = task_fit.VolatileFacts()
-    assert check.detect_many(examples) == [check.detect(e) for e in examples]
+    _volatile_batch_is_per_example(pairs)
 
 
 _WORD_PRICE_PIECES = [
