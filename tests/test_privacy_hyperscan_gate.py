@@ -94,3 +94,40 @@ def test_detector_pickles_without_its_database() -> None:
     copy = pickle.loads(pickle.dumps(detector._hyperscan))
     assert copy.patterns == detector._hyperscan.patterns and copy._database is None
     assert copy(("sk-ant-abc", "x")) == [0]
+
+
+def test_a_worker_forked_while_another_thread_held_the_gate_still_gates() -> None:
+    # The gate's lock guards its scratch space; a fork while another thread scans copies it
+    # held. The child starts afresh (its own lock and database) instead of waiting forever.
+    import multiprocessing
+    import sys
+
+    if not sys.platform.startswith("linux"):
+        pytest.skip("fork")
+    gate = HyperscanGate([HS_GATES["JWT"]])
+    texts = ("nothing here", "token eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.abc", "")
+    assert gate(texts) == [1]
+    ctx = multiprocessing.get_context("fork")
+    answer = ctx.Queue()
+    with gate._lock:  # as if another thread were scanning at the fork
+        child = ctx.Process(target=lambda: answer.put(gate(texts)))
+        child.start()
+    child.join(30)
+    stuck = child.is_alive()
+    if stuck:
+        child.kill()
+    assert not stuck
+    assert answer.get(timeout=5) == [1]
+
+
+def test_a_batch_dense_with_matches_is_left_to_re2() -> None:
+    # Every match is a call into Python: past a few per text the scan stops and the detector
+    # gates the batch with RE2, which answers the same texts.
+    gate = HyperscanGate([HS_GATES["JWT"]])
+    dense = tuple("eyJ " * 40 + f"filler {i}" for i in range(50)) + ("plain words",)
+    with pytest.raises(HyperscanGate.Unanswered):
+        gate(dense)
+    detector = SecretDetector()
+    assert detector.gate(dense) == batch_gate(dense, detector.batch_pattern)
+    sparse = ("plain words", "eyJhbGciOiJIUzI1NiJ9 once")
+    assert detector.gate(sparse) == [1] == batch_gate(sparse, detector.batch_pattern)  # Hyperscan's own answer

@@ -8,6 +8,7 @@ A gate in front of the triggers answers "nothing here" for most texts in one sca
 
 from __future__ import annotations
 
+import os
 import re
 import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -165,11 +166,31 @@ class HyperscanGate:
     compiled on first use, in the process that scans (workers compile their own).
     """
 
+    class Unanswered(Exception):
+        """This batch could not be scanned (a scan error, or too many matches to hand to
+        Python one by one): the caller gates it with RE2."""
+
+    # Matches per text past which a scan stops: each match is a call into Python, and text
+    # dense with "key:" / "token=" costs more that way than RE2's pass (0.25 s against 0.004 s
+    # for 4,096 texts with ~80 matches each).
+    MATCHES_PER_TEXT = 8
+
     def __init__(self, patterns: Sequence[bytes]) -> None:
         self.patterns = tuple(dict.fromkeys(patterns))
         self._database: Any = None
         self._failed = False
         self._lock = threading.Lock()
+        self._pid = os.getpid()
+
+    def _here(self) -> None:
+        """After a fork, start afresh: the lock may have been copied held (another thread was
+        scanning or compiling) and the database's scratch space mid-scan; a worker compiles its
+        own (workers do anyway: the main process rarely scans before it forks)."""
+        if self._pid != os.getpid():
+            self._lock = threading.Lock()
+            self._database = None
+            self._failed = False
+            self._pid = os.getpid()
 
     def __getstate__(self) -> dict[str, Any]:
         return {"patterns": self.patterns}
@@ -178,6 +199,7 @@ class HyperscanGate:
         self.__init__(state["patterns"])  # type: ignore[misc]
 
     def _compiled(self) -> Any:
+        self._here()
         if self._database is None and not self._failed:
             with self._lock:
                 if self._database is None and not self._failed:
@@ -199,8 +221,11 @@ class HyperscanGate:
 
     def __call__(self, texts: Sequence[str]) -> list[int] | None:
         """Indices of the `texts` in which a pattern matches (None: any of them may), as
-        `batch_gate` answers. Only when `runs()`."""
+        `batch_gate` answers. Only when `runs()`; raises `Unanswered` when the batch could not
+        be scanned."""
         database = self._compiled()
+        if database is None:
+            raise HyperscanGate.Unanswered("Hyperscan does not run here")
         if not texts or not self.patterns:
             return []
         array = _arrow_texts(texts)
@@ -214,13 +239,18 @@ class HyperscanGate:
             return []
         ends: list[int] = []
         add = ends.append
+        most = self.MATCHES_PER_TEXT * len(texts)
 
-        def on_match(_id: int, _start: int, end: int, _flags: int, _context: Any) -> None:
+        def on_match(_id: int, _start: int, end: int, _flags: int, _context: Any) -> bool:
             add(end)
+            return len(ends) > most  # True stops the scan
 
         data = memoryview(array.buffers()[2])[first:last]  # type: ignore[arg-type]
-        with self._lock:  # one scratch space per database: one scan at a time
-            database.scan(data, match_event_handler=on_match)
+        try:
+            with self._lock:  # one scratch space per database: one scan at a time
+                database.scan(data, match_event_handler=on_match)
+        except Exception as exc:  # stopped (too many matches) or failed
+            raise HyperscanGate.Unanswered(str(exc)) from None
         if not ends:
             return []
         # A match ending at byte `end` (exclusive) lies in the text whose bytes hold end - 1; one

@@ -439,7 +439,10 @@ class SecretDetector:
         """Indices of the `texts` `detect` may find a secret in, tested for all at once (None:
         any of them); the others hold none. With Hyperscan when it runs here, else RE2."""
         if self._hyperscan.runs():
-            return self._hyperscan(texts)
+            try:
+                return self._hyperscan(texts)
+            except HyperscanGate.Unanswered:
+                pass
         return batch_gate(texts, self.batch_pattern)
 
     def detect_many(self, texts: Sequence[str]) -> list[list[Span]]:
