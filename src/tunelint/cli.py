@@ -140,6 +140,9 @@ def _run(train, test, reference, settings: Settings, no_progress: bool, **kwargs
 
 
 def _emit(rendered: str, output: str | None) -> None:
+    from tunelint import interrupt
+
+    interrupt.check()  # an interrupt swallowed on the way: no report, as if it had ended the run
     if output:
         from tunelint.reporters.base import write_atomic
 
@@ -425,6 +428,9 @@ def redact_command(train, output, config):
 
 def run() -> None:
     """Console entry point: Ctrl-C ends cleanly with exit 130 and no traceback."""
+    from tunelint import interrupt
+
+    interrupt.install()
     try:
         main(standalone_mode=False)
     except click.ClickException as exc:

@@ -14,7 +14,7 @@ from typing import Any, Callable, Iterable, Mapping, Sequence
 
 from pydantic import ValidationError
 
-from tunelint import __version__
+from tunelint import __version__, interrupt
 from tunelint.checks._batch import BATCH
 from tunelint.checks._turns import turn_table
 from tunelint.checks.base import Check, CheckContext, DatasetCheck, RecordCheck
@@ -193,6 +193,7 @@ class _Run:
             if isinstance(item, Example):
                 batch.append(item)
                 if len(batch) >= BATCH:
+                    interrupt.check()
                     self._check_batch(loader.split, batch)
                     n += len(batch)
                     batch = []
@@ -329,6 +330,7 @@ def lint(
     checks = build_checks(registry, settings, context)
     run = _Run(checks)
     run.timing["wall:set-up"] = time.perf_counter() - started
+    interrupt.check()
     from tunelint.executors import open_executor
 
     in_memory = any(s.records is not None for srcs in sources.values() for s in srcs)
@@ -347,11 +349,13 @@ def lint(
     from tunelint.executors import default_jobs
 
     timing["wall:read"] = time.perf_counter() - started - timing["wall:set-up"]
+    interrupt.check()
     t = time.perf_counter()
     for name, found, seconds in _finish_all([c for c in checks if isinstance(c, DatasetCheck)], settings.jobs or default_jobs()):
         findings.extend(found)
         timing[name] += seconds
     timing["wall:finish"] = time.perf_counter() - t
+    interrupt.check()
     if not settings.show_pii:
         t = time.perf_counter()
         findings = mask_findings(findings)

@@ -29,6 +29,7 @@ import tempfile
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
 
+from tunelint import interrupt
 from tunelint.config import ConfigError, Settings
 from tunelint.loader import Chunk, Loader
 from tunelint.loader.reader import RangeScan, chunk_plan, chunks_from_scans, file_size, iter_chunks, scan_range, splittable
@@ -249,6 +250,7 @@ class LocalExecutor(Executor):
                 spool = self._spool or None
                 for result in self._pool.imap(_run_chunk, ((path, split, c, fmt_name, spool) for c in chunks)):
                     part, info = _unspool(result)
+                    interrupt.check()
                     run.absorb(part)
                     parts.append(info)
                     done += info.examples

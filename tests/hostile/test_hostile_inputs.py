@@ -137,3 +137,41 @@ def test_interrupted_run_leaves_no_half_report(tmp_path):
         assert not list(tmp_path.glob(".r.json.*"))
     else:  # finished before the signal arrived: then the report is whole
         json.loads(out.read_text())
+
+
+SWALLOWED_INTERRUPT = """
+import signal, sys
+import tunelint.engine as engine
+from tunelint.cli import run
+
+build = engine.build_checks
+
+
+class Dropped:
+    def __del__(self):
+        # SIGINT arrives while Python runs a __del__ (as it can while Presidio's patterns are
+        # built): the KeyboardInterrupt raised here is printed as ignored and lost.
+        signal.raise_signal(signal.SIGINT)
+
+
+def build_checks(*args, **kwargs):
+    Dropped()
+    return build(*args, **kwargs)
+
+
+engine.build_checks = build_checks
+sys.argv = ["tunelint", "check", sys.argv[1], "--format", "json", "-o", sys.argv[2], "--no-progress", "--exit-zero"]
+run()
+"""
+
+
+def test_interrupt_swallowed_by_a_destructor_still_ends_the_run(tmp_path):
+    data = tmp_path / "train.jsonl"
+    data.write_text((GOOD + "\n") * 50)
+    out = tmp_path / "r.json"
+    proc = subprocess.run([sys.executable, "-c", SWALLOWED_INTERRUPT, str(data), str(out)],
+                          capture_output=True, text=True, timeout=120)
+    assert "Exception ignored" in proc.stderr  # the interrupt really was swallowed where it landed
+    assert proc.returncode == 130, proc.stderr
+    assert "tunelint: interrupted" in proc.stderr
+    assert not out.exists() and not list(tmp_path.glob(".r.json.*"))
