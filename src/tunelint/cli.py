@@ -130,6 +130,11 @@ def _run(train, test, reference, settings: Settings, no_progress: bool, **kwargs
         def progress(split: str, path: str, n: int) -> None:
             status.update(f"{split}: {n:,} examples read from {path}")
 
+    from tunelint._pyarrow import decline_pandas_probe
+
+    # This process is ours (the worker processes fork from it): pyarrow's batch gates need no
+    # pandas here, a file read in this process saves its import (see tunelint._pyarrow).
+    decline_pandas_probe()
     try:
         return lint(list(train), test=list(test), reference=list(reference), settings=settings, progress=progress, **kwargs)
     except (ConfigError, RegistryError, InputError, BaselineError, ReviewError) as exc:

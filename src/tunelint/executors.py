@@ -130,7 +130,10 @@ WORKER_GC_THRESHOLDS = (200_000, 50, 100)
 
 
 def _init_worker(settings: Settings, splits: Splits) -> None:
+    from tunelint._pyarrow import decline_pandas_probe
+
     gc.set_threshold(*WORKER_GC_THRESHOLDS)
+    decline_pandas_probe()
     registry = load_checks(settings.plugins, settings.base_dir)
     _WORKER.update(settings=settings, splits=splits, registry=registry, formats=load_formats())
 

@@ -14,6 +14,7 @@ import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
+from tunelint._pyarrow import true_indices
 from tunelint.privacy.shapes import PHONE_DIGIT_RUN, PHONE_PUNCTUATION
 
 _IPV6_FULL = r"[0-9A-Fa-f]{1,4}(?::[0-9A-Fa-f]{1,4}){7}"
@@ -129,8 +130,7 @@ def batch_gate(texts: Sequence[str], pattern: str) -> list[int] | None:
     array = _arrow_texts(texts)
     if array is None:
         return None
-    hits = pc.match_substring_regex(array, pattern).to_numpy(zero_copy_only=False)
-    return hits.nonzero()[0].tolist()
+    return true_indices(pc.match_substring_regex(array, pattern)).tolist()
 
 
 # The last tuple of texts turned into an Arrow array, and the array (None: Arrow could not take

@@ -1,0 +1,72 @@
+"""pyarrow without its pandas probe, in processes tunelint owns.
+
+`pa.array(a_list)` first asks whether its input is a pandas object, and to ask it imports pandas
+(~0.45 CPU-s, once per process): each worker process paid it on its first batch gate, and the
+command line on any file small enough to be read in one process. Nothing tunelint passes to
+pyarrow there is a pandas object.
+
+pyarrow probes for pandas once per process, quietly ("is it installed?"), and remembers the
+answer; when something later needs pandas itself (`Table.from_pandas`, `to_pandas`) it imports
+it then, whatever the probe found. `decline_pandas_probe` lets that first quiet probe find no
+pandas: the probe never imports it again, explicit uses still work.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+import numpy as np
+
+
+def decline_pandas_probe() -> None:
+    """Make pyarrow's quiet pandas probe find nothing in this process (see the module doc).
+
+    Does nothing when pandas is already imported: pyarrow then finds it without cost. Call it
+    only while no other thread could be importing pandas (a worker's or the command line's
+    start-up): for the duration of the probe `import pandas` fails.
+    """
+    if "pandas" in sys.modules:
+        return
+    import pyarrow as pa
+
+    sys.meta_path.insert(0, _NO_PANDAS)
+    try:
+        pa.array([], type=pa.large_string())
+    finally:
+        sys.meta_path.remove(_NO_PANDAS)
+
+
+class _NoPandas:
+    """An import finder that refuses pandas (a `None` entry in sys.modules does not do for
+    Cython's import, which takes whatever sys.modules holds)."""
+
+    @staticmethod
+    def find_spec(name: str, path: object = None, target: object = None) -> None:
+        if name == "pandas":
+            raise ImportError("pandas declined for pyarrow's probe", name=name)
+        return None
+
+
+_NO_PANDAS = _NoPandas()
+
+
+def true_indices(mask: Any) -> np.ndarray:
+    """Positions where an Arrow boolean array is true (null counts as false), as int64.
+
+    Read from the array's bit buffers: `to_numpy` (and `np.asarray`) go through pyarrow's pandas
+    conversion and import pandas, whatever the probe found.
+    """
+    import pyarrow as pa
+
+    if isinstance(mask, pa.ChunkedArray):
+        mask = mask.combine_chunks()
+    count = len(mask)
+    if count == 0:
+        return np.empty(0, dtype=np.int64)
+    validity, values = mask.buffers()[:2]
+    first = mask.offset
+    bits = np.unpackbits(np.frombuffer(values, dtype=np.uint8), count=first + count, bitorder="little")[first:]
+    if validity is not None and mask.null_count:
+        bits &= np.unpackbits(np.frombuffer(validity, dtype=np.uint8), count=first + count, bitorder="little")[first:]
+    return np.flatnonzero(bits)
