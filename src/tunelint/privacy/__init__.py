@@ -7,6 +7,12 @@ shapes; `mask` / `redact` turn what they found into safe evidence and safe copie
 import importlib
 from typing import Any
 
+from tunelint.privacy.presidio_import import defer_pattern_checks
+
+# Presidio's own patterns are not compiled just to be checked while it is imported (see
+# presidio_import); every module here that imports Presidio runs this package's code first.
+defer_pattern_checks()
+
 # Presidio (and spaCy under it) take seconds to import: load a name's module only when it is
 # first used, so code that needs only masking or the prefilter does not pay for the analyzer.
 _WHERE = {
