@@ -28,7 +28,7 @@ from tunelint.privacy import (
 )
 from tunelint.privacy.phone import PHONE_PUNCTUATION, ChatPhoneRecognizer, phone_evidence
 from tunelint.privacy.pii import AUTO_NER_MODELS
-from tunelint.privacy.prefilter import Prefilter
+from tunelint.privacy.prefilter import TRIGGERS, Prefilter
 from tunelint.privacy.recognizers import card_issuer_matches
 from presidio_analyzer import EntityRecognizer
 
@@ -369,6 +369,51 @@ def test_prefilter_gate_covers_every_trigger(text: str) -> None:
     prefilter = Prefilter(PATTERN_ENTITIES)
     if prefilter.triggered(text):
         assert prefilter.may_contain(text)
+
+
+# IPv6-ish text: hex digits and colons after word characters ("std::cout"), after what the
+# `regex` module calls a word character and `re` does not (superscript two, a combining mark,
+# a zero-width non-joiner) or the other way round, dotted quads, slices ("a[::2]").
+_IP_TEXT = st.text(alphabet="0123456789abcdefABCDEF" + "::::" + "stdgxX_ .[]/%\n²\u0301\u200cé٣ſK", max_size=40)
+
+
+_IP_RECOGNIZER = recognizers.IpRecognizer()
+
+
+@settings(max_examples=1500, deadline=None)
+@given(text=_IP_TEXT)
+def test_ip_trigger_covers_presidios_ip_recognizer(text: str) -> None:
+    """Whatever Presidio's IP recognizer reports, at any score, the IP trigger lets through."""
+    from tunelint.privacy.prefilter import _per_entity_test
+
+    if _IP_RECOGNIZER.analyze(text, ["IP_ADDRESS"]):
+        assert _per_entity_test("IP_ADDRESS")(text)
+        assert re.search(TRIGGERS["IP_ADDRESS"], text)
+
+
+def test_ip_trigger_skips_scope_operators_and_keeps_addresses() -> None:
+    from presidio_analyzer.predefined_recognizers import IpRecognizer
+
+    from tunelint.privacy.prefilter import _per_entity_test
+
+    test = _per_entity_test("IP_ADDRESS")
+    for text in ("std::cout << x;", "Foo::Bar::baz()", "Turmoil:: Change", "self::$x", "xfd::1"):
+        assert not test(text) and not IpRecognizer().analyze(text, ["IP_ADDRESS"]), text
+    for text in ("fe80::1", "at ::1 now", "::ffff:10.0.0.1", "(2001:db8::ff00:42:8329)", "a[::2]", "ab::1",
+                 "LinkedList :: Change"):
+        assert test(text) and IpRecognizer().analyze(text, ["IP_ADDRESS"]), text
+
+
+def test_hex_digits_and_ascii_word_characters_read_alike_in_both_regex_engines() -> None:
+    """`_IPV6_COMPRESSED` rules out ASCII word characters before a hex run and takes only ASCII
+    hex digits: the `regex` module (Presidio's, case ignored) agrees on both."""
+    import regex
+
+    hex_ = regex.compile("[0-9A-Fa-f]", flags=regex.IGNORECASE | regex.DOTALL | regex.MULTILINE)
+    word = regex.compile(r"\w", flags=regex.IGNORECASE | regex.DOTALL | regex.MULTILINE)
+    everything = [chr(c) for c in range(0x110000) if not 0xD800 <= c <= 0xDFFF]
+    assert "".join(c for c in everything if hex_.fullmatch(c)) == "0123456789ABCDEFabcdef"
+    assert all(word.fullmatch(c) for c in "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_")
 
 
 def _chat_like(rng: random.Random, n: int) -> list[str]:
@@ -712,6 +757,62 @@ def test_rule_gates_change_no_result(parts: list[str]) -> None:
     ungated = SecretDetector()
     ungated._rules = [(dataclasses.replace(rule, gate=None), *needles) for rule, *needles in ungated._rules]
     assert gated.detect(text) == ungated.detect(text)
+
+
+# Assignment text: names of every length around the reach (a 40-character prefix, the longest
+# keyword heads), keywords as Python's `(?i)` folds them (Kelvin sign, long s, dotted and dotless
+# i), quotes, every operator, Unicode spaces, and values that pass and fail the checks.
+_REACH_FRAGMENTS = [
+    "a" * 38, "x_" * 20, "my.service-", "subscription", "encryption", "client", "api", "signing ", "-", "_", ".",
+    "key", "KEY", "\u212aey", "secret", "ſecret", "token", "credential", "credentİals", "CREDENTıALS", "s",
+    "passwd", "password", "passphrase", "pwd", "'", '"', "`", ":", "=", ":=", "=>", " ", "\n", "\u3000", "\u00a0",
+    "\u2028", "Xk29vLq7Rt9Xk29vLq7Rt9", "s3cr3tP4ssw0rd", "<your-key>", ",", "é", "Answer Key:",
+]
+
+
+@settings(max_examples=600, deadline=None)
+@given(st.lists(st.sampled_from(_REACH_FRAGMENTS), min_size=1, max_size=16))
+def test_gated_matches_are_the_patterns_matches(parts: list[str]) -> None:
+    """The assignment rules try their pattern only within `reach` before a place where the gate
+    matches, whose places are found from the operators: the same places and matches as the
+    plain searches."""
+    from tunelint.privacy.secrets import _ASSIGNED, _assignment_starts, _gated_matches, _starts
+
+    text = "".join(parts)
+    starts = _starts(_ASSIGNED, text)
+    assert _assignment_starts(text) == starts
+    for rule in SECRET_RULES:
+        if rule.reach is not None:
+            plain = [(m.span(), m.groupdict()) for m in rule.pattern.finditer(text)]
+            assert [(m.span(), m.groupdict()) for m in _gated_matches(rule, text, starts)] == plain
+
+
+def test_gated_matches_reach_the_longest_name() -> None:
+    import dataclasses
+
+    from tunelint.privacy.secrets import _ASSIGNED, _gated_matches, _starts
+
+    value = "'Xk29vLq7Rt9Xk29vLq7Rt9'"
+    for head in ("subscription-key", "subscription key", "client_secret", "apikey", "token", "password", "pwd"):
+        for name in ("a" * 40 + head, "é " + "b" * 40 + head, "x." * 20 + head, head):
+            for text in (f"{name}: {value}", f"{name} \u3000= {value} and {name}={value}", f"{name}'=>{value}"):
+                rules = [r for r in SECRET_RULES if r.reach is not None and r.pattern.search(text)]
+                assert rules, text
+                for rule in rules:
+                    plain = [m.span() for m in rule.pattern.finditer(text)]
+                    assert [m.span() for m in _gated_matches(rule, text, _starts(_ASSIGNED, text))] == plain
+    # One character less of reach and the longest names are missed.
+    for kind, text in (("GENERIC_SECRET", "a" * 40 + "subscription-key: " + value), ("PASSWORD", "a" * 40 + "password: " + value)):
+        [rule] = [r for r in SECRET_RULES if r.kind == kind]
+        assert rule.reach is not None and len(list(rule.pattern.finditer(text))) == 1
+        short = dataclasses.replace(rule, reach=rule.reach - 1)
+        assert list(_gated_matches(short, text, _starts(_ASSIGNED, text))) == []
+
+
+def test_str_isspace_is_res_whitespace() -> None:
+    """`_assignment_starts` walks back over the spaces before an operator with `str.isspace`."""
+    everything = [chr(c) for c in range(0x110000)]
+    assert [c for c in everything if c.isspace() != bool(re.match(r"\s", c))] == []
 
 
 # --- the batch gates (RE2 over a whole batch of texts) ---------------------------------------

@@ -18,6 +18,14 @@ from tunelint._pyarrow import true_indices
 from tunelint.privacy.shapes import PHONE_DIGIT_RUN, PHONE_PUNCTUATION
 
 _IPV6_FULL = r"[0-9A-Fa-f]{1,4}(?::[0-9A-Fa-f]{1,4}){7}"
+# An IP match holding "::" (IPv6 compressed, IPv4-mapped or -embedded) starts where Presidio's
+# patterns allow (`(?<![\w:])`: after neither a word character nor ":") and runs hex digits and
+# colons up to its first "::". So the run of hex digits and colons that ends at that "::" is
+# preceded by such a character: not by "std" as in "std::cout" ("d" is hex, "t" is not, and
+# after "s" and "t" the lookbehind fails). Only ASCII word characters are ruled out (a word
+# character for `re` and for the `regex` module alike); no other character is hex for the
+# `regex` module, case ignored (a test checks both).
+_IPV6_COMPRESSED = r"(?<![A-Za-z0-9_:])[0-9A-Fa-f:]*::"
 
 # Per entity, a pattern every value that entity's recognizer accepts must contain.
 TRIGGERS: Mapping[str, str] = {
@@ -31,9 +39,10 @@ TRIGGERS: Mapping[str, str] = {
     # (Written to start at a digit: a leading lookbehind would defeat the regex engine's
     # skip-ahead to a possible first character.)
     "IBAN_CODE": r"\d(?<=[A-Za-z]{2}\d)\d(?:[ -]?[A-Za-z0-9]{4}){2}",
-    # IPv4 (a dotted quad, also inside IPv4-mapped IPv6); IPv6 compressed ("::") or in full
-    # (the full form is tested only when the text has seven colons, see `_per_entity_test`).
-    "IP_ADDRESS": rf"\d{{1,3}}\.\d{{1,3}}\.\d{{1,3}}\.\d{{1,3}}|::|{_IPV6_FULL}",
+    # IPv4 (a dotted quad, also inside IPv4-mapped IPv6); IPv6 compressed ("::" where an address
+    # can start, `_IPV6_COMPRESSED`) or in full (the full form is tested only when the text has
+    # seven colons, see `_per_entity_test`).
+    "IP_ADDRESS": rf"\d{{1,3}}\.\d{{1,3}}\.\d{{1,3}}\.\d{{1,3}}|{_IPV6_COMPRESSED}|{_IPV6_FULL}",
     # Bitcoin addresses: "1" / "3" (P2PKH, P2SH) or "bc1" (bech32), then 25+ characters.
     "CRYPTO": r"[13][A-Za-z0-9]{25}",
 }
@@ -73,8 +82,11 @@ def _per_entity_test(entity: str) -> Callable[[str], bool]:
     if entity == "IP_ADDRESS":
         ipv4 = re.compile(r"\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3}")
         ipv6 = re.compile(_IPV6_FULL)
+        compressed = re.compile(_IPV6_COMPRESSED)
         return lambda text: (
-            "::" in text or bool(ipv4.search(text)) or (text.count(":") >= 7 and bool(ipv6.search(text)))
+            ("::" in text and compressed.search(text) is not None)
+            or bool(ipv4.search(text))
+            or (text.count(":") >= 7 and bool(ipv6.search(text)))
         )
     pattern = re.compile(TRIGGERS[entity])
     return lambda text: pattern.search(text) is not None

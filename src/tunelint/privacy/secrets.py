@@ -13,7 +13,7 @@ import json
 import math
 import re
 from collections import Counter
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
 from tunelint.privacy.prefilter import HyperscanGate, batch_gate
@@ -86,6 +86,9 @@ class Rule:
     # A cheap pattern every match contains, searched before `pattern` (whose lazy name prefix
     # makes it slow on prose that merely mentions a "key" or a "password").
     gate: re.Pattern[str] | None = None
+    # With `gate`: every match holds a match of `gate` starting at most this many characters
+    # after its own start, so `pattern` is tried only there (`_gated_matches`).
+    reach: int | None = None
 
 
 def _body_varied(match: re.Match[str]) -> bool:
@@ -94,6 +97,13 @@ def _body_varied(match: re.Match[str]) -> bool:
 
 # Every assignment match holds its keyword's last word right before `_KEYWORD_VALUE`'s operator.
 _ASSIGNED = re.compile(r"""(?i)(?:key|secret|token|credentials?|passw(?:or)?d|passphrase|pwd)["']?\s*[:=]""")
+# How far into an assignment match that word starts, at most: the name prefix (`[\w.-]{0,40}?`),
+# then for PASSWORD nothing more (its keywords are `_ASSIGNED`'s), for GENERIC_SECRET the
+# keyword's own head before its last word ("subscription-" before "key", 13 characters).
+# Every pattern character matches one text character, case folding included.
+_NAME_PREFIX = 40
+_PASSWORD_REACH = _NAME_PREFIX
+_GENERIC_REACH = _NAME_PREFIX + len("subscription-")
 
 _KEYWORD_VALUE = (
     r"""["']?\s*(?::=|=>|[:=])\s*"""
@@ -262,6 +272,7 @@ RULES: tuple[Rule, ...] = (
         check=_assigned_password,
         secret_span=_assigned_span,
         gate=_ASSIGNED,
+        reach=_PASSWORD_REACH,
     ),
     Rule(
         "GENERIC_SECRET",
@@ -275,6 +286,7 @@ RULES: tuple[Rule, ...] = (
         check=_assigned_token,
         secret_span=_assigned_span,
         gate=_ASSIGNED,
+        reach=_GENERIC_REACH,
     ),
 )
 
@@ -388,6 +400,72 @@ HS_GATES: dict[str, bytes] = {
 }
 
 
+def _starts(gate: re.Pattern[str], text: str) -> list[int]:
+    """Every place in `text` where a match of `gate` starts (overlapping ones too)."""
+    out = []
+    found = gate.search(text)
+    while found is not None:
+        out.append(found.start())
+        found = gate.search(text, found.start() + 1)
+    return out
+
+
+# `_ASSIGNED` without its operator, ending where the text is cut (see `_assignment_starts`).
+_ASSIGNED_WORD = re.compile(r"""(?i)(?:key|secret|token|credentials?|passw(?:or)?d|passphrase|pwd)["']?\Z""")
+_ASSIGNED_WORD_LONGEST = len("credentials'")
+_OPERATOR = re.compile("[:=]")
+
+
+def _assignment_starts(text: str) -> list[int]:
+    """`_starts(_ASSIGNED, text)`, found from the operators rather than tried at every place.
+
+    A match is a keyword, an optional quote, whitespace, then ":" or "=". From an operator, the
+    whitespace before it is the run of spaces ending there (whatever precedes it is the quote or
+    the keyword's last letter, neither a space; `str.isspace` is `re`'s `\\s`, a test checks),
+    and the keyword and quote end where the run starts: at most one match has that operator
+    (no keyword ends another keyword), found by `_ASSIGNED_WORD` with the text cut there.
+    """
+    out = set()
+    for operator in _OPERATOR.finditer(text):
+        end = operator.start()
+        while end > 0 and text[end - 1].isspace():
+            end -= 1
+        word = _ASSIGNED_WORD.search(text, max(0, end - _ASSIGNED_WORD_LONGEST), end)
+        if word is not None:
+            out.add(word.start())
+    return sorted(out)
+
+
+def _gated_matches(rule: Rule, text: str, anchors: list[int]) -> Iterator[re.Match[str]]:
+    """`rule.pattern.finditer(text)` for a rule with a `reach`, tried only at the places within
+    `reach` characters before a start of its gate (`anchors`, `_starts(rule.gate, text)`).
+
+    finditer yields the leftmost match from where the last one ended. A match starting at `s`
+    holds a gate match starting in [s, s + reach], so the leftmost one from `pos` starts within
+    `reach` before the first anchor from `pos` that has one: the places are tried in order
+    there, then before the next anchor. On prose that mentions a "key" once that is a few
+    `match` calls instead of the lazy name prefix tried at every word of the text. (`match` at
+    a place sees the text before it, as finditer's search does, for lookbehinds.)
+    """
+    assert rule.reach is not None
+    pattern, reach = rule.pattern, rule.reach
+    pos = 0  # where the next match may start
+    tried = 0  # every place from `pos` up to here was tried
+    for a in anchors:
+        if a < pos:
+            continue
+        for start in range(max(pos, tried, a - reach), a + 1):
+            found = pattern.match(text, start)
+            if found is not None:
+                break
+        else:
+            tried = max(tried, a + 1)
+            continue
+        yield found
+        # Never empty (an assignment holds an operator and a value); were it, move on a place.
+        pos = tried = max(found.end(), start + 1)
+
+
 def _contains_any(text: str, needles: tuple[str, ...]) -> bool:
     # A plain loop: `any()` over a generator costs more than the substring tests themselves.
     for needle in needles:
@@ -423,12 +501,24 @@ class SecretDetector:
         ):
             return []
         spans: list[Span] = []
+        anchors: dict[re.Pattern[str], list[int]] = {}  # `_starts` of each gate, found once
         for rule, needles, lower_needles in self._rules:
             if not any(n in text for n in needles) and not any(n in lowered for n in lower_needles):
                 continue
-            if rule.gate is not None and rule.gate.search(text) is None:
+            if rule.reach is not None and rule.gate is not None:
+                starts = anchors.get(rule.gate)
+                if starts is None:
+                    starts = anchors[rule.gate] = (
+                        _assignment_starts(text) if rule.gate is _ASSIGNED else _starts(rule.gate, text)
+                    )
+                if not starts:
+                    continue
+                matches: Iterable[re.Match[str]] = _gated_matches(rule, text, starts)
+            elif rule.gate is not None and rule.gate.search(text) is None:
                 continue
-            for match in rule.pattern.finditer(text):
+            else:
+                matches = rule.pattern.finditer(text)
+            for match in matches:
                 if rule.check is not None and not rule.check(match):
                     continue
                 start, end = rule.secret_span(match)
