@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import codecs
 import re
+import sys
 from typing import Sequence
 
 import numpy as np
@@ -318,6 +319,45 @@ def arrow_texts(texts: Sequence[str]):
         return pa.array(texts, type=pa.large_string())
     except (pa.ArrowException, UnicodeError):
         return None
+
+
+class _NoPandas:
+    """A finder that makes `import pandas` fail (see `arrow_without_pandas`)."""
+
+    def find_spec(self, name: str, path=None, target=None):
+        if name == "pandas" or name.startswith("pandas."):
+            raise ImportError("pandas is not imported in this worker process")
+        return None
+
+
+def arrow_without_pandas() -> bool:
+    """Let Arrow build arrays from Python lists without importing pandas, for the rest of the
+    process; True when that is now so.
+
+    `pa.array(list)` asks pyarrow's pandas shim whether the list is a pandas object, and the
+    shim's first answer imports pandas (0.3-0.45 CPU s, once per process): a cost the pool's
+    worker processes pay for nothing, since they never hand pandas objects to Arrow. Here the
+    shim's first, and only, try to import pandas fails (a finder refuses it), and the shim
+    remembers that: `pa.array` no longer recognises pandas objects in this process (a
+    Series is then read as a plain sequence). So this is only for processes that never give
+    Arrow pandas objects: not for the main process of a library caller. A process that has
+    already imported pandas, or whose shim has already looked, is left as it is."""
+    if "pandas" in sys.modules:
+        return False
+    try:
+        import pyarrow as pa
+    except ImportError:
+        return False
+    blocker = _NoPandas()
+    sys.meta_path.insert(0, blocker)
+    try:
+        pa.array([""], type=pa.large_string())
+    except Exception:  # a pyarrow whose shim differs: it may import pandas later, as before
+        return False
+    finally:
+        sys.meta_path.remove(blocker)
+    shim = getattr(getattr(pa, "lib", None), "_pandas_api", None)
+    return "pandas" not in sys.modules and shim is not None and getattr(shim, "have_pandas", True) is False
 
 
 def regex_matches(array, pattern: str) -> list[bool]:
