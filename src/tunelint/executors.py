@@ -29,6 +29,7 @@ import tempfile
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
 
+from tunelint import textscan
 from tunelint.config import ConfigError, Settings
 from tunelint.loader import Chunk, Loader
 from tunelint.loader.reader import RangeScan, chunk_plan, chunks_from_scans, file_size, iter_chunks, scan_range, splittable
@@ -130,6 +131,8 @@ WORKER_GC_THRESHOLDS = (200_000, 50, 100)
 
 def _init_worker(settings: Settings, splits: Splits) -> None:
     gc.set_threshold(*WORKER_GC_THRESHOLDS)
+    # Workers never hand pandas objects to Arrow: spare each the pandas import pa.array makes.
+    textscan.arrow_without_pandas()
     registry = load_checks(settings.plugins, settings.base_dir)
     _WORKER.update(settings=settings, splits=splits, registry=registry, formats=load_formats())
 
