@@ -39,3 +39,19 @@ def test_state_is_bounded_by_distinct_lengths():
         counts.add([3, 5, 5, 8] * 1000)
     assert len(counts.counts) == 3 and len(counts) == 200_000
     assert counts.median() == 5.0
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.integers(min_value=0, max_value=5_000_000), max_size=300), st.integers(min_value=0, max_value=300))
+def test_length_histogram_add_many_is_add_of_each(values, cut):
+    from tunelint.lengths import EDGES, LengthHistogram
+
+    edges = [0, 1, 15, 16, 17, *EDGES, EDGES[-1] + 1]
+    values = values + edges[: cut % (len(edges) + 1)]
+    one, many = LengthHistogram(), LengthHistogram()
+    for v in values:
+        one.add("train", v)
+    many.add_many("train", values[:cut])
+    many.add_many("train", np.asarray(values[cut:], dtype=np.int64))
+    assert many.to_dict() == one.to_dict()
+    assert many._totals == one._totals and many._counts == one._counts

@@ -297,3 +297,45 @@ def test_loader_plain_path_gives_the_examples_normalise_gives(tmp_path, monkeypa
     slow = list(Loader(str(path), "train", load_formats()))
     assert fast == slow and len(fast) == 4
     assert [type(e) for e in fast] == [Example] * 4
+
+
+@pytest.mark.parametrize("plain", [True, False])
+def test_chunks_read_what_the_whole_file_reads(tmp_path, monkeypatch, plain):
+    from tunelint.loader import plan_chunks
+
+    records = [
+        {"messages": [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Hi"}, {"role": "assistant", "content": "Hello."}]},
+        {"messages": [{"role": "user", "content": "Hi"}, {"role": "assistant", "content": "x", "weight": 0}]},
+        {"messages": [{"role": "user", "content": "Hi"}, {"role": "assistant", "content": "ok"}], "tools": [{"type": "function", "function": {"name": "f"}}]},
+        {"messages": [{"role": "robot", "content": "Hi"}]},
+        {"messages": "not a list"},
+        {"no_messages": 1},
+        [1, 2],
+    ]
+    lines = ['\ufeff' + json.dumps(records[0])]
+    for i in range(60):
+        lines.append(json.dumps(records[i % len(records)]))
+        if i % 11 == 3:
+            lines.append('{"messages": [')  # does not parse
+        if i % 13 == 5:
+            lines.append("   ")  # blank
+        if i % 17 == 2:
+            lines.append('{"messages": [{"role": "user", "content": "bad \\x"}]}')
+    path = tmp_path / "chat.jsonl"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    if not plain:
+        monkeypatch.setattr(_OpenAIChat, "plain", None)
+    formats = load_formats()
+    whole = Loader(str(path), "train", formats)
+    items = [x for x in whole if not isinstance(x, FileNote)]
+    chunks = plan_chunks(str(path), 256)
+    assert chunks is not None and len(chunks) > 5
+    parts, infos = [], []
+    for chunk in chunks:
+        loader = Loader(str(path), "train", formats, chunk=chunk, format_name=whole.info.format)
+        parts += [x for x in loader if not isinstance(x, FileNote)]
+        infos.append(loader.info)
+    assert parts == items
+    assert {type(x) for x in items} == {Example, Rejected} and {x.check for x in items if isinstance(x, Rejected)} == {"invalid-json", "schema-violation"}
+    assert sum(i.examples for i in infos) == whole.info.examples and sum(i.rejected for i in infos) == whole.info.rejected
+    assert sum(i.formats["blank_lines"] for i in infos) == whole.info.formats["blank_lines"] > 0

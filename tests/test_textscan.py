@@ -754,3 +754,70 @@ def test_truncated_output_batch_is_cut_per_text(text):
                 for i, t in enumerate([text, text + ".", "ok"])]
     expected = [e.index for e in examples if check._cut(e.turns[1].content) is not None]
     assert [f.location.index for f in check.check_many(Batch(examples))] == expected
+
+
+def _plain_after(text: str, end: int) -> str | None:
+    """content._after as it was: the rest of the text copied, material split into words."""
+    rest = text[end:]
+    m = content._MATERIAL_START.search(rest)
+    if m is None:
+        return None
+    start = m.start() if m.group() in "\"“'‘" else m.end()
+    material = rest[start:].strip()
+    return material if len(material.split()) >= 1 and any(c.isalnum() for c in material) else None
+
+
+_AFTER_PIECES = ["text", " ", "\n", ":", ".", "?", "!", '"', "“", "'", "‘", "a", "1", "\u2003", "\u3000", "\x85", "\x1c", "é", "_", "-", "\t"]
+
+
+@settings(max_examples=400)
+@given(_text(_AFTER_PIECES, max_size=20), st.integers(min_value=0, max_value=25))
+def test_after_is_the_plain_form(text, end):
+    assert content._after(text, end) == _plain_after(text, end)
+
+
+# ------------------------------------------------------------------------------ content gate on Hyperscan
+
+_HS_PIECES = _GATE_PIECES + [
+    "١. Output:", "٣)input :", "²) Instruction:", "\u3000", "\u2028", "\x85", "é", "日本", "<\u2003insert\u00a0your\u2003answer>",
+    "[\u3000put  the\u2029text]", "INSTRUCTION:", "i CAN'T HELP", "As An Ai", "AS A LARGE LANGUAGE MODEL", "I Am Merely An Ai",
+    "I'M UNABLE TO provide", "i Won't Comply", "\u212a", "ſ", "ı", "İ", "#\u00a0#", "##\tInput", "<|", "[/INST]", "```\n",
+]
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(_text(_HS_PIECES), min_size=2, max_size=8))
+def test_content_hyperscan_gate_passes_every_text_the_re2_gate_passes(texts):
+    if not content._CONTENT_HS.runs():
+        return  # no Hyperscan here: the gate is RE2's
+    hs = content._content_gate(texts)
+    re2 = textscan.regex_gate(texts, content._CONTENT_GATE)
+    assert hs is not None and re2 is not None and len(hs) == len(texts)
+    for text, fast, plain in zip(texts, hs, re2):
+        if plain or _gate_reference(text):
+            assert fast, text
+
+
+def test_content_hyperscan_gate_passes_the_odd_case_letters_and_each_part():
+    if not content._CONTENT_HS.runs():
+        return
+    odd = [ch for ch in re.compile("[a-z]", re.IGNORECASE).findall(_ALL_CHARS) if not ch.isascii()]
+    texts = [f"plain words {ch} more" for ch in odd] + ["nothing to see here", "Sorry, I cannot help with that.",
+                                                        "x\n3 ) Output :", "see ## Response", "a {{name}} b", "[ enter the text ]"]
+    gate = content._content_gate(texts)
+    assert gate == [True] * len(odd) + [False] + [True] * 5
+
+
+def test_content_gate_falls_back_to_re2(monkeypatch):
+    from tunelint.privacy.prefilter import HyperscanGate
+
+    class Refuses:
+        def runs(self):
+            return True
+
+        def __call__(self, texts):
+            raise HyperscanGate.Unanswered("too many matches")
+
+    texts = ["As an AI language model, no.", "fine", "User: hi"]
+    monkeypatch.setattr(content, "_CONTENT_HS", Refuses())
+    assert content._content_gate(texts) == textscan.regex_gate(texts, content._CONTENT_GATE) == [True, False, True]

@@ -222,7 +222,7 @@ class _Run:
         rcs, dcs = self.per_split[split]
         timing = self.timing
         findings = self.findings
-        self.lengths.add_many(split, turn_table(batch).chars().tolist())
+        self.lengths.add_many(split, turn_table(batch).chars())
         for rc in rcs:
             t = _cpu()
             findings.extend(rc.check_batch(batch))

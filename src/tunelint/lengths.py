@@ -7,10 +7,13 @@ from 16 characters) so histograms of two runs line up and reports can draw them 
 from __future__ import annotations
 
 from bisect import bisect_right
-from typing import Any
+from typing import Any, Sequence
+
+import numpy as np
 
 # Upper edges: 16, 23, 32, 45, 64, ... ≈ 4M characters; the last bin is open-ended.
 EDGES: tuple[int, ...] = tuple(round(2 ** (k / 2)) for k in range(8, 45))
+_EDGES = np.array(EDGES, dtype=np.int64)
 
 
 class LengthHistogram:
@@ -32,9 +35,25 @@ class LengthHistogram:
         if chars > t[2]:
             t[2] = chars
 
-    def add_many(self, split: str, lengths: list[int]) -> None:
-        for chars in lengths:
-            self.add(split, chars)
+    def add_many(self, split: str, lengths: Sequence[int] | np.ndarray) -> None:
+        """`add` of each length, counted for all of them at once (the same bins: numpy's
+        `searchsorted(side="right")` is `bisect_right`)."""
+        if len(lengths) == 0:
+            return
+        values = np.asarray(lengths, dtype=np.int64)
+        counts = self._counts.get(split)
+        if counts is None:
+            counts = self._counts[split] = [0] * (len(EDGES) + 1)
+            self._totals[split] = [0, 0, 0]
+        # bisect_right(EDGES, -1) is 0 like the bin `add` gives an empty example.
+        for i, c in enumerate(np.bincount(np.searchsorted(_EDGES, values - 1, side="right"), minlength=len(counts)).tolist()):
+            counts[i] += c
+        t = self._totals[split]
+        t[0] += len(values)
+        t[1] += int(values.sum())
+        longest = int(values.max())
+        if longest > t[2]:
+            t[2] = longest
 
     def merge(self, other: "LengthHistogram") -> None:
         """Add the counts of another histogram (a later chunk of the same run)."""

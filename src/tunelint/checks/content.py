@@ -18,6 +18,7 @@ from tunelint.checks._batch import Batch, BatchedRecordCheck
 from tunelint.checks._turns import ASSISTANT as _ASSISTANT_CODE, USER as _USER_CODE, table_of
 from tunelint.checks.base import CheckOptions
 from tunelint.models import Criterion, Example, Finding, Role, Severity, Turn
+from tunelint.privacy.prefilter import HyperscanGate
 from tunelint.textscan import (
     RE2_DIGIT, RE2_SPACE, any_in, fold, line_breaks_at_least, regex_gate, repeat_candidates,
 )
@@ -85,7 +86,7 @@ def _batch_gate(batch: Batch) -> list[bool]:
 
     def build(b: Batch) -> list[bool]:
         texts = [t.content for t in _batch_assistant_turns(b)[2]]
-        found = regex_gate(texts, _CONTENT_GATE) if len(b) > 1 else None
+        found = _content_gate(texts) if len(b) > 1 else None
         return [True] * len(texts) if found is None else found
 
     return batch.cached("content.gate", build)
@@ -360,6 +361,57 @@ _MERGED_GATE = "|".join((
     r"Instruction[ \t]*:", r"<\||\[/?INST\]", r"(?:Human|User|USER)[ \t]*:",
 ))
 _CONTENT_GATE = "|".join((_PLACEHOLDER_GATE, _DISCLAIMER_GATE, _CANNED_GATE, _MERGED_GATE))
+
+# _CONTENT_GATE as byte patterns for Hyperscan, which finds their literals several times
+# faster than RE2 runs its automaton over every byte (0.04 against 0.21 CPU s per 100k
+# examples' assistant turns). Each is a superset of its part of _CONTENT_GATE on the UTF-8
+# bytes of a text: a non-ASCII character is two to four bytes, each >= 0x80, so RE2_SPACE's
+# `*` and `+` become the byte class below repeated, and RE2_DIGIT (one character) a class
+# holding its last byte; Hyperscan's (?i) folds only ASCII letters, and a text holding one of
+# the characters RE2's case folding adds (İ ı ſ K) passes by their bytes, as in _ODD_CASE.
+# _CANNED_GATE is anchored at the start of a text: here it is its tail, wherever it occurs (a
+# match of the anchored pattern ends with it). tests/test_textscan.py compares the two gates.
+_B_SPACE = rb"[\t-\r\x1c-\x20\x80-\xff]"
+_B_DIGIT = rb"[0-9\x80-\xff]"
+_CONTENT_HS = HyperscanGate((
+    b"```",
+    b"|".join(ch.encode("utf-8") for ch in "\u0130\u0131\u017f\u212a"),
+    rb"\{\{|\$\{|<<",
+    rb"(?i)[\[<]" + _B_SPACE + rb"*(?:insert|add|put|enter)" + _B_SPACE + rb"+(?:your" + _B_SPACE + rb"+|the" + _B_SPACE
+    + rb"+)?(?:answer|output|response|text|content)",
+    rb"(?i)lorem ipsum",
+    rb"(?i)as an? (?:ai|artificial intelligence)",
+    rb"(?i)as a (?:large )?language model",
+    rb"(?i)i(?:'m| am) (?:just |only |merely )an? (?:ai|artificial intelligence|language model|computer program)",
+    rb"(?i)(?:developed|created|trained) by openai",
+    rb"(?i)my (?:knowledge|training data) (?:cutoff|cut-off)",
+    rb"(?i)i (?:do not|don't) have (?:access to|the ability to browse) (?:the internet|real-time)",
+    rb"(?i)i(?:'m| am)? (?:cannot|can't|can not|won't|will not|am unable to|'m unable to|unable to|am not able to|'m not able to)"
+    rb" (?:help|assist|comply|fulfil|fulfill|provide|do|answer|complete|generate|create|perform|engage)",
+    rb"(?i)" + _B_DIGIT + rb"[ \t]*[.)][ \t]*(?:instruction|input|output)[ \t]*:",
+    rb"(?i)#{2,4}[ \t]*(?:instruction|response|input)",
+    rb"Instruction[ \t]*:",
+    rb"<\||\[/?INST\]",
+    rb"(?:Human|User|USER)[ \t]*:",
+))
+
+
+def _content_gate(texts: list[str]) -> list[bool] | None:
+    """Whether _CONTENT_GATE may match each text (None: any may): Hyperscan's answer where it
+    runs and answers, RE2's otherwise."""
+    if _CONTENT_HS.runs():
+        try:
+            hits = _CONTENT_HS(texts)
+        except HyperscanGate.Unanswered:
+            pass
+        else:
+            if hits is None:
+                return None
+            found = [False] * len(texts)
+            for i in hits:
+                found[i] = True
+            return found
+    return regex_gate(texts, _CONTENT_GATE)
 _TRANSCRIPT = re.compile(r"^[ \t]*(?:Human|User|USER|### Human)[ \t]*:[ \t]*\S", re.MULTILINE)
 _DIALOGUE_ASKED = re.compile(r"dialog|conversation|script|chat|interview|transcript|role[- ]?play|exchange|scene", re.IGNORECASE)
 
@@ -774,13 +826,15 @@ _MATERIAL_START = re.compile(r"[:\n]|[.?!](?=\s)|[\"“'‘](?=\w)")
 def _after(text: str, end: int) -> str | None:
     """The material after a reference: what follows the colon, line break or end of the sentence
     that holds it, or a quotation right after it; None when nothing follows."""
-    rest = text[end:]
-    m = _MATERIAL_START.search(rest)
+    # Searched from `end` in the text itself: the pattern looks only ahead, so it finds what it
+    # finds in text[end:], without the copy.
+    m = _MATERIAL_START.search(text, end)
     if m is None:
         return None
     start = m.start() if m.group() in "\"“'‘" else m.end()
-    material = rest[start:].strip()
-    return material if len(material.split()) >= 1 and any(c.isalnum() for c in material) else None
+    material = text[start:].strip()
+    # Stripped, it holds a word (`len(material.split()) >= 1`) when it holds anything.
+    return material if material and any(c.isalnum() for c in material) else None
 
 
 # ------------------------------------------------------------------------------ truncated

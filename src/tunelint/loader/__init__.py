@@ -7,13 +7,17 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Callable, Iterator, Mapping
+from itertools import chain
+from typing import Callable, Iterable, Iterator, Mapping
 
+import orjson
 import xxhash
 
 from tunelint.loader.formats.base import Format, RecordError
 from tunelint.loader.formats.fields import FieldMapping, InputOnly
-from tunelint.loader.reader import Chunk, InputError, RawRecord, ReadStats, plan_chunks, read_chunk, read_records
+from tunelint.loader.reader import (
+    Chunk, InputError, RawRecord, ReadStats, _decode_error, chunk_lines, plan_chunks, read_chunk, read_records,
+)
 from tunelint.models import DatasetInfo, Example, Role, Turn
 
 __all__ = ["Chunk", "InputError", "Rejected", "FileNote", "Loader", "available_formats", "plan_chunks"]
@@ -97,10 +101,16 @@ class Loader:
         stats = ReadStats()
         text_lines = self.path.endswith(".txt")
         head: list[RawRecord] = []
+        counts = [0, 0]  # examples, rejected
+        unknown_keys: Counter[str] = Counter()
         if self.chunk is not None:
             # A chunk of a file whose format the caller already detected on the whole file.
-            records = read_chunk(self.path, self.chunk, stats)
             fmt = self._format_by_name(self.format_name)
+            fmt_name = "text-lines" if text_lines else (fmt.name if fmt else "unknown")
+            if fmt is not None and not text_lines:
+                yield from self._chunk_records(fmt, stats, counts)
+            else:
+                yield from self._records(read_chunk(self.path, self.chunk, stats), fmt, fmt_name, text_lines, counts, unknown_keys)
         else:
             records = self._raw(stats)
             for rec in records:
@@ -108,54 +118,9 @@ class Loader:
                 if len(head) >= _DETECT_SAMPLE:
                     break
             fmt = self._choose_format(head) if not text_lines else None
-        fmt_name = "text-lines" if text_lines else (fmt.name if fmt else "unknown")
-        n_examples = n_rejected = 0
-
-        def all_records() -> Iterator[RawRecord]:
-            yield from head
-            yield from records
-
-        unknown_keys: Counter[str] = Counter()
-        # A format may read its plainest records (turns only, nothing noted) without a Normalised.
-        plain = getattr(fmt, "plain", None) if not text_lines else None
-        for rec in all_records():
-            record_hash = xxhash.xxh3_64_hexdigest(rec.raw)
-            if text_lines:
-                text = rec.raw.decode("utf-8", "replace")
-                n_examples += 1
-                yield Example(self.split, self.path, rec.index, rec.line, fmt_name, (Turn(Role.USER, text, ""),), record_hash)
-                continue
-            if rec.error is not None:
-                n_rejected += 1
-                yield Rejected(self.split, self.path, rec.index, rec.line, "invalid-json", f"line does not parse as JSON: {rec.error}" if rec.line else f"record does not parse as JSON: {rec.error}", record_hash)
-                continue
-            if fmt is None:
-                n_rejected += 1
-                if isinstance(rec.value, dict):
-                    unknown_keys.update(rec.value.keys())
-                continue
-            if plain is not None:
-                turns = plain(rec.value)
-                if turns is not None:
-                    n_examples += 1
-                    # Example(...) without its Python-level constructor: tools, rejected and
-                    # problems keep their defaults.
-                    yield _new_example(Example, (self.split, self.path, rec.index, rec.line, fmt_name, turns, record_hash, (), (), ()))
-                    continue
-            try:
-                norm = fmt.normalise(rec.value)
-            except RecordError as exc:
-                n_rejected += 1
-                yield Rejected(self.split, self.path, rec.index, rec.line, "schema-violation", f"record does not fit {fmt.name}: {exc.message}", record_hash, exc.pointer)
-                continue
-            except Exception as exc:  # a reader bug must cost one record, not the run
-                n_rejected += 1
-                yield Rejected(self.split, self.path, rec.index, rec.line, "schema-violation",
-                               f"{INTERNAL_ERROR} reading this record as {fmt.name} ({type(exc).__name__}: {exc})", record_hash)
-                continue
-            n_examples += 1
-            yield Example(self.split, self.path, rec.index, rec.line, fmt.name, tuple(norm.turns), record_hash,
-                          tuple(norm.tools), tuple(norm.rejected), tuple(norm.problems))
+            fmt_name = "text-lines" if text_lines else (fmt.name if fmt else "unknown")
+            yield from self._records(chain(head, records), fmt, fmt_name, text_lines, counts, unknown_keys)
+        n_examples, n_rejected = counts
         for note in stats.notes:
             yield FileNote(self.split, self.path, "invalid-json", note)
         whole_file = self.chunk is None
@@ -179,6 +144,91 @@ class Loader:
             rejected=n_rejected,
             formats={"container": stats.container, "compressed": stats.compressed, "blank_lines": stats.blank_lines},
         )
+
+    def _records(self, records: Iterable[RawRecord], fmt: Format | None, fmt_name: str, text_lines: bool,
+                 counts: list[int], unknown_keys: Counter[str]) -> Iterator[Example | Rejected]:
+        """The examples and rejected records of raw records; `counts` gets how many of each."""
+        # A format may read its plainest records (turns only, nothing noted) without a Normalised.
+        plain = getattr(fmt, "plain", None) if not text_lines else None
+        for rec in records:
+            record_hash = xxhash.xxh3_64_hexdigest(rec.raw)
+            if text_lines:
+                text = rec.raw.decode("utf-8", "replace")
+                counts[0] += 1
+                yield Example(self.split, self.path, rec.index, rec.line, fmt_name, (Turn(Role.USER, text, ""),), record_hash)
+                continue
+            if rec.error is not None:
+                counts[1] += 1
+                yield self._invalid(rec.index, rec.line, rec.error, record_hash)
+                continue
+            if fmt is None:
+                counts[1] += 1
+                if isinstance(rec.value, dict):
+                    unknown_keys.update(rec.value.keys())
+                continue
+            if plain is not None:
+                turns = plain(rec.value)
+                if turns is not None:
+                    counts[0] += 1
+                    # Example(...) without its Python-level constructor: tools, rejected and
+                    # problems keep their defaults.
+                    yield _new_example(Example, (self.split, self.path, rec.index, rec.line, fmt_name, turns, record_hash, (), (), ()))
+                    continue
+            item = self._normalised(fmt, rec.index, rec.line, rec.value, record_hash)
+            counts[type(item) is Rejected] += 1
+            yield item
+
+    def _chunk_records(self, fmt: Format, stats: ReadStats, counts: list[int]) -> Iterator[Example | Rejected]:
+        """`_records` of a chunk's lines, read straight from them (no RawRecord in between)."""
+        assert self.chunk is not None
+        split, path, name = self.split, self.path, fmt.name
+        plain = getattr(fmt, "plain", None)
+        loads, digest, decode_error = orjson.loads, xxhash.xxh3_64_hexdigest, _decode_error
+        index = self.chunk.index_offset
+        n_examples = n_rejected = 0
+        for lineno, raw in enumerate(chunk_lines(path, self.chunk), start=self.chunk.line_offset + 1):
+            stripped = raw.strip()
+            if not stripped:
+                stats.blank_lines += 1
+                continue
+            record_hash = digest(stripped)
+            try:
+                value = loads(stripped)
+            except (orjson.JSONDecodeError, RecursionError) as exc:
+                n_rejected += 1
+                yield self._invalid(index, lineno, decode_error(exc, stripped), record_hash)
+                index += 1
+                continue
+            turns = plain(value) if plain is not None else None
+            if turns is not None:
+                n_examples += 1
+                yield _new_example(Example, (split, path, index, lineno, name, turns, record_hash, (), (), ()))
+            else:
+                item = self._normalised(fmt, index, lineno, value, record_hash)
+                if type(item) is Rejected:
+                    n_rejected += 1
+                else:
+                    n_examples += 1
+                yield item
+            index += 1
+        counts[0] += n_examples
+        counts[1] += n_rejected
+
+    def _invalid(self, index: int, line: int | None, error: str, record_hash: str) -> Rejected:
+        message = f"line does not parse as JSON: {error}" if line else f"record does not parse as JSON: {error}"
+        return Rejected(self.split, self.path, index, line, "invalid-json", message, record_hash)
+
+    def _normalised(self, fmt: Format, index: int, line: int | None, value: object, record_hash: str) -> Example | Rejected:
+        """The example `fmt.normalise` makes of a parsed record, or why it is rejected."""
+        try:
+            norm = fmt.normalise(value)
+        except RecordError as exc:
+            return Rejected(self.split, self.path, index, line, "schema-violation", f"record does not fit {fmt.name}: {exc.message}", record_hash, exc.pointer)
+        except Exception as exc:  # a reader bug must cost one record, not the run
+            return Rejected(self.split, self.path, index, line, "schema-violation",
+                            f"{INTERNAL_ERROR} reading this record as {fmt.name} ({type(exc).__name__}: {exc})", record_hash)
+        return Example(self.split, self.path, index, line, fmt.name, tuple(norm.turns), record_hash,
+                       tuple(norm.tools), tuple(norm.rejected), tuple(norm.problems))
 
     def _choose_format(self, head: list[RawRecord]) -> Format | None:
         if self.fields:

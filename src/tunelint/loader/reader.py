@@ -534,17 +534,24 @@ def chunks_from_scans(scans: "list[RangeScan]") -> list[Chunk]:
     return chunks
 
 
-def read_chunk(path: str, chunk: Chunk, stats: ReadStats) -> Iterator[RawRecord]:
-    """The records of one chunk of a plain JSONL file, numbered as in the whole file."""
+def chunk_lines(path: str, chunk: Chunk) -> list[bytes]:
+    """The lines of one chunk of a plain JSONL file (without their line breaks; the first is
+    line `chunk.line_offset + 1` of the file)."""
     with _open_stream(path) as fh:
         fh.seek(chunk.start)
         data = fh.read(chunk.end - chunk.start)
     if chunk.start == 0 and data.startswith(BOM):
         data = data[len(BOM):]
-    index = chunk.index_offset
     lines = data.split(b"\n")
     if lines and lines[-1] == b"":
         lines.pop()
+    return lines
+
+
+def read_chunk(path: str, chunk: Chunk, stats: ReadStats) -> Iterator[RawRecord]:
+    """The records of one chunk of a plain JSONL file, numbered as in the whole file."""
+    lines = chunk_lines(path, chunk)
+    index = chunk.index_offset
     loads = orjson.loads
     for lineno, raw in enumerate(lines, start=chunk.line_offset + 1):
         stripped = raw.strip()
