@@ -331,7 +331,7 @@ def similar_pairs(
     if len(positions) < 2:
         return np.empty((0, 2), dtype=np.int64), np.empty(0, dtype=np.float64)
     bands, rows = lsh_params(threshold, signatures.shape[1])
-    local = lsh_candidate_pairs(signatures[positions], bands, rows, max_bucket=max_bucket)
+    local = lsh_candidate_pairs(signatures, bands, rows, max_bucket=max_bucket, positions=positions)
     pairs = positions[local] if len(local) else np.empty((0, 2), dtype=np.int64)
     if len(pairs):
         pairs = pairs[block[pairs[:, 0]] == block[pairs[:, 1]]]
