@@ -17,6 +17,7 @@ from typing import Iterator, Sequence
 from pydantic import Field
 
 from tunelint.checks._batch import shared_batch
+from tunelint.checks._multigate import MultiGate
 from tunelint.checks._shapes import final_turns
 from tunelint.checks.base import CheckOptions, DatasetCheck, fingerprint
 from tunelint.models import Criterion, Example, Finding, Location, Role, Severity, Turn
@@ -130,6 +131,62 @@ _RARE_GATE = "|".join(_RARE_PARTS)
 # every non-ASCII character. So the letter runs matched without case, and any "İ" or "K" lets
 # the text through. (Then only the texts it passes are lower-cased.)
 _RARE_GATE_CASED = r"[\x{130}\x{212a}]|" + "|".join(_rare_parts_with(lambda run: f"(?i:{run})"))
+
+# The same as Hyperscan byte patterns (checks/_multigate.py), answering the union and every part
+# in one scan over the batch's outputs as they are: bit 0 "İ" or "K" (U+0130, U+212A, in UTF-8),
+# bit i + 1 a superset of _RARE_PARTS[i] written for (?i:) letter runs as in _RARE_GATE_CASED.
+# In UTF-8 every character outside ASCII is a run of bytes >= 0x80, so each class below holding
+# the digits or spaces of RE2_DIGIT / RE2_SPACE holds those bytes (_HD, _HS): one of them stands
+# for as many bytes as a character has, a repeat of them ({n}, +, ?) for as many as n, one or
+# more, any; and where a pattern ends (or starts) one byte of its last (first) character is
+# enough. The "currently ... <digit>" part stops at the first digit or such byte after the
+# phrase (the same texts match; one match a phrase, not one a digit).
+# tests/test_task_fit_hyperscan.py checks each against its RE2 part and its pattern.
+_HA = r"\x80-\xff"
+_HD = f"[0-9{_HA}]"
+_HS = rf"[\t-\r\x1c-\x20{_HA}]"
+
+
+def _hi(run: str) -> str:
+    return f"(?i:{run})"
+
+
+_RARE_PARTS_HS = (
+    rf"{_HD}[0-9,{_HA}]*(?:\.{_HD}+)?{_HS}*" + _hi("usd|eur|gbp|jpy|inr|dollars|euros|pounds"),
+    _hi("in stock|of stock|stock level") + "|" + _hi("only ") + rf"{_HD}+ " + _hi("left|remaining")
+    + rf"|{_HD} " + _hi("(?:items?|units?|pieces?|seats?|rooms?) (?:left|remaining|available|in stock)"),
+    rf"{_HD}\.{_HD}+\.{_HD}",
+    _hi("version|release") + rf"[\t-\r\x1c-\x20]?{_HD}",
+    _hi(rf"{'|'.join(_PRODUCTS)}|node\.js") + rf"[- ]{_HD}",
+    rf"20{_HD}{{2,}}-{_HD}{{2,}}-{_HD}{{2}}",
+    _hi("as of|since|until|through|effective|starting|from") + rf"{_HS}+(?:" + _hi(_MONTH) + rf"{_HS}+(?:{_HD}+,?{_HS}+)?)?(?:19|20){_HD}{{2}}"
+    + "|" + _hi(_MONTH) + rf"{_HS}+{_HD}+" + _hi("st|nd|rd|th") + rf"?,?{_HS}+20{_HD}{{2}}"
+    + rf"|{_HD}{_HS}+" + _hi(_MONTH) + rf"{_HS}+20{_HD}{{2}}",
+    _hi("currently|at the moment|at present|right now|as of today|the latest|most recent|this (?:year|month|quarter)")
+    + rf"[^.\n0-9{_HA}]*{_HD}",
+)
+# The last pattern is where a currency-symbol price can start ("$", "€", "£", "¥", "₹" in UTF-8, at
+# most one whitespace character, a digit: after an ASCII whitespace character, or at once, the
+# first byte of a digit or whitespace character outside ASCII).
+_SYMBOL_START_HS = r"(?:\$|\xe2\x82\xac|\xc2\xa3|\xc2\xa5|\xe2\x82\xb9)[\t-\r\x1c-\x20]?" + _HD
+_VOLATILE_GATE_HS = MultiGate(
+    [rb"\xc4\xb0|\xe2\x84\xaa"] + [part.encode("ascii") for part in _RARE_PARTS_HS] + [_SYMBOL_START_HS.encode("ascii")]
+)
+# Bits of its masks: _RARE_GATE_CASED may match (the odd characters or a part); a price pattern may
+# match the lower-cased text (`_price_in`: the odd characters, the word-price part or a symbol).
+_ODD_BIT = 1
+_PART_BITS = ((1 << len(_RARE_PARTS_HS)) - 1) << 1
+_SYMBOL_BIT = 1 << (len(_RARE_PARTS_HS) + 1)
+_RARE_BITS = _ODD_BIT | _PART_BITS
+_PRICE_BITS = _ODD_BIT | 1 << 1 | _SYMBOL_BIT
+
+
+def _parts_may(mask: int) -> tuple[bool, ...]:
+    """`may` for _patterns from a mask of _VOLATILE_GATE_HS with a part bit and no odd character:
+    which of _RARE_PARTS may match the lower-cased text."""
+    if mask & _PART_BITS == _PART_BITS:
+        return _ANY
+    return tuple([bool(mask >> (k + 1) & 1) for k in range(len(_RARE_PARTS_HS))])
 
 
 def _number_before(lower: str, word: str) -> bool:
@@ -487,27 +544,40 @@ class VolatileFacts(_ShareCheck):
         return _fresh([(k, m) for k, m in found if k not in given], source)
 
     def detect_many(self, examples: Sequence[Example]) -> list[list[tuple[str, str]]]:
-        """What `detect` gives each example, with _RARE_GATE_CASED run once over the batch's
-        outputs, _PRICE_GATE_CASED over the inputs of the outputs with prices only, and _RARE_GATE
-        over the other inputs of the examples with a match."""
+        """What `detect` gives each example, with _VOLATILE_GATE_HS run once over the batch's
+        outputs and once over the inputs of the examples with a match (where Hyperscan does not
+        run: _RARE_GATE_CASED over the outputs, _PRICE_GATE_CASED over the inputs of the outputs
+        with prices only, and _RARE_GATE over the other inputs)."""
         # One empty list stands for every example without a hit (none is changed).
         out: list[list[tuple[str, str]]] = [[]] * len(examples)
+        outputs = _output_texts(examples)
+        # Per output, which rare parts and whether a symbol price may match: one Hyperscan scan
+        # (_VOLATILE_GATE_HS), else _RARE_GATE_CASED (RE2) and then _rare_parts over the texts it
+        # passes. Only the texts the gate passes are lower-cased (lowers[j] is "" for the others).
+        masks = _VOLATILE_GATE_HS(outputs) if len(examples) > 1 else None
         todo: list[int] = []
         texts: list[str] = []
         digits: list[bool] = []
-        for i, output in enumerate(_output_texts(examples)):
-            if not output:
+        rare: list[bool] | None
+        may: dict[int, tuple[bool, ...]] = {}
+        for i, output in enumerate(outputs):
+            if not output or masks is not None and not masks[i]:
                 continue
             digit = has_digit(output)
             if not digit and "stock" not in output.lower():
                 continue
+            if masks is not None and masks[i] & _PART_BITS and not masks[i] & _ODD_BIT:
+                may[len(todo)] = _parts_may(masks[i])
             todo.append(i)
             texts.append(output)
             digits.append(digit)
-        rare = regex_gate(texts, _RARE_GATE_CASED) if len(texts) > 1 else None
-        # Only the texts the gate passes are lower-cased (lowers[j] is "" for the others).
-        lowers = [t.lower() for t in texts] if rare is None else [t.lower() if r else "" for t, r in zip(texts, rare)]
-        may = _rare_parts(lowers, rare)
+        if masks is not None:
+            rare = [bool(masks[i] & _RARE_BITS) for i in todo]
+            lowers = [t.lower() if r else "" for t, r in zip(texts, rare)]
+        else:
+            rare = regex_gate(texts, _RARE_GATE_CASED) if len(texts) > 1 else None
+            lowers = [t.lower() for t in texts] if rare is None else [t.lower() if r else "" for t, r in zip(texts, rare)]
+            may = _rare_parts(lowers, rare)
         found_at: list[int] = []
         found_all: list[list[tuple[str, str]]] = []
         # Whether the output's matches are currency-symbol prices, found where _RARE_GATE_CASED
@@ -536,12 +606,20 @@ class VolatileFacts(_ShareCheck):
         pending: list[int] = []
         for j, found in enumerate(found_all):
             (priced if all(k == "price" for k, _ in found) else pending).append(j)
-        gate = regex_gate([sources[j] for j in priced], _PRICE_GATE_CASED) if len(priced) > 1 else None
+        # (One Hyperscan scan over all those inputs answers both gates.)
+        source_masks = _VOLATILE_GATE_HS(sources) if len(sources) > 1 else None
+        if source_masks is not None:
+            gate = [bool(source_masks[j] & _PRICE_BITS) for j in priced]
+        else:
+            gate = regex_gate([sources[j] for j in priced], _PRICE_GATE_CASED) if len(priced) > 1 else None
         for n, j in enumerate(priced):
             if (gate is None or gate[n]) and _price_in(sources[j].lower()):
                 given_all[j] = {"price"}
         pending_lowers = [sources[j].lower() for j in pending]
-        rare = regex_gate(pending_lowers, _RARE_GATE) if len(pending) > 1 else None
+        if source_masks is not None:
+            rare = [bool(source_masks[j] & _RARE_BITS) for j in pending]
+        else:
+            rare = regex_gate(pending_lowers, _RARE_GATE) if len(pending) > 1 else None
         for n, j in enumerate(pending):
             kinds = {k for k, _ in found_all[j]}
             given_all[j] = _kinds_present(sources[j], kinds, pending_lowers[n], True if rare is None else rare[n])
@@ -679,7 +757,10 @@ def _expression_in(text: str) -> bool:
     return "of" in words and not words.isdisjoint(_EXPR_WORD_GATE) and _EXPR_WORDS.search(text) is not None
 
 
-_NUMBER = re.compile(_NUM)
+# _NUM as re finds it (the same matches, searched faster): led by a character class, so the regex
+# engine skips to a "-" or digit instead of trying the whole pattern at every position. A "-"
+# must be followed by digits, a digit by any more; the rest is _NUM's.
+_NUMBER = re.compile(r"[-\d](?:(?<=-)\d+|(?<=\d)\d*)(?:,\d{3})*(?:\.\d+)?")
 _CHAIN = "+-−×x*/÷^()=<>"
 _NOT_BEFORE = _CHAIN + "0123456789"
 _NOT_AFTER = "%.,0123456789" + _CHAIN
