@@ -1,4 +1,4 @@
-"""The Hyperscan gates of the task-fit checks (checks/_multigate.py): each pattern is a superset of
+"""The Hyperscan gates of the task-fit checks (tunelint/multigate.py): each pattern is a superset of
 the test it stands for, on text with Unicode digits and spaces, odd case mappings and empty
 strings; the checks find with them what they find one example at a time, and without them."""
 
@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from tunelint import textscan
 from tunelint.checks import task_fit
-from tunelint.checks._multigate import MultiGate
+from tunelint.multigate import MultiGate
 
 pytest.importorskip("hyperscan")
 

@@ -17,7 +17,7 @@ from typing import Iterator, Sequence
 from pydantic import Field
 
 from tunelint.checks._batch import shared_batch
-from tunelint.checks._multigate import MultiGate
+from tunelint.multigate import MultiGate
 from tunelint.checks._shapes import final_turns
 from tunelint.checks.base import CheckOptions, DatasetCheck, fingerprint
 from tunelint.models import Criterion, Example, Finding, Location, Role, Severity, Turn
@@ -132,7 +132,7 @@ _RARE_GATE = "|".join(_RARE_PARTS)
 # the text through. (Then only the texts it passes are lower-cased.)
 _RARE_GATE_CASED = r"[\x{130}\x{212a}]|" + "|".join(_rare_parts_with(lambda run: f"(?i:{run})"))
 
-# The same as Hyperscan byte patterns (checks/_multigate.py), answering the union and every part
+# The same as Hyperscan byte patterns (tunelint/multigate.py), answering the union and every part
 # in one scan over the batch's outputs as they are: bit 0 "İ" or "K" (U+0130, U+212A, in UTF-8),
 # bit i + 1 a superset of _RARE_PARTS[i] written for (?i:) letter runs as in _RARE_GATE_CASED.
 # In UTF-8 every character outside ASCII is a run of bytes >= 0x80, so each class below holding

@@ -8,13 +8,12 @@ A gate in front of the triggers answers "nothing here" for most texts in one sca
 
 from __future__ import annotations
 
-import os
 import re
-import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 from tunelint._pyarrow import true_indices
+from tunelint.multigate import MultiGate
 from tunelint.privacy.shapes import PHONE_DIGIT_RUN, PHONE_PUNCTUATION
 
 _IPV6_FULL = r"[0-9A-Fa-f]{1,4}(?::[0-9A-Fa-f]{1,4}){7}"
@@ -166,7 +165,7 @@ def _arrow_texts(texts: Sequence[str]) -> Any:
     return array
 
 
-class HyperscanGate:
+class HyperscanGate(MultiGate):
     """`batch_gate` for a set of byte patterns, run by Hyperscan (the `hyperscan` package) over a
     whole batch's text at once, which is several times faster than RE2 for patterns led by
     literals (RE2 runs its automaton byte by byte; Hyperscan finds the literals first, many at
@@ -188,87 +187,26 @@ class HyperscanGate:
     MATCHES_PER_TEXT = 8
 
     def __init__(self, patterns: Sequence[bytes]) -> None:
-        self.patterns = tuple(dict.fromkeys(patterns))
-        self._database: Any = None
-        self._failed = False
-        self._lock = threading.Lock()
-        self._pid = os.getpid()
+        super().__init__(tuple(dict.fromkeys(patterns)))
 
-    def _here(self) -> None:
-        """After a fork, start afresh: the lock may have been copied held (another thread was
-        scanning or compiling) and the database's scratch space mid-scan; a worker compiles its
-        own (workers do anyway: the main process rarely scans before it forks)."""
-        if self._pid != os.getpid():
-            self._lock = threading.Lock()
-            self._database = None
-            self._failed = False
-            self._pid = os.getpid()
-
-    def __getstate__(self) -> dict[str, Any]:
-        return {"patterns": self.patterns}
-
-    def __setstate__(self, state: dict[str, Any]) -> None:
-        self.__init__(state["patterns"])  # type: ignore[misc]
-
-    def _compiled(self) -> Any:
-        self._here()
-        if self._database is None and not self._failed:
-            with self._lock:
-                if self._database is None and not self._failed:
-                    try:
-                        import hyperscan
-
-                        database = hyperscan.Database(mode=hyperscan.HS_MODE_BLOCK)
-                        database.compile(expressions=list(self.patterns), ids=list(range(len(self.patterns))),
-                                         elements=len(self.patterns), flags=0)
-                    except Exception:  # not installed, or no build for this machine
-                        self._failed = True
-                    else:
-                        self._database = database
-        return self._database
-
-    def runs(self) -> bool:
-        """Whether Hyperscan runs here (the patterns compiled)."""
-        return self._compiled() is not None
-
-    def __call__(self, texts: Sequence[str]) -> list[int] | None:
+    def __call__(self, texts: Sequence[str]) -> list[int] | None:  # type: ignore[override]
         """Indices of the `texts` in which a pattern matches (None: any of them may), as
         `batch_gate` answers. Only when `runs()`; raises `Unanswered` when the batch could not
         be scanned."""
-        database = self._compiled()
-        if database is None:
+        if self._compiled() is None:
             raise HyperscanGate.Unanswered("Hyperscan does not run here")
         if not texts or not self.patterns:
             return []
         array = _arrow_texts(texts)
         if array is None:
             return None
+        found = self._scan_array(array)
+        if found is None:
+            raise HyperscanGate.Unanswered("scan stopped (too many matches) or failed")
         import numpy as np
 
-        offsets = np.frombuffer(array.buffers()[1], dtype=np.int64)[array.offset : array.offset + len(array) + 1]
-        first, last = int(offsets[0]), int(offsets[-1])
-        if last == first:
-            return []
-        ends: list[int] = []
-        add = ends.append
-        most = self.MATCHES_PER_TEXT * len(texts)
-
-        def on_match(_id: int, _start: int, end: int, _flags: int, _context: Any) -> bool:
-            add(end)
-            return len(ends) > most  # True stops the scan
-
-        data = memoryview(array.buffers()[2])[first:last]  # type: ignore[arg-type]
-        try:
-            with self._lock:  # one scratch space per database: one scan at a time
-                database.scan(data, match_event_handler=on_match)
-        except Exception as exc:  # stopped (too many matches) or failed
-            raise HyperscanGate.Unanswered(str(exc)) from None
-        if not ends:
-            return []
-        # A match ending at byte `end` (exclusive) lies in the text whose bytes hold end - 1; one
-        # running across two texts only adds the second (a superset is all a gate needs).
-        owners = np.searchsorted(offsets, np.asarray(ends, dtype=np.int64) + first, side="left") - 1
-        return np.unique(owners).tolist()
+        # A match running across two texts only adds the second (a superset is all a gate needs).
+        return np.unique(found[0]).tolist()
 
 
 class Prefilter:

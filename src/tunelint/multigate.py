@@ -1,7 +1,7 @@
 """Which of several byte patterns match in each text of a batch, answered by one Hyperscan scan.
 
-A gate for the text checks (volatile-facts' rare patterns, calculations' arithmetic inputs):
-the batch's texts are written into one UTF-8 buffer (an Arrow array), Hyperscan scans it once
+A gate for the text checks (volatile-facts' rare patterns; `privacy.prefilter.HyperscanGate`,
+the secret and content gates, is one that answers which texts any pattern marks): the batch's texts are written into one UTF-8 buffer (an Arrow array), Hyperscan scans it once
 with every pattern compiled into one database, and each match is given to the text its last
 byte lies in. A match that runs from one text into the next only marks the second, and
 Hyperscan reports every end of every match, so for each pattern the texts it marks are a
@@ -90,17 +90,25 @@ class MultiGate:
         not be scanned."""
         import numpy as np
 
-        empty = np.zeros(0, dtype=np.int64)
         if not texts:
-            return empty, empty
-        database = self._compiled()
-        if database is None:
+            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+        if self._compiled() is None:
             return None
         import pyarrow as pa
 
         try:
             array = pa.array(texts, type=pa.large_string())
         except (pa.ArrowException, UnicodeError):
+            return None
+        return self._scan_array(array)
+
+    def _scan_array(self, array: Any) -> tuple[Any, Any] | None:
+        """`_scan` of the texts of an Arrow large_string array (compiled already)."""
+        import numpy as np
+
+        empty = np.zeros(0, dtype=np.int64)
+        database = self._compiled()
+        if database is None:
             return None
         offsets = np.frombuffer(array.buffers()[1], dtype=np.int64)[array.offset : array.offset + len(array) + 1]
         first, last = int(offsets[0]), int(offsets[-1])
@@ -109,7 +117,7 @@ class MultiGate:
         ids: list[int] = []
         ends: list[int] = []
         add_id, add_end = ids.append, ends.append
-        most = self.MATCHES_PER_TEXT * len(texts)
+        most = self.MATCHES_PER_TEXT * len(array)
 
         def on_match(pattern: int, _start: int, end: int, _flags: int, _context: Any) -> bool:
             add_id(pattern)
