@@ -70,3 +70,24 @@ def test_true_indices_reads_the_bits_as_to_pylist_does(values, start, stop_back)
     for arr in (mask, sliced, pa.chunked_array([sliced, mask], type=pa.bool_())):
         expected = [i for i, v in enumerate(arr.to_pylist()) if v]
         assert true_indices(arr).tolist() == expected
+
+
+LATER_PANDAS = """
+import sys
+from tunelint._pyarrow import decline_pandas_probe
+import pyarrow as pa
+
+decline_pandas_probe()
+assert "pandas" not in sys.modules
+import pandas as pd  # a plugin check or the caller's own code, after the declined probe
+
+print(pa.array(pd.Series([1.0, None])).null_count, pa.array(pd.Series(["a"], dtype="category")).type.id == pa.dictionary(pa.int8(), pa.string()).id,
+      any(type(f).__name__ == "_RearmOnPandas" for f in sys.meta_path))
+"""
+
+
+def test_pandas_imported_after_the_declined_probe_is_seen_by_pa_array():
+    # Without the re-arm pyarrow keeps the probe's "no pandas": a Series' missing value became
+    # NaN (null_count 0) and a categorical a plain string array.
+    out = subprocess.run([sys.executable, "-c", LATER_PANDAS], capture_output=True, text=True, timeout=120, check=True).stdout
+    assert out.split() == ["1", "True", "False"]

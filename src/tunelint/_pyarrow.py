@@ -35,6 +35,12 @@ def decline_pandas_probe() -> None:
         pa.array([], type=pa.large_string())
     finally:
         sys.meta_path.remove(_NO_PANDAS)
+    # The probe's answer sticks: `pa.array(series)` would then read a pandas object imported
+    # later (by a plugin check, a library caller's own code in this process) as a plain
+    # sequence (NaN for missing values, categories as strings, NaT refused). When pandas is
+    # imported after all, have pyarrow look again.
+    if not any(isinstance(f, _RearmOnPandas) for f in sys.meta_path):
+        sys.meta_path.insert(0, _RearmOnPandas())
 
 
 class _NoPandas:
@@ -49,6 +55,46 @@ class _NoPandas:
 
 
 _NO_PANDAS = _NoPandas()
+
+
+def _rearm() -> None:
+    """Have pyarrow import pandas now that it is imported: its explicit-use path
+    (`_pandas_api.pd`) imports it again after a declined probe and sets its pandas support up."""
+    try:
+        import pyarrow as pa
+
+        pa.lib._pandas_api.pd  # noqa: B018  (the property's import is the point)
+    except Exception:  # a pyarrow without this private shim: nothing to re-arm
+        pass
+
+
+class _RearmOnPandas:
+    """An import finder that finds nothing itself: when `pandas` is imported, it lets the real
+    loader run, then re-arms pyarrow's pandas support (`_rearm`) and leaves sys.meta_path."""
+
+    def find_spec(self, name: str, path: object = None, target: object = None) -> Any:
+        if name != "pandas":
+            return None
+        if self in sys.meta_path:
+            sys.meta_path.remove(self)
+        spec = None
+        for finder in sys.meta_path:
+            find = getattr(finder, "find_spec", None)
+            if find is not None:
+                spec = find(name, path, target)
+                if spec is not None:
+                    break
+        loader = getattr(spec, "loader", None)
+        if loader is None or not hasattr(loader, "exec_module"):
+            return spec
+        run = loader.exec_module
+
+        def exec_module(module: Any) -> None:
+            run(module)
+            _rearm()
+
+        loader.exec_module = exec_module  # this spec's loader only
+        return spec
 
 
 def true_indices(mask: Any) -> np.ndarray:
