@@ -79,6 +79,8 @@ import pyarrow as pa
 
 decline_pandas_probe()
 assert "pandas" not in sys.modules
+import importlib.util
+importlib.util.find_spec("pandas")  # asking whether it is there does not import it
 import pandas as pd  # a plugin check or the caller's own code, after the declined probe
 
 print(pa.array(pd.Series([1.0, None])).null_count, pa.array(pd.Series(["a"], dtype="category")).type.id == pa.dictionary(pa.int8(), pa.string()).id,

@@ -70,16 +70,14 @@ def _rearm() -> None:
 
 class _RearmOnPandas:
     """An import finder that finds nothing itself: when `pandas` is imported, it lets the real
-    loader run, then re-arms pyarrow's pandas support (`_rearm`) and leaves sys.meta_path."""
+    loader run, then leaves sys.meta_path and re-arms pyarrow's pandas support (`_rearm`)."""
 
     def find_spec(self, name: str, path: object = None, target: object = None) -> Any:
         if name != "pandas":
             return None
-        if self in sys.meta_path:
-            sys.meta_path.remove(self)
         spec = None
         for finder in sys.meta_path:
-            find = getattr(finder, "find_spec", None)
+            find = getattr(finder, "find_spec", None) if finder is not self else None
             if find is not None:
                 spec = find(name, path, target)
                 if spec is not None:
@@ -91,6 +89,9 @@ class _RearmOnPandas:
 
         def exec_module(module: Any) -> None:
             run(module)
+            # Only once pandas is imported (a mere `importlib.util.find_spec("pandas")` leaves it be).
+            if self in sys.meta_path:
+                sys.meta_path.remove(self)
             _rearm()
 
         loader.exec_module = exec_module  # this spec's loader only
