@@ -18,6 +18,8 @@ from typing import Any
 
 import numpy as np
 
+from tunelint._imports import wrapped_spec
+
 
 def decline_pandas_probe() -> None:
     """Make pyarrow's quiet pandas probe find nothing in this process (see the module doc).
@@ -75,27 +77,14 @@ class _RearmOnPandas:
     def find_spec(self, name: str, path: object = None, target: object = None) -> Any:
         if name != "pandas":
             return None
-        spec = None
-        for finder in sys.meta_path:
-            find = getattr(finder, "find_spec", None) if finder is not self else None
-            if find is not None:
-                spec = find(name, path, target)
-                if spec is not None:
-                    break
-        loader = getattr(spec, "loader", None)
-        if loader is None or not hasattr(loader, "exec_module"):
-            return spec
-        run = loader.exec_module
+        return wrapped_spec(self, name, path, target, self._imported)
 
-        def exec_module(module: Any) -> None:
-            run(module)
-            # Only once pandas is imported (a mere `importlib.util.find_spec("pandas")` leaves it be).
-            if self in sys.meta_path:
-                sys.meta_path.remove(self)
-            _rearm()
-
-        loader.exec_module = exec_module  # this spec's loader only
-        return spec
+    def _imported(self, run: Any, module: Any) -> None:
+        run(module)
+        # Only once pandas is imported (a mere `importlib.util.find_spec("pandas")` leaves it be).
+        if self in sys.meta_path:
+            sys.meta_path.remove(self)
+        _rearm()
 
 
 def true_indices(mask: Any) -> np.ndarray:

@@ -21,6 +21,8 @@ import sys
 from types import ModuleType
 from typing import Any, Sequence
 
+from tunelint._imports import wrapped_spec
+
 PACKAGE = "presidio_analyzer"
 PATTERN_MODULE = "presidio_analyzer.pattern"
 _CHECK = "_Pattern__validate_regex"  # Pattern.__validate_regex, name-mangled
@@ -40,22 +42,8 @@ class _Hook(importlib.abc.MetaPathFinder):
     def find_spec(self, name: str, path: Sequence[str] | None = None, target: ModuleType | None = None) -> Any:
         if name not in (PACKAGE, PATTERN_MODULE) or (name == PATTERN_MODULE and not self.importing_package):
             return None
-        spec = None
-        for finder in sys.meta_path:
-            if finder is not self and hasattr(finder, "find_spec"):
-                spec = finder.find_spec(name, path, target)
-                if spec is not None:
-                    break
-        if spec is None or spec.loader is None or not hasattr(spec.loader, "exec_module"):
-            return spec
-        run = spec.loader.exec_module
-        wrapped = self._package if name == PACKAGE else self._pattern
-
-        def exec_module(module: ModuleType) -> None:
-            wrapped(run, module)
-
-        spec.loader.exec_module = exec_module  # type: ignore[method-assign]  # this spec's loader only
-        return spec
+        wrap = self._package if name == PACKAGE else self._pattern
+        return wrapped_spec(self, name, path, target, wrap)
 
     def _package(self, run: Any, module: ModuleType) -> None:
         self.importing_package = True
