@@ -9,8 +9,43 @@ build than a frozen dataclass (measured: 1.2 vs 4.0 µs per turn).
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass, field
-from typing import Any, Mapping, NamedTuple
+import operator
+from dataclasses import dataclass, field, fields
+from typing import Any, Mapping, NamedTuple, TypeVar
+
+_T = TypeVar("_T")
+
+
+def _pickled_by_fields(cls: type[_T]) -> type[_T]:
+    """Pickle a frozen slots dataclass as its field values, restored straight into its slots.
+
+    Findings and locations cross from each worker process to the main one by the tens of
+    thousands (82,000 findings at a million examples); the dataclass default (`__setstate__`
+    calling `fields()` and `object.__setattr__` per field) took ~14 µs per finding to unpickle.
+    Nothing is validated on the way back: the values are those of an object that was built.
+    """
+    name = cls.__qualname__
+    names = tuple(f.name for f in fields(cls))
+    values = operator.attrgetter(*names)
+
+    def __reduce__(self: _T) -> tuple[Any, tuple[Any, ...]]:
+        return _restore, (name, values(self))
+
+    cls.__reduce__ = __reduce__  # type: ignore[method-assign,assignment]
+    _SLOTS[name] = (cls, tuple(getattr(cls, n).__set__ for n in names))
+    return cls
+
+
+# Class name -> (class, its slots' setters).
+_SLOTS: dict[str, tuple[type, tuple[Any, ...]]] = {}
+
+
+def _restore(name: str, values: tuple[Any, ...]) -> Any:
+    cls, setters = _SLOTS[name]
+    obj = object.__new__(cls)
+    for set_slot, value in zip(setters, values):
+        set_slot(obj, value)
+    return obj
 
 
 class Severity(str, enum.Enum):
@@ -137,6 +172,7 @@ class Example(NamedTuple):
         return "\n".join(t.content for t in self.turns)
 
 
+@_pickled_by_fields
 @dataclass(frozen=True, slots=True)
 class Location:
     split: str
@@ -156,6 +192,7 @@ class Location:
         return out
 
 
+@_pickled_by_fields
 @dataclass(frozen=True, slots=True)
 class Finding:
     """One thing a check found. Identity is `fingerprint`: content-based, no line number in it."""
@@ -203,6 +240,7 @@ class Finding:
 _SPLIT_ORDER = {"train": 0, "test": 1, "reference": 2}
 
 
+@_pickled_by_fields
 @dataclass(frozen=True, slots=True)
 class DatasetInfo:
     split: str
@@ -224,6 +262,7 @@ class DatasetInfo:
         }
 
 
+@_pickled_by_fields
 @dataclass(frozen=True, slots=True)
 class CheckInfo:
     """What a report says about a check that ran: reporters render rule metadata from it."""
@@ -245,6 +284,7 @@ class CheckInfo:
         }
 
 
+@_pickled_by_fields
 @dataclass(frozen=True, slots=True)
 class Excerpt:
     """A shortened copy of one example's turns, kept so a report can show what a finding is about.

@@ -101,7 +101,12 @@ class ExampleRefs:
                 pid = self._path_ids[key] = len(self._paths)
                 self._paths.append(key)
             remap.append(pid)
-        self._path.extend(remap[p] for p in other._path)
+        if remap == list(range(len(remap))):
+            # The same files in the same order (every chunk of one file): ids carry over as they are.
+            self._path.extend(other._path)
+        else:
+            ids = np.frombuffer(other._path, dtype=np.uint32) if len(other._path) else np.empty(0, dtype=np.uint32)
+            self._path.frombytes(np.asarray(remap, dtype=np.uint32)[ids].tobytes())
         self._index.extend(other._index)
         self._line.extend(other._line)
         self._hash.extend(other._hash)
