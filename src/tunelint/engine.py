@@ -502,24 +502,36 @@ def mask_findings(findings: Sequence[Finding]) -> list[Finding]:
     the privacy detectors' finds are replaced by typed placeholders here, so no report shows
     them unless `show_pii`. The privacy checks' own findings are masked already.
     """
-    from tunelint.privacy.safe import mask_text
+    from tunelint.privacy.safe import mask_texts
 
-    def clean(value: Any) -> Any:
+    def clean(value: Any, mask: Callable[[str], str]) -> Any:
         kind = type(value)
         if kind in _PLAIN_SCALARS:  # most evidence values; `Mapping` below is a slow ABC check
             return value
         if kind is str or isinstance(value, str):
-            return value if _IDENTIFIER.fullmatch(value) else mask_text(value)
+            return value if _IDENTIFIER.fullmatch(value) else mask(value)
         if kind is dict or isinstance(value, Mapping):
-            return {k: clean(v) for k, v in value.items()}
+            return {k: clean(v, mask) for k, v in value.items()}
         if isinstance(value, (list, tuple)):
-            return [clean(v) for v in value]
+            return [clean(v, mask) for v in value]
         return value
 
+    shown = [f for f in findings if f.criterion is not Criterion.PRIVACY_REVIEWED]
+    # Every text the findings quote, masked in one batch, then put back where it was.
+    quoted: dict[str, str] = {}
+
+    def collect(text: str) -> str:
+        quoted[text] = text
+        return text
+
+    for f in shown:
+        collect(f.message)
+        clean(f.evidence, collect)
+    quoted = dict(zip(quoted, mask_texts(list(quoted))))
     out = []
     for f in findings:
         if f.criterion is not Criterion.PRIVACY_REVIEWED:
-            message, evidence = mask_text(f.message), clean(dict(f.evidence))
+            message, evidence = quoted[f.message], clean(dict(f.evidence), quoted.__getitem__)
             if message != f.message or evidence != f.evidence:
                 f = dataclasses.replace(f, message=message, evidence=evidence)
         out.append(f)
