@@ -48,3 +48,19 @@ def test_mask_findings_masks_messages_and_evidence(monkeypatch: pytest.MonkeyPat
     assert "AKIAQX3MZ7PL2VNB4KD8" not in masked.evidence["excerpt"][0]
     assert masked.evidence["id"] == "0123456789abcdef" and masked.evidence["count"] == 2
     assert kept is private  # the privacy checks mask their own values
+
+
+def test_mask_texts_with_a_full_cache(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Texts masked earlier are in the cache; the new ones overflow it, so it is cleared: the
+    # earlier answers must still be given (a 1M run's report hit this).
+    texts = TEXTS[:-2] + [f"plain text {i}" for i in range(8)]
+    safe._MASKED.clear()
+    alone = [safe.mask_text(t) for t in texts]
+    safe._MASKED.clear()
+    for t in texts[:3]:
+        safe.mask_text(t)
+    monkeypatch.setattr(safe, "_GATE_ALL_FROM", 0)
+    monkeypatch.setattr(safe, "_MASKED_MAX", 6)
+    assert safe.mask_texts(texts) == alone
+    assert len(safe._MASKED) <= 6
+    assert safe.mask_texts(texts[:2]) == alone[:2]

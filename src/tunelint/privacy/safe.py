@@ -71,7 +71,14 @@ def mask_texts(texts: Sequence[str]) -> list[str]:
     """`mask_text` of each text; with many texts (a large report's findings quote tens of
     thousands) the secret and PII gates run once over all of them, the detectors only on the
     texts they let by."""
-    new = [text for text in dict.fromkeys(texts) if text not in _MASKED]
+    known: dict[str, str] = {}
+    new: list[str] = []
+    for text in dict.fromkeys(texts):
+        masked = _MASKED.get(text)
+        if masked is None:
+            new.append(text)
+        else:
+            known[text] = masked
     if len(new) < _GATE_ALL_FROM:
         return [mask_text(text) for text in texts]
     secrets = _secrets()
@@ -81,14 +88,14 @@ def mask_texts(texts: Sequence[str]) -> list[str]:
     may_hold_pii = batch_gate(new, _gate().batch_pattern)
     secret_at = set(range(len(new)) if may_hold_secret is None else may_hold_secret)
     pii_at = set(range(len(new)) if may_hold_pii is None else may_hold_pii)
-    done: dict[str, str] = {}
+    done = known  # the texts masked before, then the new ones
     for i, text in enumerate(new):
         spans = secrets.detect(text) if i in secret_at else []
         if i in pii_at and _gate().may_contain(text):
             spans += _pii().detect(text)
         done[text] = redact(text, spans) if spans else text
-    if len(_MASKED) + len(done) > _MASKED_MAX:
+    if len(_MASKED) + len(new) > _MASKED_MAX:
         _MASKED.clear()
     if len(done) <= _MASKED_MAX:
         _MASKED.update(done)
-    return [done[text] if text in done else _MASKED[text] for text in texts]
+    return [done[text] for text in texts]
