@@ -964,6 +964,8 @@ def _number(text: str) -> Fraction | None:
 
 
 def _integer(text: str) -> int:
+    if text.isdecimal():
+        return int(text)
     return int(text.replace(",", "").replace("$", "").replace("−", "-"))
 
 
