@@ -763,6 +763,30 @@ def _expression_in(text: str) -> bool:
 # engine skips to a "-" or digit instead of trying the whole pattern at every position. A "-"
 # must be followed by digits, a digit by any more; the rest is _NUM's.
 _NUMBER = re.compile(r"[-\d](?:(?<=-)\d+|(?<=\d)\d*)(?:,\d{3})*(?:\.\d+)?")
+
+
+def _among_numbers(number: str, text: str) -> bool:
+    """Exactly `number in set(_NUMBER.findall(text))` for a `number` _NUMBER matched, without
+    finding every number of a long input. A match holds only decimal digits, "-", "," and "."
+    and reads nothing outside itself, so findall's matches inside a maximal run of those
+    characters are the run's own (`finditer` from its start to its end); only the runs holding
+    an occurrence of `number` are read."""
+    end = len(text)
+    p = text.find(number)
+    while p >= 0:
+        start = p
+        while start > 0 and ((c := text[start - 1]).isdecimal() or c in "-,."):
+            start -= 1
+        stop = p + len(number)
+        while stop < end and ((c := text[stop]).isdecimal() or c in "-,."):
+            stop += 1
+        for m in _NUMBER.finditer(text, start, stop):
+            if m.group() == number:
+                return True
+        p = text.find(number, stop)
+    return False
+
+
 _CHAIN = "+-−×x*/÷^()=<>"
 _NOT_BEFORE = _CHAIN + "0123456789"
 _NOT_AFTER = "%.,0123456789" + _CHAIN
@@ -885,15 +909,9 @@ class Calculations(_ShareCheck):
             if number is not None:
                 hits.append(("arithmetic-answer", number.group()))
         elif may and _expression_in(source):
-            given: set[str] | None = None
             for n in _NUMBER.findall(output):
                 # A number that is not even a substring of the input is not among its numbers.
-                if n not in source:
-                    hits.append(("arithmetic-answer", n))
-                    break
-                if given is None:
-                    given = set(_NUMBER.findall(source))
-                if n not in given:
+                if n not in source or not _among_numbers(n, source):
                     hits.append(("arithmetic-answer", n))
                     break
         return hits
