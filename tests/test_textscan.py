@@ -399,6 +399,17 @@ def test_equations_are_the_patterns_finditer(text):
     assert found == [(m.span(), m.groups()) for m in task_fit._EQUATION.finditer(text)]
 
 
+_NUMBER_RUN_PIECES = list("0123456789") * 2 + list("-,. a") + ["1,234", "-5", ".5", "12.50", "٣", "²", "\n", "−", ""]
+
+
+@settings(max_examples=500)
+@given(_text(_NUMBER_RUN_PIECES, max_size=30), st.lists(_text(_NUMBER_RUN_PIECES, max_size=4), max_size=4))
+def test_among_numbers_is_membership_in_findall(text, others):
+    numbers = set(task_fit._NUMBER.findall(text))
+    for number in numbers | {n for o in others for n in task_fit._NUMBER.findall(o)} | {"1", "23", "-5", "1,234", "٣"}:
+        assert task_fit._among_numbers(number, text) == (number in numbers), (number, text)
+
+
 @settings(max_examples=300)
 @given(_text(_EQUATION_PIECES + [" of ", "the sum of", "Square Root of", "MEAN OF", "ſum of", " X "], max_size=30))
 def test_expression_in_is_the_old_search(text):

@@ -165,20 +165,24 @@ _RARE_PARTS_HS = (
     _hi("currently|at the moment|at present|right now|as of today|the latest|most recent|this (?:year|month|quarter)")
     + rf"[^.\n0-9{_HA}]*{_HD}",
 )
-# The last pattern is where a currency-symbol price can start ("$", "€", "£", "¥", "₹" in UTF-8, at
-# most one whitespace character, a digit: after an ASCII whitespace character, or at once, the
-# first byte of a digit or whitespace character outside ASCII).
-_SYMBOL_START_HS = r"(?:\$|\xe2\x82\xac|\xc2\xa3|\xc2\xa5|\xe2\x82\xb9)[\t-\r\x1c-\x20]?" + _HD
-_VOLATILE_GATE_HS = MultiGate(
-    [rb"\xc4\xb0|\xe2\x84\xaa"] + [part.encode("ascii") for part in _RARE_PARTS_HS] + [_SYMBOL_START_HS.encode("ascii")]
-)
-# Bits of its masks: _RARE_GATE_CASED may match (the odd characters or a part); a price pattern may
-# match the lower-cased text (`_price_in`: the odd characters, the word-price part or a symbol).
+# Where a currency-symbol price can be is not asked of it: nearly half the outputs of a priced
+# dataset hold one ("$12"), and each match is a call into Python; a symbol in the text
+# (`_has_price_symbol`, a substring test) stands for it.
+_VOLATILE_GATE_HS = MultiGate([rb"\xc4\xb0|\xe2\x84\xaa"] + [part.encode("ascii") for part in _RARE_PARTS_HS])
+# Bits of its masks: _RARE_GATE_CASED may match (the odd characters or a part); with a currency
+# symbol in the text, a price pattern may match the lower-cased text (`_price_in`: the odd
+# characters, the word-price part).
 _ODD_BIT = 1
 _PART_BITS = ((1 << len(_RARE_PARTS_HS)) - 1) << 1
-_SYMBOL_BIT = 1 << (len(_RARE_PARTS_HS) + 1)
 _RARE_BITS = _ODD_BIT | _PART_BITS
-_PRICE_BITS = _ODD_BIT | 1 << 1 | _SYMBOL_BIT
+_PRICE_BITS = _ODD_BIT | 1 << 1
+_PRICE_SYMBOLS_BUT_DOLLAR = ("€", "£", "¥", "₹")
+
+
+def _has_price_symbol(text: str) -> bool:
+    """Whether `text` holds a currency symbol (every currency-symbol price starts with one; lower-
+    casing keeps them)."""
+    return "$" in text or not text.isascii() and any_in(text, _PRICE_SYMBOLS_BUT_DOLLAR)
 
 
 def _parts_may(mask: int) -> tuple[bool, ...]:
@@ -551,9 +555,10 @@ class VolatileFacts(_ShareCheck):
         # One empty list stands for every example without a hit (none is changed).
         out: list[list[tuple[str, str]]] = [[]] * len(examples)
         outputs = _output_texts(examples)
-        # Per output, which rare parts and whether a symbol price may match: one Hyperscan scan
-        # (_VOLATILE_GATE_HS), else _RARE_GATE_CASED (RE2) and then _rare_parts over the texts it
-        # passes. Only the texts the gate passes are lower-cased (lowers[j] is "" for the others).
+        # Per output, which rare parts may match: one Hyperscan scan (_VOLATILE_GATE_HS), else
+        # _RARE_GATE_CASED (RE2) and then _rare_parts over the texts it passes; a symbol price
+        # only where a currency symbol is. Only the texts the gate passes are lower-cased
+        # (lowers[j] is "" for the others).
         masks = _VOLATILE_GATE_HS(outputs) if len(examples) > 1 else None
         todo: list[int] = []
         texts: list[str] = []
@@ -561,7 +566,7 @@ class VolatileFacts(_ShareCheck):
         rare: list[bool] | None
         may: dict[int, tuple[bool, ...]] = {}
         for i, output in enumerate(outputs):
-            if not output or masks is not None and not masks[i]:
+            if not output or masks is not None and not masks[i] and not _has_price_symbol(output):
                 continue
             digit = has_digit(output)
             if not digit and "stock" not in output.lower():
@@ -609,7 +614,7 @@ class VolatileFacts(_ShareCheck):
         # (One Hyperscan scan over all those inputs answers both gates.)
         source_masks = _VOLATILE_GATE_HS(sources) if len(sources) > 1 else None
         if source_masks is not None:
-            gate = [bool(source_masks[j] & _PRICE_BITS) for j in priced]
+            gate = [bool(source_masks[j] & _PRICE_BITS) or _has_price_symbol(sources[j]) for j in priced]
         else:
             gate = regex_gate([sources[j] for j in priced], _PRICE_GATE_CASED) if len(priced) > 1 else None
         for n, j in enumerate(priced):
@@ -647,9 +652,6 @@ def _rare_parts(lowers: list[str], rare: list[bool] | None) -> dict[int, tuple[b
     if array is None:
         return {}
     return dict(zip(passed, zip(*(regex_matches(array, part) for part in _RARE_PARTS))))
-
-
-_PRICE_SYMBOLS_BUT_DOLLAR = ("€", "£", "¥", "₹")
 
 
 def _price_in(lower: str) -> bool:
@@ -761,6 +763,30 @@ def _expression_in(text: str) -> bool:
 # engine skips to a "-" or digit instead of trying the whole pattern at every position. A "-"
 # must be followed by digits, a digit by any more; the rest is _NUM's.
 _NUMBER = re.compile(r"[-\d](?:(?<=-)\d+|(?<=\d)\d*)(?:,\d{3})*(?:\.\d+)?")
+
+
+def _among_numbers(number: str, text: str) -> bool:
+    """Exactly `number in set(_NUMBER.findall(text))` for a `number` _NUMBER matched, without
+    finding every number of a long input. A match holds only decimal digits, "-", "," and "."
+    and reads nothing outside itself, so findall's matches inside a maximal run of those
+    characters are the run's own (`finditer` from its start to its end); only the runs holding
+    an occurrence of `number` are read."""
+    end = len(text)
+    p = text.find(number)
+    while p >= 0:
+        start = p
+        while start > 0 and ((c := text[start - 1]).isdecimal() or c in "-,."):
+            start -= 1
+        stop = p + len(number)
+        while stop < end and ((c := text[stop]).isdecimal() or c in "-,."):
+            stop += 1
+        for m in _NUMBER.finditer(text, start, stop):
+            if m.group() == number:
+                return True
+        p = text.find(number, stop)
+    return False
+
+
 _CHAIN = "+-−×x*/÷^()=<>"
 _NOT_BEFORE = _CHAIN + "0123456789"
 _NOT_AFTER = "%.,0123456789" + _CHAIN
@@ -883,15 +909,9 @@ class Calculations(_ShareCheck):
             if number is not None:
                 hits.append(("arithmetic-answer", number.group()))
         elif may and _expression_in(source):
-            given: set[str] | None = None
             for n in _NUMBER.findall(output):
                 # A number that is not even a substring of the input is not among its numbers.
-                if n not in source:
-                    hits.append(("arithmetic-answer", n))
-                    break
-                if given is None:
-                    given = set(_NUMBER.findall(source))
-                if n not in given:
+                if n not in source or not _among_numbers(n, source):
                     hits.append(("arithmetic-answer", n))
                     break
         return hits
@@ -962,6 +982,8 @@ def _number(text: str) -> Fraction | None:
 
 
 def _integer(text: str) -> int:
+    if text.isdecimal():
+        return int(text)
     return int(text.replace(",", "").replace("$", "").replace("−", "-"))
 
 
