@@ -25,7 +25,26 @@ _LIST_LINE = re.compile(r"^\s*(?:[-*•]|\d+[.)])\s+\S")
 
 def final_turns(batch: "Batch") -> list[Turn | None]:
     """`example.final_assistant` of every example of a batch, found once for the checks sharing it."""
-    return batch.cached("final_assistants", lambda b: [e.final_assistant for e in b.examples])
+    return batch.cached("final_assistants", _final_turns)
+
+
+def _final_turns(batch: "Batch") -> list[Turn | None]:
+    """`final_turns`, read off the batch's turn table (which the engine builds for every batch):
+    each example's last turn with the assistant role."""
+    import numpy as np
+
+    from tunelint.checks._turns import ASSISTANT, table_of
+
+    table = table_of(batch)
+    at = table.at
+    assistants = np.flatnonzero(table.roles == ASSISTANT)
+    if not len(assistants):
+        return [None] * len(batch.examples)
+    # The last assistant turn before each example's end, if it is one of the example's turns.
+    last = assistants[np.maximum(np.searchsorted(assistants, at[1:]) - 1, 0)]
+    mine = (last >= at[:-1]) & (last < at[1:])
+    flat = table.flat
+    return [flat[j] if ok else None for j, ok in zip(last.tolist(), mine.tolist())]
 
 
 def output_shapes(batch: "Batch") -> list[tuple[str, str]]:
@@ -61,8 +80,10 @@ def _turn_shape(turn: Turn | None) -> tuple[str, str]:
     lines = list(filter(str.strip, text.splitlines()))
     if lines and _ANSWER_LINE.match(lines[-1]):
         return ("final-answer-line", _ANSWER_LINE.match(lines[-1]).group(1).lower())
-    # A field line holds a colon: with fewer than two in the text, there are not two fields.
-    fields = [m.group(1).strip() for line in lines if ":" in line and (m := _FIELD_LINE.match(line))] if text.count(":") >= 2 else ()
+    # A field line holds a colon: a text with fewer colons than two, or than half its lines,
+    # has too few field lines to be a template.
+    colons = text.count(":")
+    fields = [m.group(1).strip() for line in lines if ":" in line and (m := _FIELD_LINE.match(line))] if colons >= 2 and 2 * colons >= len(lines) else ()
     if len(fields) >= 2 and len(fields) >= len(lines) / 2:
         return ("field-template", "fields: " + ", ".join(fields))
     if "```" in text:

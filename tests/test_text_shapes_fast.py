@@ -1,0 +1,101 @@
+"""The batch forms of the output shapes and refusal-rate's per-batch features against their
+plain per-example definitions (seventh performance pass)."""
+
+from __future__ import annotations
+
+import orjson
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from tunelint.checks import _shapes
+from tunelint.checks._batch import Batch
+from tunelint.models import Example, Role, ToolCall, Turn
+
+_ROLES = [Role.SYSTEM, Role.USER, Role.ASSISTANT, Role.TOOL]
+
+
+def _examples(role_lists: list[list[Role]]) -> list[Example]:
+    out = []
+    for i, roles in enumerate(role_lists):
+        turns = tuple(Turn(role, f"{role.value} {j}", f"/messages/{j}") for j, role in enumerate(roles))
+        out.append(Example("train", "x.jsonl", i, i + 1, "chat", turns, f"{i:016x}"))
+    return out
+
+
+@settings(max_examples=300)
+@given(st.lists(st.lists(st.sampled_from(_ROLES), max_size=7), max_size=12))
+def test_final_turns_are_each_examples_final_assistant(role_lists):
+    examples = _examples(role_lists)
+    found = _shapes.final_turns(Batch(examples))
+    expected = [e.final_assistant for e in examples]
+    assert len(found) == len(expected)
+    assert all(a is b for a, b in zip(found, expected))
+
+
+@settings(max_examples=200)
+@given(st.lists(st.lists(st.sampled_from(_ROLES), max_size=7), max_size=12))
+def test_refusal_rate_counts_user_turns_per_example(role_lists):
+    from tunelint.checks.refusal_rate import RefusalRate
+
+    examples = _examples(role_lists)
+    batch, one = RefusalRate(), RefusalRate()
+    batch.observe_batch(examples)
+    for e in examples:
+        one.observe(e)
+    assert list(batch._counts["turns"].items()) == list(one._counts["turns"].items())
+    expected: dict[str, int] = {}
+    for e in examples:
+        if e.final_assistant is not None:
+            users = sum(t.role is Role.USER for t in e.turns)
+            key = str(users) if users <= 2 else "3-5" if users <= 5 else "6+"
+            expected[key] = expected.get(key, 0) + 1
+    assert dict(batch._counts["turns"]) == expected
+
+
+def _turn_shape_reference(turn: Turn | None) -> tuple[str, str]:
+    """`_shapes._turn_shape` as it was before the colon gate (every text with two colons read
+    its field lines)."""
+    if turn is None:
+        return ("none", "")
+    text = turn.content.strip()
+    if not text and turn.tool_calls:
+        return ("tool-call", ", ".join(sorted({c.name for c in turn.tool_calls})))
+    if not text:
+        return ("empty", "")
+    fenced = _shapes._FENCE.match(text)
+    body = fenced.group(1).strip() if fenced else text
+    if body[:1] in "{[":
+        try:
+            value = orjson.loads(body)
+        except orjson.JSONDecodeError:
+            return ("broken-json", "")
+        if isinstance(value, dict):
+            return ("json-object", "keys: " + ", ".join(sorted(map(str, value))))
+        if isinstance(value, list):
+            return ("json-array", "")
+    lines = [line for line in text.splitlines() if line.strip()]
+    if lines and _shapes._ANSWER_LINE.match(lines[-1]):
+        return ("final-answer-line", _shapes._ANSWER_LINE.match(lines[-1]).group(1).lower())
+    fields = [m.group(1).strip() for line in lines if (m := _shapes._FIELD_LINE.match(line))]
+    if len(fields) >= 2 and len(fields) >= len(lines) / 2:
+        return ("field-template", "fields: " + ", ".join(fields))
+    if "```" in text:
+        return ("code", "")
+    if len([line for line in lines if _shapes._LIST_LINE.match(line)]) >= 2:
+        return ("list", "")
+    return ("text", "")
+
+
+_SHAPE_PIECES = [
+    "Name", ": ", ":", "Age", " :", "x", "\n", "\n\n", "\r\n", "\u2028", "\x0b", " ", "\t", "\u00a0", "- ", "* ", "• ",
+    "1. ", "2) ", "١. ", "```", "```json\n", "{", "}", "[", "]", '"a": 1', "Answer: 4", "#### 7", "the answer is",
+    "Final answer：", "ok", "Déjà", "A b c", "Q", "::",
+]
+
+
+@settings(max_examples=500)
+@given(st.lists(st.sampled_from(_SHAPE_PIECES), max_size=40).map("".join), st.booleans())
+def test_turn_shape_is_the_plain_form(text, calls):
+    turn = Turn(Role.ASSISTANT, text, "/1", tool_calls=(ToolCall("f", "{}", "c1"),) if calls else ())
+    assert _shapes._turn_shape(turn) == _turn_shape_reference(turn)
+    assert _shapes._turn_shape(None) == _turn_shape_reference(None)
