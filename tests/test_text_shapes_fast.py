@@ -99,3 +99,75 @@ def test_turn_shape_is_the_plain_form(text, calls):
     turn = Turn(Role.ASSISTANT, text, "/1", tool_calls=(ToolCall("f", "{}", "c1"),) if calls else ())
     assert _shapes._turn_shape(turn) == _turn_shape_reference(turn)
     assert _shapes._turn_shape(None) == _turn_shape_reference(None)
+
+
+# ------------------------------------------------------------------------------ content gate bits
+
+from tunelint import textscan  # noqa: E402
+from tunelint.checks import content  # noqa: E402
+
+_BIT_PIECES = [
+    " ", "\n", ":", ".", ")", "#", "## ", "1. ", "Instruction", "instruction", "INPUT", "Output", "Response", "```",
+    "```py\n", "<|im_start|>", "[INST]", "[/INST]", "<|", "User", "Human", "USER", "{{name}}", "${x}", "<<v>>", "{", "}",
+    "[insert your answer here]", "<Enter the text>", "[  add the Content ]", "<put output>", "Lorem ipsum", "lorem",
+    " ipsum", "As an AI", "as a language model", "I'm just an AI", "developed by OpenAI", "my knowledge cutoff",
+    "I don't have access to the internet", "ſ", "ı", "İ", "\u212a", "word", "As A Large Language Model",
+    "I am only an Artificial Intelligence", "trained by OpenAI", "My training data cut-off",
+    "I do not have the ability to browse", " real-time", "I'm sorry, but I can't help", "Sorry I cannot assist",
+    "Unfortunately, I am unable to provide", "I won't answer", "i'm not able to engage", "12 ) input :",
+    "#### response", "### Human:", "Instruction:", "USER:", "Human :", "User\t:", "٣", "\u00a0", "\u2003", "\t",
+]
+
+
+def _placeholder_matches(text: str) -> bool:
+    prose = content._prose(text)
+    return any(p.search(prose) for p in (content._UNFILLED, content._INSERT, content._LOREM))
+
+
+def _boilerplate_matches(text: str) -> bool:
+    return content._AI_DISCLAIMER.search(text) is not None or content._CANNED_REFUSAL.match(text) is not None
+
+
+def _merged_matches(text: str) -> bool:
+    prose = content._prose(text)
+    return any(p.search(prose) for _, p in content._MERGED_PATTERNS) or content._TRANSCRIPT.search(prose) is not None
+
+
+@settings(max_examples=400, deadline=None)  # the first call imports pyarrow
+@given(st.lists(st.lists(st.sampled_from(_BIT_PIECES), max_size=40).map("".join), min_size=2, max_size=8))
+def test_each_checks_bits_of_the_content_gate_pass_every_text_its_patterns_match(texts):
+    masks = content._content_masks(texts)
+    assert masks is not None and len(masks) == len(texts)
+    plain = textscan.regex_gate(texts, content._CONTENT_GATE)
+    for text, mask, may in zip(texts, masks, plain):
+        assert not may or mask, text  # the union of the bits passes what the RE2 union passes
+        assert not _placeholder_matches(text) or mask & content._PLACEHOLDER_BITS, text
+        assert not _boilerplate_matches(text) or mask & content._BOILERPLATE_BITS, text
+        assert not _merged_matches(text) or mask & content._MERGED_BITS, text
+
+
+def test_content_masks_fall_back_to_every_bit_where_hyperscan_does_not_answer(monkeypatch):
+    from tunelint.privacy.prefilter import HyperscanGate
+
+    class Refuses:
+        def runs(self):
+            return True
+
+        def __call__(self, texts):
+            raise HyperscanGate.Unanswered("too many matches")
+
+    texts = ["As an AI language model, no.", "fine", "User: hi"]
+    monkeypatch.setattr(content, "_CONTENT_HS", Refuses())
+    assert content._content_masks(texts) == [content._ALL_BITS, 0, content._ALL_BITS]
+
+
+def test_content_bits_split_the_gate_by_check():
+    if not content._CONTENT_HS.runs():
+        return
+    texts = ["As an AI, I cannot.", "a {{name}} b", "x\nUser: hi", "```py\nx\n```", "İ", "nothing here"]
+    masks = content._content_masks(texts)
+    assert masks is not None
+    placeholder, boilerplate, merged = content._PLACEHOLDER_BITS, content._BOILERPLATE_BITS, content._MERGED_BITS
+    assert [bool(m & placeholder) for m in masks] == [False, True, False, True, True, False]
+    assert [bool(m & boilerplate) for m in masks] == [True, False, False, False, True, False]
+    assert [bool(m & merged) for m in masks] == [False, False, True, True, True, False]
