@@ -171,3 +171,21 @@ def test_content_bits_split_the_gate_by_check():
     assert [bool(m & placeholder) for m in masks] == [False, True, False, True, True, False]
     assert [bool(m & boilerplate) for m in masks] == [True, False, False, False, True, False]
     assert [bool(m & merged) for m in masks] == [False, False, True, True, True, False]
+
+
+# ------------------------------------------------------------------------------ language vote keys
+
+
+@settings(max_examples=300)
+@given(st.binary(max_size=200), st.data())
+def test_eight_bytes_are_the_unaligned_window_at_each_start(body, data):
+    import numpy as np
+
+    joined = body + b" " * (16 - len(body) % 8)
+    starts = np.array(sorted(data.draw(st.sets(st.integers(0, len(body)), max_size=40)) - {len(body)}) or [0], dtype=np.int64)
+    starts = starts[starts <= len(joined) - 9]
+    n = len(starts)
+    out, high, spare = (np.empty(n, dtype=np.uint64) for _ in range(3))
+    found = _shapes._eight_bytes(joined, starts, out, high, spare)
+    expected = [int.from_bytes(joined[p:p + 8], "little") for p in starts.tolist()]
+    assert found.tolist() == expected
