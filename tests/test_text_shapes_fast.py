@@ -158,7 +158,7 @@ def test_content_masks_fall_back_to_every_bit_where_hyperscan_does_not_answer(mo
 
     texts = ["As an AI language model, no.", "fine", "User: hi"]
     monkeypatch.setattr(content, "_CONTENT_HS", Refuses())
-    assert content._content_masks(texts) == [content._ALL_BITS, 0, content._ALL_BITS]
+    assert content._content_masks(texts) == [content._ALL_BITS, content._REFUSAL_BITS, content._ALL_BITS]
 
 
 def test_content_bits_split_the_gate_by_check():
@@ -189,3 +189,57 @@ def test_eight_bytes_are_the_unaligned_window_at_each_start(body, data):
     found = _shapes._eight_bytes(joined, starts, out, high, spare)
     expected = [int.from_bytes(joined[p:p + 8], "little") for p in starts.tolist()]
     assert found.tolist() == expected
+
+
+# ------------------------------------------------------------------------------ refusal part of the gate
+
+_REFUSAL_PIECES = [
+    " ", "\n", "\u3000", "\u00a0", "\t", "...", "!", "—", "I", "i", "We", "WE", "I’m sorry", "I'm SORRY", "Sorry,", "sorry",
+    "I apologise", "I APOLOGIZE", "Unfortunately", "can't", "can’t", "can not", "cannot", "won’t", "will not",
+    "am unable to", "'m unable to", "’m not able to", "am not able to", "must decline", "have to decline", "refuse to",
+    "not allowed", "help", "As an AI", "as an ai language model", "AS AN AI ASSISTANT", "don't", "do not", "unable",
+    "ſorry", "İ", "ı", "\u212a", "As an Aİ", "word", "the", ".", "I’m", "’m", "We’re",
+]
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.lists(st.lists(st.sampled_from(_REFUSAL_PIECES), max_size=30).map("".join), min_size=2, max_size=8))
+def test_the_refusal_bits_pass_every_refusal(texts):
+    masks = content._content_masks(texts)
+    assert masks is not None
+    for text, mask in zip(texts, masks):
+        assert not _shapes.is_refusal(text) or mask & content._REFUSAL_BITS, text
+
+
+def test_refusal_bits_fall_back_to_every_text(monkeypatch):
+    from tunelint.privacy.prefilter import HyperscanGate
+
+    class Refuses:
+        def runs(self):
+            return True
+
+        def __call__(self, texts):
+            raise HyperscanGate.Unanswered("too many matches")
+
+    monkeypatch.setattr(content, "_CONTENT_HS", Refuses())
+    masks = content._content_masks(["I can't help with that.", "fine"])
+    assert masks is not None and all(m & content._REFUSAL_BITS for m in masks)
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.tuples(st.lists(st.sampled_from(_REFUSAL_PIECES), max_size=20).map("".join), st.sampled_from(_ROLES),
+                          st.booleans()), min_size=2, max_size=10))
+def test_refusal_rate_batch_is_per_example_with_the_gate(rows):
+    from tunelint.checks.refusal_rate import RefusalRate
+
+    examples = []
+    for i, (text, role, second) in enumerate(rows):
+        turns = [Turn(Role.USER, "Hi", "/0"), Turn(role, text, "/1")]
+        if second:
+            turns.append(Turn(Role.ASSISTANT, "", "/2"))  # an empty final turn after a refusal
+        examples.append(Example("train", "x", i, i + 1, "chat", tuple(turns), f"{i:016x}"))
+    one, many = RefusalRate(), RefusalRate()
+    for e in examples:
+        one.observe(e)
+    many.observe_batch(examples)
+    assert [list(one.finish()), one.metrics, one._refusals] == [list(many.finish()), many.metrics, many._refusals]

@@ -11,7 +11,8 @@ import json
 import re
 from bisect import bisect_right
 from collections import Counter
-from itertools import accumulate, compress, count
+from itertools import accumulate, compress, count, repeat
+from operator import and_
 from typing import Iterator
 
 from tunelint.checks._batch import Batch, BatchedRecordCheck
@@ -63,15 +64,15 @@ def _turns_of_batch(batch: Batch) -> list[tuple[Example, int, Turn, int]]:
     def build(b: Batch) -> list[tuple[Example, int, Turn, int]]:
         examples = b.examples
         owners, ns, turns = _batch_assistant_turns(b)
-        return [(examples[i], n, turn, may) for i, n, turn, may in zip(owners, ns, turns, _batch_gate(b))
-                if may or len(turn.content) <= _WHOLE_MAX]
+        return [(examples[i], n, turn, bits) for i, n, turn, bits in zip(owners, ns, turns, _batch_gate(b))
+                if bits & _CONTENT_BITS or len(turn.content) <= _WHOLE_MAX]
 
     return batch.cached("content.turns", build)
 
 
 def _gated_turns(batch: Batch) -> list[tuple[Example, int, Turn, int]]:
     """The turns of _turns_of_batch that _CONTENT_GATE matches."""
-    return batch.cached("content.gated", lambda b: [t for t in _turns_of_batch(b) if t[3]])
+    return batch.cached("content.gated", lambda b: [t for t in _turns_of_batch(b) if t[3] & _CONTENT_BITS])
 
 
 def _gated_for(batch: Batch, bits: int) -> list[tuple[Example, int, Turn, int]]:
@@ -415,7 +416,20 @@ _HS_MERGED = (
     rb"<\||\[/?INST\]",
     rb"(?:Human|User|USER)[ \t]*:",
 )
-_CONTENT_HS = HyperscanGate(_HS_PLACEHOLDER + _HS_BOILERPLATE + _HS_MERGED)
+# refusal-rate's part (`_shapes.is_refusal` of a final output): every _REFUSALS match holds
+# "sorry", "apologise" / "apologize" or "unfortunately", or "i" / "we", whitespace and a refusal
+# verb (its apostrophes written ' or ’, which is_refusal reads as '), or "as an ai"; the
+# characters Python's IGNORECASE matches to those ASCII letters pass by the odd-case part.
+_B_APOSTROPHE = rb"(?:'|\xe2\x80\x99)"
+_HS_REFUSAL = (
+    _B_ODD_CASE,
+    rb"(?i)sorry|apologi[sz]e|unfortunately",
+    rb"(?i)(?:i|we)" + _B_SPACE + rb"+(?:can ?not|can" + _B_APOSTROPHE + rb"t|cannot|won" + _B_APOSTROPHE + rb"t|will not|"
+    rb"am unable to|" + _B_APOSTROPHE + rb"m unable to|am not able to|" + _B_APOSTROPHE + rb"m not able to|must decline|"
+    rb"have to decline|refuse to)",
+    rb"(?i)as an ai",
+)
+_CONTENT_HS = HyperscanGate(_HS_PLACEHOLDER + _HS_BOILERPLATE + _HS_MERGED + _HS_REFUSAL)
 
 
 def _bits(parts: tuple[bytes, ...]) -> int:
@@ -426,21 +440,38 @@ def _bits(parts: tuple[bytes, ...]) -> int:
 _PLACEHOLDER_BITS = _bits(_HS_PLACEHOLDER)
 _BOILERPLATE_BITS = _bits(_HS_BOILERPLATE)
 _MERGED_BITS = _bits(_HS_MERGED)
+_REFUSAL_BITS = _bits(_HS_REFUSAL)
+# The parts of _CONTENT_GATE (the content checks' turns).
+_CONTENT_BITS = _PLACEHOLDER_BITS | _BOILERPLATE_BITS | _MERGED_BITS
 _ALL_BITS = (1 << len(_CONTENT_HS.patterns)) - 1
 
 
 def _content_masks(texts: list[str]) -> list[int] | None:
     """For each text, the bits of the patterns of _CONTENT_HS that may match in it (each check
-    reads its own: _PLACEHOLDER_BITS, _BOILERPLATE_BITS, _MERGED_BITS), from one Hyperscan scan;
-    where Hyperscan does not answer, every bit for the texts _content_gate passes (None: any
-    text may match)."""
+    reads its own: _PLACEHOLDER_BITS, _BOILERPLATE_BITS, _MERGED_BITS, refusal-rate
+    _REFUSAL_BITS), from one Hyperscan scan; where Hyperscan does not answer, every bit for the
+    texts _content_gate passes and the refusal bits for all (None: any text may match)."""
     gate = _CONTENT_HS
     if isinstance(gate, MultiGate) and gate.runs():
         masks = MultiGate.__call__(gate, texts)
         if masks is not None:
             return masks
     found = _content_gate(texts)
-    return None if found is None else [_ALL_BITS if may else 0 for may in found]
+    return None if found is None else [_ALL_BITS if may else _REFUSAL_BITS for may in found]
+
+
+def final_may_refuse(batch: Batch) -> list[bool]:
+    """For each example of a batch, whether the content gate's refusal part (_REFUSAL_BITS) marks
+    its final assistant turn (`_shapes.final_turns`), or that turn is not among the gated turns
+    for holding no text (then True: a null content is not read here)."""
+    from tunelint.checks._shapes import final_turns
+
+    def build(b: Batch) -> list[bool]:
+        turns = _batch_assistant_turns(b)[2]
+        marked = set(map(id, compress(turns, map(and_, _batch_gate(b), repeat(_REFUSAL_BITS)))))
+        return [id(t) in marked or (t is not None and t.content_is_null) for t in final_turns(b)]
+
+    return batch.cached("content.final_may_refuse", build)
 
 
 def _content_gate(texts: list[str]) -> list[bool] | None:
