@@ -22,7 +22,7 @@ def _examples(role_lists: list[list[Role]]) -> list[Example]:
     return out
 
 
-@settings(max_examples=300)
+@settings(max_examples=100, deadline=None)
 @given(st.lists(st.lists(st.sampled_from(_ROLES), max_size=7), max_size=12))
 def test_final_turns_are_each_examples_final_assistant(role_lists):
     examples = _examples(role_lists)
@@ -32,7 +32,7 @@ def test_final_turns_are_each_examples_final_assistant(role_lists):
     assert all(a is b for a, b in zip(found, expected))
 
 
-@settings(max_examples=200)
+@settings(max_examples=60, deadline=None)
 @given(st.lists(st.lists(st.sampled_from(_ROLES), max_size=7), max_size=12))
 def test_refusal_rate_counts_user_turns_per_example(role_lists):
     from tunelint.checks.refusal_rate import RefusalRate
@@ -93,7 +93,7 @@ _SHAPE_PIECES = [
 ]
 
 
-@settings(max_examples=500)
+@settings(max_examples=300, deadline=None)
 @given(st.lists(st.sampled_from(_SHAPE_PIECES), max_size=40).map("".join), st.booleans())
 def test_turn_shape_is_the_plain_form(text, calls):
     turn = Turn(Role.ASSISTANT, text, "/1", tool_calls=(ToolCall("f", "{}", "c1"),) if calls else ())
@@ -133,7 +133,7 @@ def _merged_matches(text: str) -> bool:
     return any(p.search(prose) for _, p in content._MERGED_PATTERNS) or content._TRANSCRIPT.search(prose) is not None
 
 
-@settings(max_examples=400, deadline=None)  # the first call imports pyarrow
+@settings(max_examples=150, deadline=None)  # the first call imports pyarrow
 @given(st.lists(st.lists(st.sampled_from(_BIT_PIECES), max_size=40).map("".join), min_size=2, max_size=8))
 def test_each_checks_bits_of_the_content_gate_pass_every_text_its_patterns_match(texts):
     masks = content._content_masks(texts)
@@ -176,7 +176,7 @@ def test_content_bits_split_the_gate_by_check():
 # ------------------------------------------------------------------------------ language vote keys
 
 
-@settings(max_examples=300)
+@settings(max_examples=150, deadline=None)
 @given(st.binary(max_size=200), st.data())
 def test_eight_bytes_are_the_unaligned_window_at_each_start(body, data):
     import numpy as np
@@ -202,7 +202,7 @@ _REFUSAL_PIECES = [
 ]
 
 
-@settings(max_examples=500, deadline=None)
+@settings(max_examples=150, deadline=None)
 @given(st.lists(st.lists(st.sampled_from(_REFUSAL_PIECES), max_size=30).map("".join), min_size=2, max_size=8))
 def test_the_refusal_bits_pass_every_refusal(texts):
     masks = content._content_masks(texts)
@@ -226,7 +226,7 @@ def test_refusal_bits_fall_back_to_every_text(monkeypatch):
     assert masks is not None and all(m & content._REFUSAL_BITS for m in masks)
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=60, deadline=None)
 @given(st.lists(st.tuples(st.lists(st.sampled_from(_REFUSAL_PIECES), max_size=20).map("".join), st.sampled_from(_ROLES),
                           st.booleans()), min_size=2, max_size=10))
 def test_refusal_rate_batch_is_per_example_with_the_gate(rows):
