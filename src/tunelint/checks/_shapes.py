@@ -25,7 +25,26 @@ _LIST_LINE = re.compile(r"^\s*(?:[-*•]|\d+[.)])\s+\S")
 
 def final_turns(batch: "Batch") -> list[Turn | None]:
     """`example.final_assistant` of every example of a batch, found once for the checks sharing it."""
-    return batch.cached("final_assistants", lambda b: [e.final_assistant for e in b.examples])
+    return batch.cached("final_assistants", _final_turns)
+
+
+def _final_turns(batch: "Batch") -> list[Turn | None]:
+    """`final_turns`, read off the batch's turn table (which the engine builds for every batch):
+    each example's last turn with the assistant role."""
+    import numpy as np
+
+    from tunelint.checks._turns import ASSISTANT, table_of
+
+    table = table_of(batch)
+    at = table.at
+    assistants = np.flatnonzero(table.roles == ASSISTANT)
+    if not len(assistants):
+        return [None] * len(batch.examples)
+    # The last assistant turn before each example's end, if it is one of the example's turns.
+    last = assistants[np.maximum(np.searchsorted(assistants, at[1:]) - 1, 0)]
+    mine = (last >= at[:-1]) & (last < at[1:])
+    flat = table.flat
+    return [flat[j] if ok else None for j, ok in zip(last.tolist(), mine.tolist())]
 
 
 def output_shapes(batch: "Batch") -> list[tuple[str, str]]:
@@ -61,8 +80,10 @@ def _turn_shape(turn: Turn | None) -> tuple[str, str]:
     lines = list(filter(str.strip, text.splitlines()))
     if lines and _ANSWER_LINE.match(lines[-1]):
         return ("final-answer-line", _ANSWER_LINE.match(lines[-1]).group(1).lower())
-    # A field line holds a colon: with fewer than two in the text, there are not two fields.
-    fields = [m.group(1).strip() for line in lines if ":" in line and (m := _FIELD_LINE.match(line))] if text.count(":") >= 2 else ()
+    # A field line holds a colon: a text with fewer colons than two, or than half its lines,
+    # has too few field lines to be a template.
+    colons = text.count(":")
+    fields = [m.group(1).strip() for line in lines if ":" in line and (m := _FIELD_LINE.match(line))] if colons >= 2 and 2 * colons >= len(lines) else ()
     if len(fields) >= 2 and len(fields) >= len(lines) / 2:
         return ("field-template", "fields: " + ", ".join(fields))
     if "```" in text:
@@ -258,7 +279,7 @@ class _Scratch(threading.local):
 
         if count > self.word_size or not self._words:
             self.word_size = max(count, 1 << 16)
-            self._words = tuple(np.empty(self.word_size, dtype=np.uint64) for _ in range(3))
+            self._words = tuple(np.empty(self.word_size, dtype=np.uint64) for _ in range(4))
         return self._words[which][:count]
 
 
@@ -364,6 +385,30 @@ _LOW_BITS = 0x0101010101010101
 _HIGH_BITS = 0x8080808080808080
 
 
+def _eight_bytes(joined: bytes, starts, out, high, spare):
+    """The 8 bytes of `joined` from each of the `starts`, as little-endian uint64, in `out`:
+    the two aligned 8-byte words each start's bytes span, shifted together. (np.take over the
+    unaligned windows `np.ndarray(..., strides=(1,))` would first copy every window of the
+    buffer, 8 bytes for each of its bytes.) `joined` is a multiple of 8 bytes long and every
+    start is at least 8 bytes before its end; `high` and `spare` are scratch of the same size."""
+    import numpy as np
+
+    aligned = np.frombuffer(joined, dtype="<u8")
+    at = np.right_shift(starts, 3, out=spare.view(np.int64))
+    np.take(aligned, at, out=out)
+    at += 1
+    np.take(aligned, at, out=high)
+    shift = np.bitwise_and(starts, 7, out=at).view(np.uint64)
+    shift <<= np.uint64(3)
+    out >>= shift
+    # high << (64 - shift), written as two shifts under 64 (shift 0 leaves nothing of high).
+    high <<= np.uint64(1)
+    np.subtract(np.uint64(63), shift, out=shift)
+    high <<= shift
+    out |= high
+    return out
+
+
 def languages(texts: list[str]) -> list[str]:
     """`language(text)` of each text. The samples go into one byte buffer (those with characters
     outside ASCII as `_ascii_sample` writes them, unless their scripts decide), where numpy
@@ -393,8 +438,10 @@ def languages(texts: list[str]) -> list[str]:
         return out
     n = len(parts)
     # One space in front and after each sample, so no word runs from one sample into the next;
-    # then 7 more spaces, so that 8 bytes can be read from any word's start.
-    joined = (b" " + b" ".join(parts) + b" " * 8).translate(_LOWER_LETTERS)
+    # then more spaces, at least 8 and up to a multiple of 8 bytes: the buffer is read as aligned
+    # 8-byte words, and the two that hold the 8 bytes from any word's start are in it.
+    body = b" " + b" ".join(parts)
+    joined = (body + b" " * (16 - len(body) % 8)).translate(_LOWER_LETTERS)
     size = len(joined)
     buf = np.frombuffer(joined, dtype=np.uint8)
     # The large temporaries live in per-thread scratch arrays, reused from batch to batch: fresh
@@ -412,8 +459,7 @@ def languages(texts: list[str]) -> list[str]:
     # false) is that space. With no space among the 8 (a word of 8 letters or more) the key is
     # all 8 letters, no common word's.
     words = len(starts)
-    windows = np.ndarray((size - 7,), dtype="<u8", buffer=joined, strides=(1,))
-    key = np.take(windows, starts, out=scratch.words(words, 0))
+    key = _eight_bytes(joined, starts, scratch.words(words, 0), scratch.words(words, 1), scratch.words(words, 3))
     x = np.bitwise_xor(key, np.uint64(_EIGHT_SPACES), out=scratch.words(words, 1))
     zero = np.subtract(x, np.uint64(_LOW_BITS), out=scratch.words(words, 2))
     np.invert(x, out=x)

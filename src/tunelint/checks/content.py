@@ -11,13 +11,15 @@ import json
 import re
 from bisect import bisect_right
 from collections import Counter
-from itertools import accumulate, compress, count
+from itertools import accumulate, compress, count, repeat
+from operator import and_
 from typing import Iterator
 
 from tunelint.checks._batch import Batch, BatchedRecordCheck
 from tunelint.checks._turns import ASSISTANT as _ASSISTANT_CODE, USER as _USER_CODE, table_of
 from tunelint.checks.base import CheckOptions
 from tunelint.models import Criterion, Example, Finding, Role, Severity, Turn
+from tunelint.multigate import MultiGate
 from tunelint.privacy.prefilter import HyperscanGate
 from tunelint.textscan import (
     RE2_DIGIT, RE2_SPACE, any_in, fold, line_breaks_at_least, regex_gate, repeat_candidates,
@@ -53,41 +55,49 @@ def _batch_assistant_turns(batch: Batch) -> tuple[list[int], list[int], list[Tur
     return batch.cached("content.assistant_turns", build)
 
 
-def _turns_of_batch(batch: Batch) -> list[tuple[Example, int, Turn, bool]]:
-    """(example, n, turn, whether _CONTENT_GATE matches its text) of the non-empty assistant
+def _turns_of_batch(batch: Batch) -> list[tuple[Example, int, Turn, int]]:
+    """(example, n, turn, the gate bits of its text: nonzero where _CONTENT_GATE matches) of the non-empty assistant
     turns of a batch that _CONTENT_GATE matches or that are short enough to be a whole
     placeholder (_WHOLE_MAX characters at most), in order, built once per batch: the turns the
     content checks read."""
 
-    def build(b: Batch) -> list[tuple[Example, int, Turn, bool]]:
+    def build(b: Batch) -> list[tuple[Example, int, Turn, int]]:
         examples = b.examples
         owners, ns, turns = _batch_assistant_turns(b)
-        return [(examples[i], n, turn, may) for i, n, turn, may in zip(owners, ns, turns, _batch_gate(b))
-                if may or len(turn.content) <= _WHOLE_MAX]
+        return [(examples[i], n, turn, bits) for i, n, turn, bits in zip(owners, ns, turns, _batch_gate(b))
+                if bits & _CONTENT_BITS or len(turn.content) <= _WHOLE_MAX]
 
     return batch.cached("content.turns", build)
 
 
-def _gated_turns(batch: Batch) -> list[tuple[Example, int, Turn, bool]]:
+def _gated_turns(batch: Batch) -> list[tuple[Example, int, Turn, int]]:
     """The turns of _turns_of_batch that _CONTENT_GATE matches."""
-    return batch.cached("content.gated", lambda b: [t for t in _turns_of_batch(b) if t[3]])
+    return batch.cached("content.gated", lambda b: [t for t in _turns_of_batch(b) if t[3] & _CONTENT_BITS])
+
+
+def _gated_for(batch: Batch, bits: int) -> list[tuple[Example, int, Turn, int]]:
+    """The turns of _gated_turns that one check's part of the gate (`bits`) matches."""
+    return batch.cached(("content.gated", bits), lambda b: [t for t in _gated_turns(b) if t[3] & bits])
 
 
 def _batch_prose(batch: Batch) -> dict[int, str]:
-    """_prose of each turn of _gated_turns, by id(turn): placeholder-output and
-    merged-instructions both read it."""
-    return batch.cached("content.prose", lambda b: {id(t[2]): _prose(t[2].content) for t in _gated_turns(b)})
+    """_prose of each turn of _gated_turns that placeholder-output's or merged-instructions' part
+    of the gate matches, by id(turn): both read it."""
+    return batch.cached(
+        "content.prose", lambda b: {id(t[2]): _prose(t[2].content) for t in _gated_for(b, _PLACEHOLDER_BITS | _MERGED_BITS)}
+    )
 
 
-def _batch_gate(batch: Batch) -> list[bool]:
-    """Whether _CONTENT_GATE matches each of the batch's non-empty assistant turns (flattened),
-    found for all of them at once (textscan.regex_gate); all True when Arrow cannot take the
-    texts, or for a single example."""
+def _batch_gate(batch: Batch) -> list[int]:
+    """For each of the batch's non-empty assistant turns (flattened), the bits of the content
+    gate's parts that may match it (_content_masks), found for all of them at once: nonzero
+    where _CONTENT_GATE may match; every bit when Arrow cannot take the texts, or for a single
+    example."""
 
-    def build(b: Batch) -> list[bool]:
+    def build(b: Batch) -> list[int]:
         texts = [t.content for t in _batch_assistant_turns(b)[2]]
-        found = _content_gate(texts) if len(b) > 1 else None
-        return [True] * len(texts) if found is None else found
+        found = _content_masks(texts) if len(b) > 1 else None
+        return [_ALL_BITS] * len(texts) if found is None else found
 
     return batch.cached("content.gate", build)
 
@@ -183,8 +193,8 @@ class PlaceholderOutput(BatchedRecordCheck):
 
     def check_many(self, batch: Batch) -> Iterator[Finding]:
         prose = _batch_prose(batch)
-        for example, n, turn, may in _turns_of_batch(batch):
-            yield from self._turn(example, n, turn, may, prose.get(id(turn)))
+        for example, n, turn, bits in _turns_of_batch(batch):
+            yield from self._turn(example, n, turn, bool(bits & _PLACEHOLDER_BITS), prose.get(id(turn)))
 
     def _turn(self, example: Example, n: int, turn: Turn, may: bool = True, prose: str | None = None) -> Iterator[Finding]:
         text = turn.content
@@ -294,8 +304,9 @@ class RefusalBoilerplate(BatchedRecordCheck):
         refusals_expected: bool = False
 
     def check_many(self, batch: Batch) -> Iterator[Finding]:
-        # A turn _CONTENT_GATE does not match holds neither a disclaimer nor a canned refusal.
-        for example, n, turn, _ in _gated_turns(batch):
+        # A turn the gate's disclaimer and refusal parts do not match holds neither a disclaimer
+        # nor a canned refusal.
+        for example, n, turn, _ in _gated_for(batch, _BOILERPLATE_BITS):
             yield from self._turn(example, n, turn)
 
     def _turn(self, example: Example, n: int, turn: Turn) -> Iterator[Finding]:
@@ -373,13 +384,20 @@ _CONTENT_GATE = "|".join((_PLACEHOLDER_GATE, _DISCLAIMER_GATE, _CANNED_GATE, _ME
 # match of the anchored pattern ends with it). tests/test_textscan.py compares the two gates.
 _B_SPACE = rb"[\t-\r\x1c-\x20\x80-\xff]"
 _B_DIGIT = rb"[0-9\x80-\xff]"
-_CONTENT_HS = HyperscanGate((
-    b"```",
-    b"|".join(ch.encode("utf-8") for ch in "\u0130\u0131\u017f\u212a"),
+_B_FENCE = b"```"
+_B_ODD_CASE = b"|".join(ch.encode("utf-8") for ch in "\u0130\u0131\u017f\u212a")
+# Each check's part, as its RE2 part of _CONTENT_GATE is: the check's patterns can match only
+# in a text its part matches.
+_HS_PLACEHOLDER = (
+    _B_FENCE,
+    _B_ODD_CASE,
     rb"\{\{|\$\{|<<",
     rb"(?i)[\[<]" + _B_SPACE + rb"*(?:insert|add|put|enter)" + _B_SPACE + rb"+(?:your" + _B_SPACE + rb"+|the" + _B_SPACE
     + rb"+)?(?:answer|output|response|text|content)",
     rb"(?i)lorem ipsum",
+)
+_HS_BOILERPLATE = (
+    _B_ODD_CASE,
     rb"(?i)as an? (?:ai|artificial intelligence)",
     rb"(?i)as a (?:large )?language model",
     rb"(?i)i(?:'m| am) (?:just |only |merely )an? (?:ai|artificial intelligence|language model|computer program)",
@@ -388,12 +406,72 @@ _CONTENT_HS = HyperscanGate((
     rb"(?i)i (?:do not|don't) have (?:access to|the ability to browse) (?:the internet|real-time)",
     rb"(?i)i(?:'m| am)? (?:cannot|can't|can not|won't|will not|am unable to|'m unable to|unable to|am not able to|'m not able to)"
     rb" (?:help|assist|comply|fulfil|fulfill|provide|do|answer|complete|generate|create|perform|engage)",
+)
+_HS_MERGED = (
+    _B_FENCE,
+    _B_ODD_CASE,
     rb"(?i)" + _B_DIGIT + rb"[ \t]*[.)][ \t]*(?:instruction|input|output)[ \t]*:",
     rb"(?i)#{2,4}[ \t]*(?:instruction|response|input)",
     rb"Instruction[ \t]*:",
     rb"<\||\[/?INST\]",
     rb"(?:Human|User|USER)[ \t]*:",
-))
+)
+# refusal-rate's part (`_shapes.is_refusal` of a final output): every _REFUSALS match holds
+# "sorry", "apologise" / "apologize" or "unfortunately", or "i" / "we", whitespace and a refusal
+# verb (its apostrophes written ' or ’, which is_refusal reads as '), or "as an ai"; the
+# characters Python's IGNORECASE matches to those ASCII letters pass by the odd-case part.
+_B_APOSTROPHE = rb"(?:'|\xe2\x80\x99)"
+_HS_REFUSAL = (
+    _B_ODD_CASE,
+    rb"(?i)sorry|apologi[sz]e|unfortunately",
+    rb"(?i)(?:i|we)" + _B_SPACE + rb"+(?:can ?not|can" + _B_APOSTROPHE + rb"t|cannot|won" + _B_APOSTROPHE + rb"t|will not|"
+    rb"am unable to|" + _B_APOSTROPHE + rb"m unable to|am not able to|" + _B_APOSTROPHE + rb"m not able to|must decline|"
+    rb"have to decline|refuse to)",
+    rb"(?i)as an ai",
+)
+_CONTENT_HS = HyperscanGate(_HS_PLACEHOLDER + _HS_BOILERPLATE + _HS_MERGED + _HS_REFUSAL)
+
+
+def _bits(parts: tuple[bytes, ...]) -> int:
+    """The mask of these patterns' bits among _CONTENT_HS's (deduplicated) patterns."""
+    return sum(1 << _CONTENT_HS.patterns.index(p) for p in set(parts))
+
+
+_PLACEHOLDER_BITS = _bits(_HS_PLACEHOLDER)
+_BOILERPLATE_BITS = _bits(_HS_BOILERPLATE)
+_MERGED_BITS = _bits(_HS_MERGED)
+_REFUSAL_BITS = _bits(_HS_REFUSAL)
+# The parts of _CONTENT_GATE (the content checks' turns).
+_CONTENT_BITS = _PLACEHOLDER_BITS | _BOILERPLATE_BITS | _MERGED_BITS
+_ALL_BITS = (1 << len(_CONTENT_HS.patterns)) - 1
+
+
+def _content_masks(texts: list[str]) -> list[int] | None:
+    """For each text, the bits of the patterns of _CONTENT_HS that may match in it (each check
+    reads its own: _PLACEHOLDER_BITS, _BOILERPLATE_BITS, _MERGED_BITS, refusal-rate
+    _REFUSAL_BITS), from one Hyperscan scan; where Hyperscan does not answer, every bit for the
+    texts _content_gate passes and the refusal bits for all (None: any text may match)."""
+    gate = _CONTENT_HS
+    if isinstance(gate, MultiGate) and gate.runs():
+        masks = MultiGate.__call__(gate, texts)
+        if masks is not None:
+            return masks
+    found = _content_gate(texts)
+    return None if found is None else [_ALL_BITS if may else _REFUSAL_BITS for may in found]
+
+
+def final_may_refuse(batch: Batch) -> list[bool]:
+    """For each example of a batch, whether the content gate's refusal part (_REFUSAL_BITS) marks
+    its final assistant turn (`_shapes.final_turns`), or that turn is not among the gated turns
+    for holding no text (then True: a null content is not read here)."""
+    from tunelint.checks._shapes import final_turns
+
+    def build(b: Batch) -> list[bool]:
+        turns = _batch_assistant_turns(b)[2]
+        marked = set(map(id, compress(turns, map(and_, _batch_gate(b), repeat(_REFUSAL_BITS)))))
+        return [id(t) in marked or (t is not None and t.content_is_null) for t in final_turns(b)]
+
+    return batch.cached("content.final_may_refuse", build)
 
 
 def _content_gate(texts: list[str]) -> list[bool] | None:
@@ -446,7 +524,7 @@ class MergedInstructions(BatchedRecordCheck):
     def check_many(self, batch: Batch) -> Iterator[Finding]:
         asked: dict[int, bool] = {}  # by example: whether its prompt asks for a dialogue
         prose_of = _batch_prose(batch)
-        for example, n, turn, _ in _gated_turns(batch):
+        for example, n, turn, _ in _gated_for(batch, _MERGED_BITS):
             prose = prose_of[id(turn)]
             hit = None
             for kind, pattern in _merged_patterns(prose):

@@ -10,15 +10,14 @@ from pydantic import Field, field_validator, model_validator
 
 from tunelint.checks._batch import shared_batch
 from tunelint.checks._shapes import final_turns, is_refusal, languages, output_shapes
+from tunelint.checks._turns import USER as _USER, table_of
+from tunelint.checks.content import final_may_refuse
 from tunelint.checks.base import CheckOptions, DatasetCheck
-from tunelint.models import Criterion, Example, Finding, Location, Role, Severity
+from tunelint.models import Criterion, Example, Finding, Location, Severity
 
 DIMENSIONS = ("refusal", "output", "format", "language", "turns")
 # Refusals listed in `related`, so the user can look at a few.
 _LISTED = 20
-
-
-_USER = Role.USER
 
 
 def _turn_bucket(users: int) -> str:
@@ -102,19 +101,25 @@ class RefusalRate(DatasetCheck):
         batch = shared_batch(examples)
         shapes = output_shapes(batch)
         finals = final_turns(batch)
+        # Each example's number of user turns, from the batch's turn table.
+        users = table_of(batch).count_role(_USER).tolist()
+        # Whether each final output may be a refusal: the content gate's refusal part.
+        may = final_may_refuse(batch)
         if None in finals:
             # Only examples with an assistant output count.
             keep = [i for i, t in enumerate(finals) if t is not None]
             examples = [examples[i] for i in keep]
             finals = [finals[i] for i in keep]
             shapes = [shapes[i] for i in keep]
+            users = [users[i] for i in keep]
+            may = [may[i] for i in keep]
         if not finals:
             return
         self._total += len(finals)
         for key in dict.fromkeys([(e.split, e.path) for e in examples]):
             self._files.setdefault(key)
         contents = [t.content for t in finals]
-        refused = [bool(c) and is_refusal(c) for c in contents]
+        refused = [bool(c) and m and is_refusal(c) for c, m in zip(contents, may)]
         room = _LISTED - len(self._refusals)
         if room > 0 and True in refused:
             self._refusals.extend([Location(e.split, e.path, e.line, e.index)
@@ -129,8 +134,8 @@ class RefusalRate(DatasetCheck):
         # Examples by their number of user turns, then by bucket: the buckets come in the order
         # their first example does, as they would one example at a time.
         turns = counts["turns"]
-        for users, n in Counter([sum([t.role is _USER for t in e.turns]) for e in examples]).items():
-            turns[_turn_bucket(users)] += n
+        for count, n in Counter(users).items():
+            turns[_turn_bucket(count)] += n
 
     def observe(self, example: Example) -> None:
         self.observe_batch([example])
