@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Iterable, Iterator
 import numpy as np
 
 from tunelint.checks._keyed import take_rows
+from tunelint.similarity.hashing import ranges
 from tunelint.models import Example, Location
 
 if TYPE_CHECKING:
@@ -286,6 +287,57 @@ class Signatures:
             self._kept = [Ragged.concatenate(self._kept)]
         return self._kept[0]
 
+    def shingle_parts(self) -> "ShingleParts | None":
+        """`shingles()` without joining the batches' parts into one array (the rows a check
+        compares are a few of them), or None if over the budget."""
+        if self._kept is None:
+            return None
+        return ShingleParts(list(self._kept))
+
+
+class ShingleParts:
+    """The rows of several `Ragged` parts, numbered in order across them, read where they are:
+    joining every batch's shingles (126 MB at 100k examples) only to read the candidate pairs'
+    rows cost more than the reading."""
+
+    def __init__(self, parts: list[Ragged]) -> None:
+        self._parts = parts
+        self._first = np.zeros(len(parts) + 1, dtype=np.int64)
+        np.cumsum([len(part) for part in parts], out=self._first[1:])
+
+    def __len__(self) -> int:
+        return int(self._first[-1])
+
+    def row(self, index: int) -> np.ndarray:
+        k = int(np.searchsorted(self._first, index, side="right")) - 1
+        return self._parts[k].row(index - int(self._first[k]))
+
+    def take(self, positions: np.ndarray) -> Ragged:
+        """The rows at `positions`, in that order (`take_rows` of the joined rows)."""
+        positions = np.asarray(positions, dtype=np.int64)
+        part_of = np.searchsorted(self._first, positions, side="right") - 1
+        lengths = np.zeros(len(positions), dtype=np.int64)
+        pieces: list[tuple[np.ndarray, np.ndarray]] = []  # (where in the output, values)
+        for k in np.unique(part_of).tolist():
+            where = np.flatnonzero(part_of == k)
+            rows = take_rows(self._parts[k], positions[where] - self._first[k])
+            lengths[where] = rows.lengths()
+            pieces.append((where, rows.values))
+        offsets = np.zeros(len(positions) + 1, dtype=np.int64)
+        np.cumsum(lengths, out=offsets[1:])
+        values = np.empty(int(offsets[-1]), dtype=np.uint64)
+        for where, part_values in pieces:
+            values[ranges(offsets[:-1][where], lengths[where])] = part_values
+        return Ragged(values, offsets)
+
+    def values(self) -> Iterator[np.ndarray]:
+        """Every row's values, part by part."""
+        for part in self._parts:
+            yield part.values[int(part.offsets[0]) : int(part.offsets[-1])]
+
+    def joined(self) -> Ragged:
+        return Ragged.concatenate(self._parts) if len(self._parts) != 1 else self._parts[0]
+
 
 def minority(groups: dict[int, list[int]]) -> tuple[int | None, set[int]]:
     """Given members grouped by some value, the majority value (None on a tie for first) and
@@ -318,7 +370,7 @@ def similar_pairs(
     positions: np.ndarray,
     block: np.ndarray,
     threshold: float,
-    shingles: Ragged | None,
+    shingles: "Ragged | ShingleParts | None",
     max_bucket: int = 64,
     boilerplate_share: float | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -338,7 +390,18 @@ def similar_pairs(
         pairs = pairs[block[pairs[:, 0]] == block[pairs[:, 1]]]
     if not len(pairs):
         return np.empty((0, 2), dtype=np.int64), np.empty(0, dtype=np.float64)
-    if shingles is not None and boilerplate_share is not None:
+    if isinstance(shingles, ShingleParts):
+        # Only the rows of candidate pairs are compared (each pair's Jaccard is its own rows').
+        members = np.unique(pairs)
+        kept = shingles.take(members)
+        if boilerplate_share is not None:
+            # The template is found over every row: read them in place while no value can be
+            # one (`boilerplate`'s first test), else join them.
+            limit = boilerplate_share * len(positions)
+            if sum((_coarse_counts(v) for v in shingles.values()), np.zeros(_COARSE, dtype=np.int64)).max() > limit:
+                kept = without_values(kept, boilerplate(shingles.joined(), positions, boilerplate_share))
+        sims = exact_jaccard_pairs(kept, np.searchsorted(members, pairs))
+    elif shingles is not None and boilerplate_share is not None:
         # The template is found over every row; only the rows of candidate pairs are compared.
         members = np.unique(pairs)
         kept = without_values(take_rows(shingles, members), boilerplate(shingles, positions, boilerplate_share))
@@ -351,7 +414,7 @@ def similar_pairs(
     return pairs[keep], sims[keep]
 
 
-def pair_similarity(signatures: np.ndarray, shingles: Ragged | None, a: int, b: int) -> float:
+def pair_similarity(signatures: np.ndarray, shingles: "Ragged | ShingleParts | None", a: int, b: int) -> float:
     """Jaccard of two texts: exact when the shingles are kept, else estimated."""
     if shingles is not None:
         return float(exact_jaccard(shingles.row(a), shingles.row(b)))
@@ -534,6 +597,11 @@ def _any_coarse_over(values: np.ndarray, limit: float) -> bool:
     bucket of `boilerplate`'s passes and no value does either (a superset test). One pass
     over 16 bits of each value into 4,096 counters that stay in cache: about half the cost of
     one of the exact passes, and the whole cost when nothing is a template."""
+    return bool((_coarse_counts(values) > limit).any())
+
+
+def _coarse_counts(values: np.ndarray) -> np.ndarray:
+    """How many of the values fall in each coarse bucket."""
     counts = np.zeros(_COARSE, dtype=np.int64)
     little = sys.byteorder == "little" and values.dtype == np.uint64
     for lo in range(0, len(values), _SLICE):
@@ -544,7 +612,7 @@ def _any_coarse_over(values: np.ndarray, limit: float) -> bool:
         else:
             top = ((piece >> np.uint64(48)) & np.uint64(_COARSE - 1)).astype(np.intp)
         counts += np.bincount(top, minlength=_COARSE)
-    return bool((counts > limit).any())
+    return counts
 
 
 def without_values(shingles: Ragged, dropped: np.ndarray) -> Ragged:

@@ -193,7 +193,7 @@ class ConflictingOutputs(BatchedCheck, Keyed):
         _, first = np.unique(inputs, return_index=True)
         eligible = np.sort(first)
         eligible = eligible[in_words[eligible] >= opts.min_words]
-        in_shingles = self._inputs.shingles()
+        in_shingles = self._inputs.shingle_parts()
         near, sims = similar_pairs(
             in_sigs, eligible, system, opts.threshold, in_shingles, boilerplate_share=opts.template_share
         )

@@ -1,0 +1,70 @@
+"""`ShingleParts` (the batches' shingle rows read where they are) against the joined rows:
+the same rows, and `similar_pairs` finds the same pairs with the same similarities."""
+
+from __future__ import annotations
+
+import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from tunelint.checks._keyed import take_rows
+from tunelint.checks._support import ShingleParts, pair_similarity, similar_pairs
+from tunelint.similarity import MinHasher
+from tunelint.similarity.hashing import Ragged
+
+
+def _parts(rows: list[list[int]], cuts: list[int]) -> list[Ragged]:
+    bounds = [0] + sorted(set(c for c in cuts if 0 < c < len(rows))) + [len(rows)]
+    return [Ragged.from_rows([np.array(r, dtype=np.uint64) for r in rows[a:b]]) for a, b in zip(bounds, bounds[1:])]
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    rows=st.lists(st.lists(st.integers(0, 2**64 - 1), max_size=6), min_size=1, max_size=30),
+    cuts=st.lists(st.integers(0, 30), max_size=5),
+    data=st.data(),
+)
+def test_rows_are_those_of_the_joined_parts(rows, cuts, data):
+    parts = _parts(rows, cuts)
+    joined = Ragged.concatenate(parts)
+    held = ShingleParts(parts)
+    assert len(held) == len(rows)
+    positions = np.array(data.draw(st.lists(st.integers(0, len(rows) - 1), max_size=40)), dtype=np.int64)
+    got, want = held.take(positions), take_rows(joined, positions)
+    assert np.array_equal(got.offsets, want.offsets) and np.array_equal(got.values, want.values)
+    for i in range(len(rows)):
+        assert held.row(i).tolist() == rows[i]
+    assert np.array_equal(np.concatenate(list(held.values())), joined.values)
+    assert np.array_equal(held.joined().values, joined.values)
+
+
+def _near_copies(rng: np.random.Generator, n: int, template: bool) -> list[list[int]]:
+    base = [rng.integers(0, 2**63, size=30).tolist() for _ in range(n // 3)]
+    common = rng.integers(0, 2**63, size=12).tolist()
+    rows = []
+    for i in range(n):
+        row = list(base[i % len(base)])
+        row[rng.integers(0, 30)] = int(rng.integers(0, 2**63))  # one shingle edited
+        if i % 7 == 0:
+            row = rng.integers(0, 2**63, size=25).tolist()
+        rows.append(row + common if template else row)
+    return rows
+
+
+def test_similar_pairs_same_with_parts_and_joined():
+    rng = np.random.default_rng(3)
+    minhash = MinHasher(64)
+    for template in (False, True):
+        rows = _near_copies(rng, 300, template)
+        parts = _parts(rows, [50, 51, 170, 260])
+        joined = Ragged.concatenate(parts)
+        signatures = minhash.signature_rows(joined)
+        positions = np.arange(0, 300, dtype=np.int64)[np.arange(300) % 11 != 5]
+        block = np.zeros(300, dtype=np.uint64)
+        for share in (None, 0.5):
+            want = similar_pairs(signatures, positions, block, 0.8, joined, boilerplate_share=share)
+            got = similar_pairs(signatures, positions, block, 0.8, ShingleParts(parts), boilerplate_share=share)
+            assert len(want[0]) > 20
+            assert np.array_equal(got[0], want[0]) and np.array_equal(got[1], want[1])
+            for a, b in want[0][:10].tolist():
+                assert pair_similarity(signatures, ShingleParts(parts), a, b) == pair_similarity(signatures, joined, a, b)
