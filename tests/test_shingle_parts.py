@@ -8,7 +8,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tunelint.checks._keyed import take_rows
-from tunelint.checks._support import ShingleParts, pair_similarity, similar_pairs
+import pytest
+
+from tunelint.checks._support import ShingleParts, SignatureParts, Signatures, pair_similarity, similar_pairs
 from tunelint.similarity import MinHasher
 from tunelint.similarity.hashing import Ragged
 
@@ -68,3 +70,53 @@ def test_similar_pairs_same_with_parts_and_joined():
             assert np.array_equal(got[0], want[0]) and np.array_equal(got[1], want[1])
             for a, b in want[0][:10].tolist():
                 assert pair_similarity(signatures, ShingleParts(parts), a, b) == pair_similarity(signatures, joined, a, b)
+        # The signatures in parts too, verified exactly and by the estimate.
+        sig_parts = SignatureParts([signatures[a:b] for a, b in ((0, 50), (50, 50), (50, 51), (51, 170), (170, 300))], 64)
+        for shingles in (joined, None):
+            want = similar_pairs(signatures, positions, block, 0.8, shingles)
+            got = similar_pairs(sig_parts, positions, block, 0.8, shingles)
+            assert len(want[0]) > 20
+            assert np.array_equal(got[0], want[0]) and np.array_equal(got[1], want[1])
+            for a, b in want[0][:10].tolist():
+                assert pair_similarity(sig_parts, shingles, a, b) == pair_similarity(signatures, shingles, a, b)
+
+
+@settings(max_examples=200, deadline=None)
+@given(sizes=st.lists(st.integers(0, 9), min_size=1, max_size=6), data=st.data())
+def test_signature_parts_read_the_rows_of_the_joined_matrix(sizes, data):
+    rng = np.random.default_rng(len(sizes))
+    parts = [rng.integers(0, 2**32, size=(n, 8), dtype=np.int64).astype(np.uint32) for n in sizes]
+    joined = np.concatenate(parts)
+    held = SignatureParts(parts, 8)
+    assert held.shape == joined.shape and len(held) == len(joined)
+    if not len(joined):
+        return
+    rows = np.array(data.draw(st.lists(st.integers(-len(joined), len(joined) - 1), max_size=30)), dtype=np.int64)
+    assert np.array_equal(held[rows], joined[rows])
+    assert held[rows].dtype == joined.dtype and held[rows].shape == joined[rows].shape
+    assert np.array_equal(held[rows, 0], joined[rows, 0])
+    assert np.array_equal(held[rows.tolist()], joined[rows])
+    pairs = rows[: len(rows) // 2 * 2].reshape(-1, 2)
+    assert np.array_equal(held[pairs[:, 1]], joined[pairs[:, 1]])
+    with pytest.raises(IndexError):
+        held[np.array([len(joined)])]
+    with pytest.raises(TypeError):
+        held[1:3]
+    with pytest.raises(TypeError):
+        held[:, 0]
+
+
+def test_signatures_finish_parts_equals_finish():
+    signatures = Signatures(32, 2)
+    words = []
+    rng = np.random.default_rng(1)
+    for n in (5, 0, 7, 3):
+        rows = Ragged.from_rows([rng.integers(0, 2**63, size=rng.integers(0, 9)).astype(np.uint64) for _ in range(n)])
+        words.append(rows.lengths())
+        signatures.add_tokens(rows)
+    parts, counts = signatures.finish_parts()
+    joined, counts2 = signatures.finish()
+    assert parts.shape == joined.shape == (15, 32)
+    assert np.array_equal(parts[np.arange(15)], joined) and np.array_equal(counts, counts2)
+    empty, none = Signatures(16, 3).finish_parts()
+    assert empty.shape == (0, 16) and len(none) == 0
