@@ -120,3 +120,33 @@ def test_signatures_finish_parts_equals_finish():
     assert np.array_equal(parts[np.arange(15)], joined) and np.array_equal(counts, counts2)
     empty, none = Signatures(16, 3).finish_parts()
     assert empty.shape == (0, 16) and len(none) == 0
+
+
+# Values that differ only in their lowest bits (the bits `_order_within`'s key gives up), so
+# the lexsort fallback is taken, and plain random ones.
+_close = st.builds(lambda high, low: (high << 20) | low, st.integers(0, 3), st.integers(0, 7)) | st.integers(0, 2**64 - 1)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    rows=st.lists(st.lists(_close, max_size=8), min_size=1, max_size=25),
+    data=st.data(),
+)
+def test_distinct_rows_and_exact_jaccard_are_their_plain_definitions(rows, data):
+    from tunelint.similarity.minhash import _distinct_per_row, _order_within, exact_jaccard_pairs
+
+    ragged = Ragged.from_rows([np.array(r, dtype=np.uint64) for r in rows])
+    distinct = _distinct_per_row(ragged)
+    for i, row in enumerate(rows):
+        assert distinct.row(i).tolist() == sorted(set(row))
+    n = len(rows)
+    pairs = np.array(data.draw(st.lists(st.tuples(st.integers(0, n - 1), st.integers(0, n - 1)), max_size=12)), dtype=np.int64).reshape(-1, 2)
+    got = exact_jaccard_pairs(ragged, pairs)
+    for (a, b), sim in zip(pairs.tolist(), got.tolist()):
+        union = set(rows[a]) | set(rows[b])
+        assert sim == (len(set(rows[a]) & set(rows[b])) / len(union) if union else 0.0)
+    # The order itself: by group, then value (equal values in any order).
+    groups = np.repeat(np.arange(n), ragged.lengths())
+    order = _order_within(groups, ragged.values, n)
+    assert sorted(order.tolist()) == list(range(len(groups)))
+    assert [(int(g), int(v)) for g, v in zip(groups[order], ragged.values[order])] == sorted(zip(groups.tolist(), ragged.values.tolist()))
