@@ -170,8 +170,8 @@ class ConflictingOutputs(BatchedCheck, Keyed):
         labels = np.frombuffer(self._label, dtype=np.int32) if n else np.empty(0, dtype=np.int32)
         counts = Counter({self._label_names[i]: int(c) for i, c in zip(*np.unique(labels[labels >= 0], return_counts=True))})
         prof = profile(self._spec, counts, int((labels >= 0).sum()), self._with_output)
-        in_sigs, in_words = self._inputs.finish()
-        out_sigs, _ = self._outputs.finish()
+        in_sigs, in_words = self._inputs.finish_parts()
+        out_sigs, _ = self._outputs.finish_parts()
         inputs = np.frombuffer(self._input, dtype=np.uint64) if n else np.empty(0, dtype=np.uint64)
         outputs = np.frombuffer(self._output, dtype=np.uint64) if n else np.empty(0, dtype=np.uint64)
         system = np.frombuffer(self._system, dtype=np.uint64) if n else np.empty(0, dtype=np.uint64)
@@ -193,7 +193,7 @@ class ConflictingOutputs(BatchedCheck, Keyed):
         _, first = np.unique(inputs, return_index=True)
         eligible = np.sort(first)
         eligible = eligible[in_words[eligible] >= opts.min_words]
-        in_shingles = self._inputs.shingles()
+        in_shingles = self._inputs.shingle_parts()
         near, sims = similar_pairs(
             in_sigs, eligible, system, opts.threshold, in_shingles, boilerplate_share=opts.template_share
         )

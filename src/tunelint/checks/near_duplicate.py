@@ -119,8 +119,8 @@ class NearDuplicate(BatchedCheck, Keyed):
             return
         self.flush()
         opts = self.options
-        signatures, words = self._signatures.finish()
-        shingles = self._signatures.shingles()
+        signatures, words = self._signatures.finish_parts()
+        shingles = self._signatures.shingle_parts()
         keys = np.frombuffer(self._keys, dtype=np.uint64) if len(self._keys) else np.empty(0, dtype=np.uint64)
         system = np.frombuffer(self._system, dtype=np.uint64) if len(self._system) else np.empty(0, dtype=np.uint64)
         found = [0, 0]  # clusters, members beyond the first
