@@ -497,10 +497,15 @@ class ConflictingOutputs(BatchedCheck, Keyed):
         exact: dict[int, list[int]] = {}
         for pos in members:
             exact.setdefault(int(outputs[pos]), []).append(pos)
+        # The heads' signatures read once (from the batches' parts, a read costs more than the
+        # comparison), then compared pair by pair as they were.
+        heads = [group[0] for group in exact.values()]
+        head_sigs = out_sigs[np.asarray(heads, dtype=np.int64)]
+        at = {pos: i for i, pos in enumerate(heads)}
         for group in exact.values():
             head = group[0]
             for rep in classes:
-                sim = estimated_jaccard_pairs(out_sigs, np.array([[rep, head]], dtype=np.int64))[0]
+                sim = estimated_jaccard_pairs(head_sigs, np.array([[at[rep], at[head]]], dtype=np.int64))[0]
                 if sim >= self.options.output_similarity:
                     classes[rep].extend(group)
                     break
