@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from tunelint import engine
 from tunelint.engine import mask_findings
 from tunelint.models import Criterion, Finding, Location, Severity
 from tunelint.privacy import safe
@@ -33,8 +34,11 @@ def test_mask_texts_gated_equals_one_by_one(monkeypatch: pytest.MonkeyPatch, tex
     assert alone[3] == "nothing to hide here"
 
 
-def test_mask_findings_masks_messages_and_evidence(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(safe, "_GATE_ALL_FROM", 0)
+@pytest.mark.parametrize("batched", [True, False], ids=["in-one-batch", "text-by-text"])
+def test_mask_findings_masks_messages_and_evidence(monkeypatch: pytest.MonkeyPatch, batched: bool) -> None:
+    if batched:
+        monkeypatch.setattr(engine, "_MASK_ALL_FROM", 0)
+        monkeypatch.setattr(safe, "_GATE_ALL_FROM", 0)
     safe._MASKED.clear()
     loc = Location("train", "train.jsonl", 3, 2)
     quoting = Finding("D002", "near-duplicate", Criterion.DIVERSE, Severity.WARNING,

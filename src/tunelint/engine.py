@@ -491,6 +491,9 @@ def _pii_masker() -> Callable[[str], str]:
 
 # Evidence strings that are identifiers (hashes, fingerprints), not dataset text.
 _IDENTIFIER = re.compile(r"[0-9a-f]{8,}")
+# Findings from which `mask_findings` masks their texts in one batch (`mask_texts`); fewer are
+# masked text by text in one pass (a second walk over the evidence costs more than it saves).
+_MASK_ALL_FROM = 20_000
 # Evidence values `mask_findings` passes through as they are.
 _PLAIN_SCALARS = frozenset({int, float, bool, type(None)})
 
@@ -502,7 +505,7 @@ def mask_findings(findings: Sequence[Finding]) -> list[Finding]:
     the privacy detectors' finds are replaced by typed placeholders here, so no report shows
     them unless `show_pii`. The privacy checks' own findings are masked already.
     """
-    from tunelint.privacy.safe import mask_texts
+    from tunelint.privacy.safe import mask_text, mask_texts
 
     def clean(value: Any, mask: Callable[[str], str]) -> Any:
         kind = type(value)
@@ -517,21 +520,23 @@ def mask_findings(findings: Sequence[Finding]) -> list[Finding]:
         return value
 
     shown = [f for f in findings if f.criterion is not Criterion.PRIVACY_REVIEWED]
-    # Every text the findings quote, masked in one batch, then put back where it was.
-    quoted: dict[str, str] = {}
+    mask = mask_text
+    if len(shown) >= _MASK_ALL_FROM:
+        # Every text the findings quote, masked in one batch, then put back where it was.
+        quoted: dict[str, str] = {}
 
-    def collect(text: str) -> str:
-        quoted[text] = text
-        return text
+        def collect(text: str) -> str:
+            quoted[text] = text
+            return text
 
-    for f in shown:
-        collect(f.message)
-        clean(f.evidence, collect)
-    quoted = dict(zip(quoted, mask_texts(list(quoted))))
+        for f in shown:
+            collect(f.message)
+            clean(f.evidence, collect)
+        mask = dict(zip(quoted, mask_texts(list(quoted)))).__getitem__
     out = []
     for f in findings:
         if f.criterion is not Criterion.PRIVACY_REVIEWED:
-            message, evidence = quoted[f.message], clean(dict(f.evidence), quoted.__getitem__)
+            message, evidence = mask(f.message), clean(dict(f.evidence), mask)
             if message != f.message or evidence != f.evidence:
                 f = dataclasses.replace(f, message=message, evidence=evidence)
         out.append(f)
