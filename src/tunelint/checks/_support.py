@@ -7,6 +7,7 @@ per example here, never the texts.
 
 from __future__ import annotations
 
+import bisect
 import re
 import sys
 from array import array
@@ -322,6 +323,7 @@ class SignatureParts:
         np.cumsum([len(part) for part in self._parts], out=self._first[1:])
         self.shape = (int(self._first[-1]), width)
         self.dtype = np.dtype(np.uint32)
+        self._starts = self._first[:-1].tolist()
 
     def __len__(self) -> int:
         return self.shape[0]
@@ -337,6 +339,8 @@ class SignatureParts:
         rows = np.asarray(key)
         if rows.dtype == np.bool_ or rows.ndim != 1:
             raise TypeError("SignatureParts is indexed by a 1-d array of row numbers")
+        if len(rows) <= _FEW_ROWS:
+            return self._few(rows.astype(np.int64, copy=False).tolist(), column)
         rows = rows.astype(np.int64, copy=False)
         if len(rows) and (rows.min() < -self.shape[0] or rows.max() >= self.shape[0]):
             raise IndexError("row number out of range")
@@ -358,6 +362,25 @@ class SignatureParts:
             local = rows[run] - self._first[k]
             out[run] = self._parts[k][local] if column is None else self._parts[k][local, column]
         return out
+
+    def _few(self, rows: list[int], column: int | None) -> np.ndarray:
+        """`__getitem__` of a few rows, one at a time in Python: conflicting-outputs compares
+        its groups' heads a handful at a time, where the array path's fixed cost dominated."""
+        n = self.shape[0]
+        out = np.empty((len(rows),) if column is not None else (len(rows), self.shape[1]), dtype=np.uint32)
+        for i, row in enumerate(rows):
+            if not -n <= row < n:
+                raise IndexError("row number out of range")
+            if row < 0:
+                row += n
+            k = bisect.bisect_right(self._starts, row) - 1
+            local = row - self._starts[k]
+            out[i] = self._parts[k][local] if column is None else self._parts[k][local, column]
+        return out
+
+
+# Rows up to which `SignatureParts` reads one at a time.
+_FEW_ROWS = 8
 
 
 class ShingleParts:
