@@ -491,9 +491,6 @@ def _pii_masker() -> Callable[[str], str]:
 
 # Evidence strings that are identifiers (hashes, fingerprints), not dataset text.
 _IDENTIFIER = re.compile(r"[0-9a-f]{8,}")
-# Findings from which `mask_findings` masks their texts in one batch (`mask_texts`); fewer are
-# masked text by text in one pass (a second walk over the evidence costs more than it saves).
-_MASK_ALL_FROM = 20_000
 # Evidence values `mask_findings` passes through as they are.
 _PLAIN_SCALARS = frozenset({int, float, bool, type(None)})
 
@@ -505,38 +502,24 @@ def mask_findings(findings: Sequence[Finding]) -> list[Finding]:
     the privacy detectors' finds are replaced by typed placeholders here, so no report shows
     them unless `show_pii`. The privacy checks' own findings are masked already.
     """
-    from tunelint.privacy.safe import mask_text, mask_texts
+    from tunelint.privacy.safe import mask_text
 
-    def clean(value: Any, mask: Callable[[str], str]) -> Any:
+    def clean(value: Any) -> Any:
         kind = type(value)
         if kind in _PLAIN_SCALARS:  # most evidence values; `Mapping` below is a slow ABC check
             return value
         if kind is str or isinstance(value, str):
-            return value if _IDENTIFIER.fullmatch(value) else mask(value)
+            return value if _IDENTIFIER.fullmatch(value) else mask_text(value)
         if kind is dict or isinstance(value, Mapping):
-            return {k: clean(v, mask) for k, v in value.items()}
+            return {k: clean(v) for k, v in value.items()}
         if isinstance(value, (list, tuple)):
-            return [clean(v, mask) for v in value]
+            return [clean(v) for v in value]
         return value
 
-    shown = [f for f in findings if f.criterion is not Criterion.PRIVACY_REVIEWED]
-    mask = mask_text
-    if len(shown) >= _MASK_ALL_FROM:
-        # Every text the findings quote, masked in one batch, then put back where it was.
-        quoted: dict[str, str] = {}
-
-        def collect(text: str) -> str:
-            quoted[text] = text
-            return text
-
-        for f in shown:
-            collect(f.message)
-            clean(f.evidence, collect)
-        mask = dict(zip(quoted, mask_texts(list(quoted)))).__getitem__
     out = []
     for f in findings:
         if f.criterion is not Criterion.PRIVACY_REVIEWED:
-            message, evidence = mask(f.message), clean(dict(f.evidence), mask)
+            message, evidence = mask_text(f.message), clean(dict(f.evidence))
             if message != f.message or evidence != f.evidence:
                 f = dataclasses.replace(f, message=message, evidence=evidence)
         out.append(f)

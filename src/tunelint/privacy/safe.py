@@ -8,10 +8,10 @@ quote nothing number-like never loads it.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Sequence
+from typing import TYPE_CHECKING, Any
 
 from tunelint.privacy.masking import redact
-from tunelint.privacy.prefilter import TRIGGERS, Prefilter, batch_gate
+from tunelint.privacy.prefilter import TRIGGERS, Prefilter
 from tunelint.privacy.secrets import SecretDetector
 
 if TYPE_CHECKING:
@@ -59,43 +59,3 @@ def mask_text(text: str) -> str:
         _MASKED.clear()
     _MASKED[text] = masked
     return masked
-
-
-# Distinct new texts from which `mask_texts` gates them all at once: the batch gates cost
-# ~0.15 s on first use in a process (pyarrow.compute's import, the RE2 compiles), the
-# per-text gates ~8 us a text (100k bench run: 4,955 texts; 1M: 54,477, 0.84 -> 0.34 s).
-_GATE_ALL_FROM = 20_000
-
-
-def mask_texts(texts: Sequence[str]) -> list[str]:
-    """`mask_text` of each text; with many texts (a large report's findings quote tens of
-    thousands) the secret and PII gates run once over all of them, the detectors only on the
-    texts they let by."""
-    known: dict[str, str] = {}
-    new: list[str] = []
-    for text in dict.fromkeys(texts):
-        masked = _MASKED.get(text)
-        if masked is None:
-            new.append(text)
-        else:
-            known[text] = masked
-    if len(new) < _GATE_ALL_FROM:
-        return [mask_text(text) for text in texts]
-    secrets = _secrets()
-    # RE2 gates, supersets of the detectors' own tests: a text they leave out holds nothing
-    # the detector finds (the secret detector's Hyperscan gate would be compiled for this).
-    may_hold_secret = batch_gate(new, secrets.batch_pattern)
-    may_hold_pii = batch_gate(new, _gate().batch_pattern)
-    secret_at = set(range(len(new)) if may_hold_secret is None else may_hold_secret)
-    pii_at = set(range(len(new)) if may_hold_pii is None else may_hold_pii)
-    done = known  # the texts masked before, then the new ones
-    for i, text in enumerate(new):
-        spans = secrets.detect(text) if i in secret_at else []
-        if i in pii_at and _gate().may_contain(text):
-            spans += _pii().detect(text)
-        done[text] = redact(text, spans) if spans else text
-    if len(_MASKED) + len(new) > _MASKED_MAX:
-        _MASKED.clear()
-    if len(done) <= _MASKED_MAX:
-        _MASKED.update(done)
-    return [done[text] for text in texts]
