@@ -146,18 +146,8 @@ def test_each_checks_bits_of_the_content_gate_pass_every_text_its_patterns_match
         assert not _merged_matches(text) or mask & content._MERGED_BITS, text
 
 
-def test_content_masks_fall_back_to_every_bit_where_hyperscan_does_not_answer(monkeypatch):
-    from tunelint.privacy.prefilter import HyperscanGate
-
-    class Refuses:
-        def runs(self):
-            return True
-
-        def __call__(self, texts):
-            raise HyperscanGate.Unanswered("too many matches")
-
+def test_content_masks_fall_back_to_every_bit_where_hyperscan_does_not_answer(refusing_content_gate):
     texts = ["As an AI language model, no.", "fine", "User: hi"]
-    monkeypatch.setattr(content, "_CONTENT_HS", Refuses())
     assert content._content_masks(texts) == [content._ALL_BITS, content._REFUSAL_BITS, content._ALL_BITS]
 
 
@@ -211,17 +201,7 @@ def test_the_refusal_bits_pass_every_refusal(texts):
         assert not _shapes.is_refusal(text) or mask & content._REFUSAL_BITS, text
 
 
-def test_refusal_bits_fall_back_to_every_text(monkeypatch):
-    from tunelint.privacy.prefilter import HyperscanGate
-
-    class Refuses:
-        def runs(self):
-            return True
-
-        def __call__(self, texts):
-            raise HyperscanGate.Unanswered("too many matches")
-
-    monkeypatch.setattr(content, "_CONTENT_HS", Refuses())
+def test_refusal_bits_fall_back_to_every_text(refusing_content_gate):
     masks = content._content_masks(["I can't help with that.", "fine"])
     assert masks is not None and all(m & content._REFUSAL_BITS for m in masks)
 

@@ -819,16 +819,6 @@ def test_content_hyperscan_gate_passes_the_odd_case_letters_and_each_part():
     assert gate == [True] * len(odd) + [False] + [True] * 5
 
 
-def test_content_gate_falls_back_to_re2(monkeypatch):
-    from tunelint.privacy.prefilter import HyperscanGate
-
-    class Refuses:
-        def runs(self):
-            return True
-
-        def __call__(self, texts):
-            raise HyperscanGate.Unanswered("too many matches")
-
+def test_content_gate_falls_back_to_re2(refusing_content_gate):
     texts = ["As an AI language model, no.", "fine", "User: hi"]
-    monkeypatch.setattr(content, "_CONTENT_HS", Refuses())
     assert content._content_gate(texts) == textscan.regex_gate(texts, content._CONTENT_GATE) == [True, False, True]
